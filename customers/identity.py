@@ -1,0 +1,172 @@
+"""Verification of the OIDC ID tokens utilities issue to their customers (contract section 2).
+
+Every failure raises :class:`IdentityTokenInvalid` with no hint of which check refused it; the
+reason goes to the debug log only (never the token itself).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import urllib.request
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from customers.models import Customer, UsedIdentityToken, Utility
+
+logger = logging.getLogger(__name__)
+
+_REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+# The algorithm a key may verify is decided by the key, never by the token's header.
+_ALGORITHM_FOR_KEY_TYPE = {"RSA": "RS256", "EC": "ES256"}
+_JWKS_REFETCH_AFTER_SECONDS = 60
+
+
+class IdentityTokenInvalid(Exception):
+    """The ID token was refused; deliberately carries no detail for the client."""
+
+
+def _refuse(reason: str) -> IdentityTokenInvalid:
+    logger.info("identity token refused: %s", reason)
+    return IdentityTokenInvalid()
+
+
+def fetch_jwks(url: str) -> dict[str, Any]:
+    """GETs a JWKS document with a timeout; only https (or http on loopback) is allowed."""
+    if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise ValueError("JWKS URL must be https")
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
+    with urllib.request.urlopen(  # noqa: S310 - scheme checked above
+        request, timeout=settings.JWKS_FETCH_TIMEOUT_SECONDS
+    ) as response:
+        return json.loads(response.read(1024 * 1024))
+
+
+def _jwks_for(utility: Utility, *, refresh: bool = False) -> dict[str, Any]:
+    if not utility.jwks_url:
+        return utility.jwks or {"keys": []}
+    cache_key = f"jwks:{utility.pk}:{hashlib.sha256(utility.jwks_url.encode()).hexdigest()[:16]}"
+    cached = cache.get(cache_key)
+    if cached and not (refresh and time.time() - cached["at"] > _JWKS_REFETCH_AFTER_SECONDS):
+        return cached["jwks"]
+    try:
+        jwks = fetch_jwks(utility.jwks_url)
+    except (OSError, ValueError) as exc:
+        raise _refuse(f"JWKS fetch failed for {utility.slug}: {type(exc).__name__}") from exc
+    cache.set(cache_key, {"at": time.time(), "jwks": jwks}, settings.JWKS_CACHE_SECONDS)
+    return jwks
+
+
+def _matching_keys(jwks: dict[str, Any], kid: str | None) -> list[jwt.PyJWK]:
+    keys = []
+    for data in jwks.get("keys", []):
+        if data.get("use", "sig") != "sig" or data.get("kty") not in _ALGORITHM_FOR_KEY_TYPE:
+            continue
+        if kid is not None and data.get("kid") != kid:
+            continue
+        try:
+            keys.append(jwt.PyJWK(data))
+        except jwt.PyJWTError:
+            continue
+    return keys
+
+
+def _signing_keys(utility: Utility, kid: str | None) -> list[jwt.PyJWK]:
+    keys = _matching_keys(_jwks_for(utility), kid)
+    if not keys and utility.jwks_url:
+        # The utility may have rotated keys since we cached its JWKS.
+        keys = _matching_keys(_jwks_for(utility, refresh=True), kid)
+    return keys
+
+
+def _decode(raw: str, utility: Utility, key: jwt.PyJWK) -> dict[str, Any]:
+    algorithm = _ALGORITHM_FOR_KEY_TYPE[key.key_type]
+    if algorithm not in settings.IDENTITY_TOKEN_ALGORITHMS:
+        raise jwt.InvalidAlgorithmError(algorithm)
+    claims = jwt.decode(
+        raw,
+        key=key.key,
+        algorithms=[algorithm],
+        audience=utility.audience,
+        issuer=utility.issuer,
+        leeway=settings.IDENTITY_TOKEN_LEEWAY_SECONDS,
+        options={"require": _REQUIRED_CLAIMS},
+    )
+    issued_at = claims["iat"]
+    if not isinstance(issued_at, int | float) or issued_at > (
+        time.time() + settings.IDENTITY_TOKEN_LEEWAY_SECONDS
+    ):
+        raise jwt.ImmatureSignatureError("iat in the future")
+    return claims
+
+
+def verify_identity_token(raw: str) -> Customer:
+    """The active, enrolled customer an ID token names, after every check has passed.
+
+    The token is consumed: a second call with the same token is refused.
+    """
+    try:
+        header = jwt.get_unverified_header(raw)
+        issuer = jwt.decode(raw, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError as exc:
+        raise _refuse("malformed") from exc
+    if header.get("alg") not in settings.IDENTITY_TOKEN_ALGORITHMS:
+        raise _refuse(f"algorithm {header.get('alg')!r} not allowed")
+    if not isinstance(issuer, str):
+        raise _refuse("no issuer")
+    utility = Utility.objects.filter(issuer=issuer).first()
+    if utility is None:
+        raise _refuse("unknown issuer")
+
+    kid = header.get("kid")
+    claims = None
+    for key in _signing_keys(utility, kid if isinstance(kid, str) else None):
+        try:
+            claims = _decode(raw, utility, key)
+            break
+        except jwt.PyJWTError as exc:
+            logger.debug("identity token check failed: %s", type(exc).__name__)
+    if claims is None:
+        raise _refuse("no key verified the token or a claim check failed")
+
+    customer = (
+        Customer.objects.select_related("utility")
+        .filter(utility=utility, subject=str(claims["sub"]), active=True)
+        .first()
+    )
+    if customer is None:
+        raise _refuse("subject not enrolled or inactive")
+    _consume(utility, raw, claims)
+    return customer
+
+
+def _consume(utility: Utility, raw: str, claims: dict[str, Any]) -> None:
+    """Remembers the token until it expires; a second use violates the unique constraint."""
+    jti = claims.get("jti")
+    token_key = (
+        f"jti:{jti}"[:128]
+        if isinstance(jti, str) and jti
+        else "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
+    )
+    leeway = settings.IDENTITY_TOKEN_LEEWAY_SECONDS
+    expires_at = datetime.fromtimestamp(float(claims["exp"]) + leeway, tz=UTC)
+    try:
+        with transaction.atomic():
+            UsedIdentityToken.objects.create(
+                utility=utility, token_key=token_key, expires_at=expires_at
+            )
+    except IntegrityError as exc:
+        raise _refuse("replayed") from exc
+
+
+def purge_expired_identity_tokens() -> int:
+    deleted, _ = UsedIdentityToken.objects.filter(expires_at__lt=timezone.now()).delete()
+    return deleted

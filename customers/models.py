@@ -1,0 +1,264 @@
+"""The CIS side of the domain: who the customers are and what they are metered on."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class Utility(models.Model):
+    """A tenant: a utility whose OIDC ID tokens log its customers in."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    issuer = models.CharField(max_length=500, unique=True, help_text="The `iss` of its ID tokens.")
+    audience = models.CharField(max_length=500, help_text="The `aud` its ID tokens carry for us.")
+    jwks = models.JSONField(null=True, blank=True, help_text="JWKS given as a file.")
+    jwks_url = models.URLField(max_length=500, blank=True, help_text="JWKS fetched and cached.")
+    currency = models.CharField(max_length=3, default="USD")
+    timezone = models.CharField(max_length=64, default="UTC")
+    # Only for a utility this install signs for itself (the demo); never shown or logged.
+    private_key_pem = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "utilities"
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UtilityStaff(models.Model):
+    """Ties a Django staff user to the one utility whose data they may see in the admin."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="utility_staff"
+    )
+    utility = models.ForeignKey(Utility, on_delete=models.CASCADE, related_name="staff")
+
+    class Meta:
+        verbose_name = "utility staff member"
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.utility}"
+
+
+class Customer(models.Model):
+    """The API principal: a utility's customer, named by the `sub` of their ID token."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    utility = models.ForeignKey(Utility, on_delete=models.PROTECT, related_name="customers")
+    subject = models.CharField(max_length=255)
+    display_name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    billing_currency = models.CharField(max_length=3)
+    timezone = models.CharField(max_length=64)
+    locale = models.CharField(max_length=35, default="en-US")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["utility", "subject"], name="customer_subject_unique")
+        ]
+        ordering = ["utility", "subject"]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.subject})"
+
+    # DRF treats request.user as authenticated through this flag.
+    is_authenticated = True
+    is_anonymous = False
+
+
+class Tariff(models.Model):
+    """A price plan; rates are matched first-listed-first on an interval's local start."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    utility = models.ForeignKey(Utility, on_delete=models.CASCADE, related_name="tariffs")
+    code = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["utility", "code"], name="tariff_code_unique")
+        ]
+        ordering = ["utility", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.name})"
+
+    @property
+    def time_of_use(self) -> bool:
+        """More than one price in play means the price depends on when energy is used."""
+        return len({rate.price for rate in self.rates.all()}) > 1
+
+
+class Weekday(models.IntegerChoices):
+    """Bit values for TariffRate.weekdays; ISO order (Monday first)."""
+
+    MON = 1 << 0
+    TUE = 1 << 1
+    WED = 1 << 2
+    THU = 1 << 3
+    FRI = 1 << 4
+    SAT = 1 << 5
+    SUN = 1 << 6
+
+
+ALL_WEEKDAYS = sum(Weekday.values)
+
+
+class TariffRate(models.Model):
+    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="rates")
+    position = models.PositiveSmallIntegerField(help_text="Match order: first listed wins.")
+    price = models.DecimalField(max_digits=12, decimal_places=6)
+    weekdays = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(ALL_WEEKDAYS)],
+        help_text="Bit mask of ISO weekdays (Monday = 1, Sunday = 64).",
+    )
+    from_hour = models.PositiveSmallIntegerField(validators=[MaxValueValidator(23)])
+    to_hour = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(24)]
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tariff", "position"], name="tariff_rate_position"),
+            models.CheckConstraint(
+                condition=models.Q(from_hour__lt=models.F("to_hour")), name="tariff_rate_hours"
+            ),
+        ]
+        ordering = ["tariff", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.price} {self.from_hour:02d}-{self.to_hour:02d}h"
+
+    def applies(self, iso_weekday: int, hour: int) -> bool:
+        """Whether this rate prices an interval starting at local ``hour`` on ``iso_weekday``."""
+        return bool(self.weekdays & (1 << (iso_weekday - 1))) and (
+            self.from_hour <= hour < self.to_hour
+        )
+
+
+class AccountStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", "Active"
+    SUSPENDED = "SUSPENDED", "Suspended"
+    CLOSED = "CLOSED", "Closed"
+
+
+class Account(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    utility = models.ForeignKey(Utility, on_delete=models.PROTECT, related_name="accounts")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="accounts")
+    account_number = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=AccountStatus.choices)
+    billing_cycle_day = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(31)],
+        help_text="Day of month a billing period starts (clamped to the month's last day).",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["utility", "account_number"], name="account_number_unique"
+            )
+        ]
+        ordering = ["account_number"]
+
+    def __str__(self) -> str:
+        return self.account_number
+
+    @property
+    def masked_number(self) -> str:
+        """Only the last four characters show; the rest are bullets of the same length."""
+        visible = self.account_number[-4:]
+        return "•" * max(0, len(self.account_number) - 4) + visible
+
+
+class HomeType(models.TextChoices):
+    DETACHED = "DETACHED", "Detached"
+    SEMI_DETACHED = "SEMI_DETACHED", "Semi-detached"
+    TERRACED = "TERRACED", "Terraced"
+    APARTMENT = "APARTMENT", "Apartment"
+    MOBILE = "MOBILE", "Mobile home"
+    OTHER = "OTHER", "Other"
+
+
+class Premise(models.Model):
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="premise")
+    address_line1 = models.CharField(max_length=200)
+    city = models.CharField(max_length=100)
+    region = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2)
+    floor_area_sqm = models.PositiveIntegerField(null=True, blank=True)
+    home_type = models.CharField(max_length=16, choices=HomeType.choices, default=HomeType.OTHER)
+    weather_region = models.CharField(
+        max_length=32, blank=True, help_text="Key into weather data (import_weather's region)."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.address_line1}, {self.city}"
+
+
+class ServiceType(models.TextChoices):
+    ELECTRIC = "ELECTRIC", "Electricity"
+    GAS = "GAS", "Gas"
+    WATER = "WATER", "Water"
+
+
+class Meter(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    utility = models.ForeignKey(Utility, on_delete=models.PROTECT, related_name="meters")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="meters")
+    meter_number = models.CharField(max_length=64)
+    service_type = models.CharField(max_length=16, choices=ServiceType.choices)
+    unit_of_measure = models.CharField(max_length=16)
+    interval_seconds = models.PositiveIntegerField()
+    timezone = models.CharField(max_length=64)
+    tariff = models.ForeignKey(
+        Tariff, on_delete=models.PROTECT, null=True, blank=True, related_name="meters"
+    )
+    # Maintained by the readings import: start of the first reading, end of the last.
+    first_reading_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_reading_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["utility", "meter_number"], name="meter_number_unique")
+        ]
+        ordering = ["meter_number"]
+
+    def __str__(self) -> str:
+        return self.meter_number
+
+
+class UsedIdentityToken(models.Model):
+    """An ID token already exchanged, remembered until it expires so a replay is refused."""
+
+    utility = models.ForeignKey(Utility, on_delete=models.CASCADE)
+    token_key = models.CharField(max_length=128, help_text="`jti`, or a hash of the token.")
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["utility", "token_key"], name="identity_token_once")
+        ]
+
+
+class IssuedRefreshToken(models.Model):
+    """Our refresh tokens by `jti`: rotation and logout revoke them (our own denylist)."""
+
+    jti = models.CharField(max_length=64, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="refresh_tokens")
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from customers.models import Account, Customer, Meter, Premise, ServiceType, Tariff
+
+
+class LoginInputSerializer(serializers.Serializer):
+    identityToken = serializers.CharField(max_length=16384, trim_whitespace=True)
+
+
+class RefreshInputSerializer(serializers.Serializer):
+    refreshToken = serializers.CharField(max_length=4096, trim_whitespace=True)
+
+
+class UtilityRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    displayName = serializers.CharField(source="display_name")
+    billingCurrency = serializers.CharField(source="billing_currency")
+    utility = UtilityRefSerializer()
+
+    class Meta:
+        model = Customer
+        fields = ["id", "displayName", "email", "billingCurrency", "timezone", "locale", "utility"]
+
+
+class SessionSerializer(serializers.Serializer):
+    accessToken = serializers.CharField(source="access_token")
+    refreshToken = serializers.CharField(source="refresh_token")
+    tokenType = serializers.SerializerMethodField()
+    expiresIn = serializers.IntegerField(source="expires_in", help_text="Access-token seconds.")
+    customer = ProfileSerializer()
+
+    def get_tokenType(self, session) -> str:
+        return "Bearer"
+
+
+class PremiseSerializer(serializers.ModelSerializer):
+    addressLine1 = serializers.CharField(source="address_line1")
+    postalCode = serializers.CharField(source="postal_code")
+
+    class Meta:
+        model = Premise
+        fields = ["addressLine1", "city", "region", "postalCode", "country"]
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    accountNumber = serializers.CharField(
+        source="masked_number", help_text="Masked: only the last 4 characters show."
+    )
+    premise = PremiseSerializer(allow_null=True)
+    meterIds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Account
+        fields = ["id", "accountNumber", "status", "premise", "meterIds"]
+
+    def get_meterIds(self, account: Account) -> list[str]:
+        return [str(meter.id) for meter in account.meters.all()]
+
+
+class TariffRefSerializer(serializers.ModelSerializer):
+    timeOfUse = serializers.BooleanField(source="time_of_use")
+
+    class Meta:
+        model = Tariff
+        fields = ["id", "name", "currency", "timeOfUse"]
+
+
+class MeterSerializer(serializers.ModelSerializer):
+    accountId = serializers.UUIDField(source="account_id")
+    serviceType = serializers.CharField(source="service_type")
+    unitOfMeasure = serializers.CharField(source="unit_of_measure")
+    intervalSeconds = serializers.IntegerField(source="interval_seconds")
+    firstReadingAt = serializers.DateTimeField(
+        source="first_reading_at", allow_null=True, help_text="Start of the first reading."
+    )
+    lastReadingAt = serializers.DateTimeField(
+        source="last_reading_at", allow_null=True, help_text="End of the last reading."
+    )
+    tariff = TariffRefSerializer(allow_null=True)
+
+    class Meta:
+        model = Meter
+        fields = [
+            "id",
+            "accountId",
+            "serviceType",
+            "unitOfMeasure",
+            "intervalSeconds",
+            "timezone",
+            "firstReadingAt",
+            "lastReadingAt",
+            "tariff",
+        ]
+
+
+class MeterFilterSerializer(serializers.Serializer):
+    accountId = serializers.UUIDField(required=False)
+    serviceType = serializers.ChoiceField(choices=ServiceType.choices, required=False)

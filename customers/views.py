@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from customers import selectors, services
+from customers.identity import IdentityTokenInvalid
+from customers.serializers import (
+    AccountSerializer,
+    LoginInputSerializer,
+    MeterFilterSerializer,
+    MeterSerializer,
+    ProfileSerializer,
+    RefreshInputSerializer,
+    SessionSerializer,
+)
+from energygrid.api.pagination import KeysetPagination
+from energygrid.api.problems import TokenRefused
+from energygrid.api.query import parse_query
+from energygrid.api.throttling import LoginRateThrottle
+
+
+def _input(serializer_class, request: Request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class LoginView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [LoginRateThrottle]
+
+    @extend_schema(
+        request=LoginInputSerializer,
+        responses={200: SessionSerializer},
+        tags=["Customer"],
+        summary="Exchange the utility's OIDC ID token for our session tokens",
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = _input(LoginInputSerializer, request)
+        try:
+            session = services.session_login(identity_token=data["identityToken"])
+        except IdentityTokenInvalid:
+            raise TokenRefused() from None
+        return Response(SessionSerializer(session).data)
+
+
+class RefreshView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [LoginRateThrottle]
+
+    @extend_schema(
+        request=RefreshInputSerializer,
+        responses={200: SessionSerializer},
+        tags=["Customer"],
+        summary="Rotate the refresh token (the old one dies) and get a new access token",
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = _input(RefreshInputSerializer, request)
+        try:
+            session = services.session_refresh(refresh_token=data["refreshToken"])
+        except services.SessionInvalid:
+            raise TokenRefused() from None
+        return Response(SessionSerializer(session).data)
+
+
+class LogoutView(APIView):
+    @extend_schema(
+        request=RefreshInputSerializer,
+        responses={204: None},
+        tags=["Customer"],
+        summary="Revoke a refresh token",
+    )
+    def post(self, request: Request) -> Response:
+        data = _input(RefreshInputSerializer, request)
+        try:
+            services.session_logout(customer=request.user, refresh_token=data["refreshToken"])
+        except services.SessionInvalid:
+            raise TokenRefused() from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProfileView(APIView):
+    @extend_schema(responses=ProfileSerializer, tags=["Customer"], summary="Your profile")
+    def get(self, request: Request) -> Response:
+        return Response(ProfileSerializer(request.user).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your accounts", tags=["Accounts"]),
+    retrieve=extend_schema(summary="One of your accounts", tags=["Accounts"]),
+)
+class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = AccountSerializer
+    pagination_class = KeysetPagination
+    keyset_ordering = ("account_number", "id")
+    lookup_url_kwarg = "accountId"
+
+    def get_queryset(self):
+        return selectors.account_list(customer=self.request.user)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your meters",
+        tags=["Meters"],
+        parameters=[MeterFilterSerializer],
+    ),
+    retrieve=extend_schema(summary="One of your meters", tags=["Meters"]),
+)
+class MeterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = MeterSerializer
+    pagination_class = KeysetPagination
+    keyset_ordering = ("meter_number", "id")
+    lookup_url_kwarg = "meterId"
+
+    def get_queryset(self):
+        return selectors.meter_list(customer=self.request.user)
+
+    def filter_queryset(self, queryset):
+        if self.action != "list":
+            return queryset
+        filters = parse_query(MeterFilterSerializer, self.request)
+        if "accountId" in filters:
+            queryset = queryset.filter(account_id=filters["accountId"])
+        if "serviceType" in filters:
+            queryset = queryset.filter(service_type=filters["serviceType"])
+        return queryset

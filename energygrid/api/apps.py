@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ApiConfig(AppConfig):
+    """Cross-cutting HTTP plumbing: problem details, pagination, request ids, health, schema."""
+
+    name = "energygrid.api"
+    label = "api"
+    verbose_name = "API plumbing"

@@ -1,0 +1,205 @@
+"""Django settings for EnergyGrid, read from the environment (see README "Configuration")."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from energygrid.env import env_bool, env_list, env_rate, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if SECRET_KEY is None:
+    if not DEBUG:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off")
+    SECRET_KEY = "insecure-debug-only-key-do-not-use-in-production"  # noqa: S105
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "energygrid.api",
+    "customers",
+    "metadata",
+]
+
+MIDDLEWARE = [
+    "energygrid.api.middleware.RequestIdMiddleware",
+    "energygrid.api.middleware.BodySizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "energygrid.urls"
+WSGI_APPLICATION = "energygrid.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=60,
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "energygrid",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# Requests larger than this are refused with a 413 problem before any parsing.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["customers.authentication.CustomerJWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["customers.permissions.IsCustomer"],
+    "DEFAULT_THROTTLE_CLASSES": ["energygrid.api.throttling.CustomerRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env_rate("THROTTLE_LOGIN", "20/min"),
+        "customer": env_rate("THROTTLE_CUSTOMER", "1200/min"),
+    },
+    "DEFAULT_PAGINATION_CLASS": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "energygrid.api.problems.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+
+# Our own access/refresh tokens; the principal is a customers.Customer, not a Django user.
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=30),
+    "ALGORITHM": "HS256",
+    # Derived, so access tokens and Django's own signatures never share a key.
+    "SIGNING_KEY": hashlib.sha256(f"energygrid.jwt:{SECRET_KEY}".encode()).hexdigest(),
+    "AUDIENCE": "energygrid-api",
+    "ISSUER": "energygrid",
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "sub",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": False,
+}
+
+# Verification of utilities' ID tokens (contract section 2).
+IDENTITY_TOKEN_LEEWAY_SECONDS = 60
+IDENTITY_TOKEN_ALGORITHMS = ["RS256", "ES256"]
+JWKS_FETCH_TIMEOUT_SECONDS = 5
+JWKS_CACHE_SECONDS = 3600
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "EnergyGrid Usage API",
+    "DESCRIPTION": (
+        "Customer-facing read API: energy usage history, budgets and insights. "
+        "Errors are RFC 9457 problem details (application/problem+json)."
+    ),
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/usage/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "energygrid.api.schema.add_problem_responses",
+    ],
+}
+
+# Celery: with no REDIS_URL, tasks run eagerly in-process (the embedded demo default).
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Results are not used by callers; tasks write their outcome to the database.
+CELERY_TASK_IGNORE_RESULT = True
+# Eager execution when no broker is configured, so the demo needs nothing installed.
+CELERY_TASK_ALWAYS_EAGER = REDIS_URL is None
+# Eager tasks raise like normal code, so failures are never silent in the demo or tests.
+CELERY_TASK_EAGER_PROPAGATES = True
+# Acknowledge after the task ran so a crashed worker's task is redelivered.
+CELERY_TASK_ACKS_LATE = True
+# One task at a time per worker process: rollups and insights are heavy.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Periodic work; each entry expires just under its period so missed runs don't pile up.
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "purge-expired-identity-tokens": {
+        "task": "customers.tasks.purge_expired_tokens",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 55 * 60},
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "energygrid.api.request_context.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "plain",
+        }
+    },
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR", "propagate": True}},
+}

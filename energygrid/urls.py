@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from energygrid.api.views import HealthView, ReadinessView
+
+handler400 = "energygrid.api.problems.handler400"
+handler403 = "energygrid.api.problems.handler403"
+handler404 = "energygrid.api.problems.handler404"
+handler500 = "energygrid.api.problems.handler500"
+
+api_v1 = [
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("customers.urls")),
+    path("Metadata/", include("metadata.urls")),
+]
+
+urlpatterns = [
+    path("healthz", HealthView.as_view(), name="healthz"),
+    path("readyz", ReadinessView.as_view(), name="readyz"),
+    path("usage/v1/", include(api_v1)),
+    path("admin/", admin.site.urls),
+]
