@@ -254,6 +254,9 @@ class UsedIdentityToken(models.Model):
             models.UniqueConstraint(fields=["utility", "token_key"], name="identity_token_once")
         ]
 
+    def __str__(self) -> str:
+        return f"used ID token until {self.expires_at:%Y-%m-%d %H:%M}"
+
 
 class IssuedRefreshToken(models.Model):
     """Our refresh tokens by `jti`: rotation and logout revoke them (our own denylist)."""
@@ -262,3 +265,6 @@ class IssuedRefreshToken(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="refresh_tokens")
     expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"refresh token of {self.customer_id} until {self.expires_at:%Y-%m-%d %H:%M}"

@@ -26,7 +26,7 @@ from energygrid.api.problems import InvalidQuery
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 PAGE_SIZE_PARAM = "pageSize"
-PAGE_TOKEN_PARAM = "pageToken"
+PAGE_TOKEN_PARAM = "pageToken"  # noqa: S105 - a parameter name, not a secret
 _SALT = "energygrid.pagination"
 
 
