@@ -1,0 +1,115 @@
+"""The fixed reference lists the API speaks in (served by the Metadata endpoints).
+
+Other apps import these enums rather than repeating the ids.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GranularityInfo:
+    name: str
+    nominal_seconds: int | None  # None for calendar buckets (their length varies)
+    max_range_days: int  # longest [start, end) one usage request may ask for, in local days
+
+
+class Granularity(enum.Enum):
+    """Bucket sizes, finest first. Calendar ones follow the meter's local calendar."""
+
+    FIFTEEN_MINUTE = GranularityInfo("15 minutes", 900, 31)
+    HOUR = GranularityInfo("Hour", 3600, 92)
+    DAY = GranularityInfo("Day", None, 1100)
+    WEEK = GranularityInfo("Week (Monday to Sunday)", None, 3660)
+    MONTH = GranularityInfo("Calendar month", None, 3660)
+    BILLING_PERIOD = GranularityInfo("Billing period", None, 3660)
+
+    @property
+    def calendar(self) -> bool:
+        return self.value.nominal_seconds is None
+
+    @property
+    def shortest_seconds(self) -> int:
+        """The shortest a bucket can be; used to refuse granularities finer than a meter's."""
+        return {"DAY": 23 * 3600, "WEEK": 7 * 86400 - 3600}.get(
+            self.name, self.value.nominal_seconds or 28 * 86400 - 3600
+        )
+
+
+@dataclass(frozen=True)
+class ServiceTypeInfo:
+    name: str
+    default_unit: str
+
+
+class ServiceTypeCatalog(enum.Enum):
+    ELECTRIC = ServiceTypeInfo("Electricity", "kWh")
+    GAS = ServiceTypeInfo("Natural gas", "therm")
+    WATER = ServiceTypeInfo("Water", "gal")
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    name: str
+    service_types: tuple[str, ...]
+
+
+UNITS_OF_MEASURE: dict[str, UnitInfo] = {
+    "kWh": UnitInfo("Kilowatt-hour", ("ELECTRIC",)),
+    "Wh": UnitInfo("Watt-hour", ("ELECTRIC",)),
+    "therm": UnitInfo("Therm (100,000 BTU)", ("GAS",)),
+    "CCF": UnitInfo("Hundred cubic feet", ("GAS", "WATER")),
+    "m3": UnitInfo("Cubic metre", ("GAS", "WATER")),
+    "gal": UnitInfo("US gallon", ("WATER",)),
+}
+
+#: Units whose interval quantity divided by hours is a power (kW): peak demand applies.
+ENERGY_UNITS_TO_KW: dict[str, float] = {"kWh": 1.0, "Wh": 0.001}
+
+
+@dataclass(frozen=True)
+class InsightTypeInfo:
+    name: str
+    description: str
+
+
+class InsightType(enum.Enum):
+    BILL_FORECAST = InsightTypeInfo(
+        "Bill forecast",
+        "Usage and cost so far this billing period and a forecast to its end, with an 80% range.",
+    )
+    HIGH_BILL_ALERT = InsightTypeInfo(
+        "High bill alert",
+        "This period's bill is forecast well above the previous one, and why.",
+    )
+    USAGE_ANOMALY = InsightTypeInfo(
+        "Unusual usage",
+        "A day or hour when usage was far above what the weather and your habits explain.",
+    )
+    PERIOD_COMPARISON = InsightTypeInfo(
+        "Period comparison",
+        "The last billing period against the previous one and the same period last year, "
+        "weather-adjusted.",
+    )
+    PEER_COMPARISON = InsightTypeInfo(
+        "Neighbour comparison",
+        "Your usage last month against similar homes nearby, and efficient neighbours.",
+    )
+    ALWAYS_ON = InsightTypeInfo(
+        "Always-on usage",
+        "Power your home draws around the clock, and what it costs a year.",
+    )
+    PEAK_TIME = InsightTypeInfo(
+        "Peak time",
+        "When your usage peaks and what shifting it off-peak would save.",
+    )
+    BUDGET_ALERT = InsightTypeInfo(
+        "Budget alert", "Your usage crossed one of your budget's alert thresholds."
+    )
+
+
+class BudgetPeriod(enum.Enum):
+    MONTHLY = "Calendar month"
+    BILLING_PERIOD = "Billing period"
