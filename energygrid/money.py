@@ -1,0 +1,25 @@
+"""Money as Decimal, rounded once, to the currency's ISO 4217 minor unit."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+from functools import cache
+
+from babel.numbers import get_currency_precision
+
+
+@cache
+def _quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-get_currency_precision(currency))
+
+
+def quantize_money(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` rounded (banker's rounding) to ``currency``'s minor unit: USD 0.01, JPY 1."""
+    return amount.quantize(_quantum(currency), rounding=ROUND_HALF_EVEN)
+
+
+def format_money(amount: Decimal | None, currency: str) -> str | None:
+    """The API's money representation: a decimal string in the minor unit (``"12.34"``)."""
+    if amount is None:
+        return None
+    return str(quantize_money(Decimal(amount), currency))
