@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
 from babel.numbers import get_currency_precision
@@ -14,8 +14,8 @@ def _quantum(currency: str) -> Decimal:
 
 
 def quantize_money(amount: Decimal, currency: str) -> Decimal:
-    """``amount`` rounded (banker's rounding) to ``currency``'s minor unit: USD 0.01, JPY 1."""
-    return amount.quantize(_quantum(currency), rounding=ROUND_HALF_EVEN)
+    """``amount`` rounded (half up) to ``currency``'s minor unit: USD 0.01, JPY 1."""
+    return amount.quantize(_quantum(currency), rounding=ROUND_HALF_UP)
 
 
 def format_money(amount: Decimal | None, currency: str) -> str | None:
