@@ -58,27 +58,28 @@ def _refresh_claims(raw: str) -> tuple[str, str]:
     return str(token["jti"]), str(token[settings.SIMPLE_JWT["USER_ID_CLAIM"]])
 
 
-@transaction.atomic
 def session_refresh(*, refresh_token: str) -> Session:
     """Rotates: the presented refresh token dies and a new pair is issued.
 
     Presenting an already-revoked token means it leaked (or a client misbehaves): every
-    refresh token of that customer is revoked, so the thief's copy dies too.
+    refresh token of that customer is revoked, so the thief's copy dies too. That revocation
+    is committed even though the request fails.
     """
     jti, customer_id = _refresh_claims(refresh_token)
     now = timezone.now()
-    revoked = IssuedRefreshToken.objects.filter(
-        jti=jti, customer_id=customer_id, revoked_at=None, expires_at__gt=now
-    ).update(revoked_at=now)
-    if revoked != 1:
-        IssuedRefreshToken.objects.filter(customer_id=customer_id, revoked_at=None).update(
-            revoked_at=now
-        )
-        raise SessionInvalid
-    customer = Customer.objects.select_related("utility").filter(pk=customer_id).first()
-    if customer is None or not customer.active:
-        raise SessionInvalid
-    return session_issue(customer=customer)
+    with transaction.atomic():
+        revoked = IssuedRefreshToken.objects.filter(
+            jti=jti, customer_id=customer_id, revoked_at=None, expires_at__gt=now
+        ).update(revoked_at=now)
+        if revoked == 1:
+            customer = Customer.objects.select_related("utility").filter(pk=customer_id).first()
+            if customer is None or not customer.active:
+                raise SessionInvalid
+            return session_issue(customer=customer)
+    IssuedRefreshToken.objects.filter(customer_id=customer_id, revoked_at=None).update(
+        revoked_at=now
+    )
+    raise SessionInvalid
 
 
 def session_logout(*, customer: Customer, refresh_token: str) -> None:
