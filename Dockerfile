@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# Build stage: compile wheels for the project and its dependencies.
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml ./
+COPY energygrid ./energygrid
+COPY customers ./customers
+COPY metadata ./metadata
+COPY usage ./usage
+RUN pip wheel --wheel-dir /wheels .
+
+# Runtime stage: only the wheels and the code, run as an unprivileged user.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+RUN useradd --system --uid 10001 --home-dir /app energygrid
+WORKDIR /app
+COPY --from=build /wheels /wheels
+RUN pip install /wheels/* && rm -rf /wheels
+COPY manage.py ./
+COPY energygrid ./energygrid
+COPY customers ./customers
+COPY metadata ./metadata
+COPY usage ./usage
+RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic --no-input -v 0
+USER energygrid
+EXPOSE 8000
+# DATABASE_URL, REDIS_URL and DJANGO_SECRET_KEY come from the environment at run time.
+# Workers: `celery -A energygrid worker` / `celery -A energygrid beat` with the same image.
+CMD ["gunicorn", "energygrid.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
