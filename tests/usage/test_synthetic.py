@@ -1,0 +1,359 @@
+"""The synthetic meter data generator: deterministic, local-calendar correct, and faithful to the
+ground truth it reports (insights are scored against that truth, so it must be right)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from usage.synthetic import (
+    DEFAULT_IMPERFECTIONS,
+    HOME_TYPES,
+    WEATHER_REGIONS,
+    HomeProfile,
+    Imperfections,
+    SyntheticSeries,
+    electric_intervals,
+    gas_intervals,
+    random_profile,
+    utc_offsets,
+    weather_series,
+)
+
+NEW_YORK = "America/New_York"
+NONE = Imperfections(outages_per_year=0, estimated_share=0, anomalies_per_year=0)
+
+
+def local_start(day: date, tz: str) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
+
+
+def profile_where(condition, seed: int = 0) -> HomeProfile:
+    """The first random profile (from ``seed``) that satisfies ``condition``."""
+    rng = np.random.default_rng(seed)
+    while not condition(profile := random_profile(rng)):
+        pass
+    return profile
+
+
+def electric_heat(profile: HomeProfile) -> bool:
+    return profile.heating_fuel == "ELECTRIC"
+
+
+def year_of(
+    profile: HomeProfile,
+    *,
+    seed: int = 11,
+    tz: str = NEW_YORK,
+    region: str = "BOS",
+    start: date = date(2025, 1, 1),
+    days: int = 365,
+    imperfections: Imperfections = DEFAULT_IMPERFECTIONS,
+    generator=electric_intervals,
+) -> SyntheticSeries:
+    temperatures = weather_series(region=region, start=start, days=days, seed=seed)
+    return generator(
+        profile=profile,
+        start_utc=local_start(start, tz),
+        days=days,
+        tz=tz,
+        temperatures=temperatures,
+        seed=seed,
+        imperfections=imperfections,
+    )
+
+
+def local_days(series: SyntheticSeries, tz: str) -> np.ndarray:
+    """Each reading's local day, counted from the series' first local date."""
+    local = series.starts + utc_offsets(series.starts, tz)
+    first = series.ground_truth.first_local_date.toordinal() - date(1970, 1, 1).toordinal()
+    return local // 86_400 - first
+
+
+def daily_totals(series: SyntheticSeries, tz: str = NEW_YORK) -> np.ndarray:
+    return np.bincount(local_days(series, tz), weights=series.quantities)
+
+
+# --- weather ---------------------------------------------------------------------------------
+
+
+def test_weather_is_deterministic_per_seed_and_region():
+    a = weather_series(region="BOS", start=date(2025, 1, 1), days=400, seed=3)
+    assert np.array_equal(a, weather_series(region="BOS", start=date(2025, 1, 1), days=400, seed=3))
+    assert not np.array_equal(
+        a, weather_series(region="BOS", start=date(2025, 1, 1), days=400, seed=4)
+    )
+    assert not np.array_equal(
+        a - WEATHER_REGIONS["BOS"].annual_mean_c,
+        weather_series(region="NYC", start=date(2025, 1, 1), days=400, seed=3)
+        - WEATHER_REGIONS["NYC"].annual_mean_c,
+    )
+
+
+def test_weather_has_seasons_by_hemisphere_and_persistent_anomalies():
+    start = date(2025, 1, 1)
+    boston = weather_series(region="BOS", start=start, days=365, seed=1)
+    sydney = weather_series(region="SYD", start=start, days=365, seed=1)
+    january, july = slice(0, 31), slice(181, 212)
+    assert boston[july].mean() - boston[january].mean() > 15
+    assert sydney[january].mean() - sydney[july].mean() > 6
+    # Weather systems last days: anomalies from a 31-day running mean are autocorrelated.
+    smooth = np.convolve(boston, np.ones(31) / 31, mode="valid")
+    anomaly = boston[15:-15] - smooth
+    assert np.corrcoef(anomaly[:-1], anomaly[1:])[0, 1] > 0.3
+
+
+def test_unknown_weather_region_is_refused():
+    with pytest.raises(ValueError, match="unknown weather region"):
+        weather_series(region="ATLANTIS", start=date(2025, 1, 1), days=10, seed=1)
+
+
+# --- local time ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tz",
+    [NEW_YORK, "Europe/London", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Chatham", "UTC"],
+)
+def test_utc_offsets_match_zoneinfo(tz):
+    zone = ZoneInfo(tz)
+    epochs = np.sort(np.random.default_rng(5).integers(1_704_067_200, 1_798_761_600, 3000))
+    expected = [datetime.fromtimestamp(int(t), zone).utcoffset().total_seconds() for t in epochs]
+    assert np.array_equal(utc_offsets(epochs, tz), np.array(expected, dtype=np.int64))
+
+
+def test_new_york_dst_days_have_92_and_100_quarter_hours():
+    profile = profile_where(lambda p: True)
+    series = year_of(profile, start=date(2026, 3, 1), days=250, imperfections=NONE)
+    zone = ZoneInfo(NEW_YORK)
+    assert np.all(np.diff(series.starts) == 900)  # contiguous in UTC
+    assert datetime.fromtimestamp(int(series.starts[0]), zone) == local_start(
+        date(2026, 3, 1), NEW_YORK
+    )
+    end = datetime.fromtimestamp(int(series.starts[-1]) + 900, zone)
+    assert end == local_start(date(2026, 3, 1) + timedelta(days=250), NEW_YORK)
+
+    dates, counts = np.unique(
+        [datetime.fromtimestamp(int(t), zone).date() for t in series.starts], return_counts=True
+    )
+    per_day = dict(zip(dates, counts, strict=True))
+    assert len(per_day) == 250
+    assert per_day.pop(date(2026, 3, 8)) == 92
+    assert per_day.pop(date(2026, 11, 1)) == 100
+    assert set(per_day.values()) == {96}
+
+
+def test_gas_days_follow_the_local_calendar_too():
+    profile = profile_where(lambda p: p.has_gas)
+    series = year_of(
+        profile, start=date(2026, 3, 1), days=250, imperfections=NONE, generator=gas_intervals
+    )
+    counts = np.bincount(local_days(series, NEW_YORK))
+    first = date(2026, 3, 1)
+    assert counts[(date(2026, 3, 8) - first).days] == 23
+    assert counts[(date(2026, 11, 1) - first).days] == 25
+    assert np.count_nonzero(counts == 24) == 248
+
+
+def test_half_hour_dst_of_lord_howe():
+    profile = profile_where(lambda p: True)
+    series = year_of(
+        profile,
+        tz="Australia/Lord_Howe",
+        region="LHI",
+        start=date(2025, 9, 1),
+        days=240,
+        imperfections=NONE,
+    )
+    counts = np.bincount(local_days(series, "Australia/Lord_Howe"))
+    first = date(2025, 9, 1)
+    assert counts[(date(2025, 10, 5) - first).days] == 94  # 23.5 h
+    assert counts[(date(2026, 4, 5) - first).days] == 98  # 24.5 h
+    assert np.count_nonzero(counts == 96) == 238
+
+
+# --- determinism and sanity ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("generator", [electric_intervals, gas_intervals])
+def test_same_seed_same_series_and_other_seeds_differ(generator):
+    profile = profile_where(lambda p: p.has_gas)
+    a = year_of(profile, seed=21, days=120, generator=generator)
+    b = year_of(profile, seed=21, days=120, generator=generator)
+    c = year_of(profile, seed=22, days=120, generator=generator)
+    for field in ("starts", "quantities", "estimated"):
+        assert np.array_equal(getattr(a, field), getattr(b, field))
+    assert a.ground_truth.anomalies == b.ground_truth.anomalies
+    assert a.ground_truth.outages == b.ground_truth.outages
+    assert not np.array_equal(a.quantities[:1000], c.quantities[:1000])
+    assert a.ground_truth.anomalies != c.ground_truth.anomalies
+
+
+@pytest.mark.parametrize(("generator", "decimals"), [(electric_intervals, 3), (gas_intervals, 4)])
+def test_quantities_are_non_negative_meter_resolution_values(generator, decimals):
+    for seed in range(4):
+        profile = profile_where(lambda p: p.has_gas, seed=seed)
+        series = year_of(profile, seed=seed, generator=generator)
+        assert series.quantities.dtype == np.float64
+        assert series.quantities.min() >= 0
+        scaled = series.quantities * 10**decimals
+        assert np.allclose(scaled, np.round(scaled))
+        assert series.starts.dtype == np.int64
+        assert series.estimated.dtype == bool
+        assert len(series.starts) == len(series.quantities) == len(series.estimated)
+
+
+def test_random_profiles_give_peers_a_spread():
+    rng = np.random.default_rng(2)
+    profiles = [random_profile(rng) for _ in range(400)]
+    assert {p.home_type for p in profiles} == set(HOME_TYPES)
+    assert {p.heating_fuel for p in profiles} == {"ELECTRIC", "GAS"}
+    detached = np.array([p.floor_area_sqm for p in profiles if p.home_type == "DETACHED"])
+    assert np.percentile(detached, 90) / np.percentile(detached, 10) > 1.5
+    baseloads = np.array([p.baseload_watts for p in profiles])
+    assert baseloads.min() >= 40 and baseloads.max() <= 900
+    assert np.percentile(baseloads, 90) / np.percentile(baseloads, 10) > 1.8
+    for p in profiles:
+        assert 14.5 <= p.heating_balance_c <= 18 and 20.5 <= p.cooling_balance_c <= 24
+        assert 1 <= p.occupants <= 5
+        assert (p.gas_therms_per_hdd > 0) == p.has_gas
+        assert (p.cooling_kwh_per_cdd > 0) == p.has_cooling
+    # Heat pumps respond to the weather far more than a gas furnace's blower does.
+    heat_pump = np.median([p.heating_kwh_per_hdd for p in profiles if not p.has_gas])
+    blower = np.median([p.heating_kwh_per_hdd for p in profiles if p.has_gas])
+    assert heat_pump > 5 * blower
+
+
+# --- ground truth ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_baseload_is_a_low_quantile_of_night_time_demand(seed):
+    profile = profile_where(lambda p: True, seed=seed)
+    series = year_of(profile, seed=seed)
+    local_hour = (series.starts + utc_offsets(series.starts, NEW_YORK)) % 86_400 / 3600
+    night = (local_hour >= 1) & (local_hour < 5) & ~series.estimated
+    demand_watts = series.quantities[night] * 4 * 1000
+    estimate = np.quantile(demand_watts, 0.05)
+    assert estimate == pytest.approx(series.ground_truth.baseload_watts, rel=0.15)
+
+
+def test_heating_home_uses_more_on_colder_days_with_the_true_slope():
+    profile = profile_where(electric_heat)
+    series = year_of(profile, imperfections=NONE)
+    truth = series.ground_truth
+    hdd = np.maximum(0, truth.heating_balance_c - truth.temperatures)
+    cdd = np.maximum(0, truth.temperatures - truth.cooling_balance_c)
+    totals = daily_totals(series)
+    assert np.corrcoef(hdd, totals)[0, 1] > 0.8
+    design = np.column_stack([np.ones_like(hdd), hdd, cdd])
+    _, heating_slope, _ = np.linalg.lstsq(design, totals, rcond=None)[0]
+    assert heating_slope == pytest.approx(truth.heating_slope, rel=0.1)
+
+
+def test_gas_is_heating_dominated_with_the_true_slope():
+    profile = profile_where(lambda p: p.has_gas)
+    series = year_of(profile, imperfections=NONE, generator=gas_intervals)
+    truth = series.ground_truth
+    hdd = np.maximum(0, truth.heating_balance_c - truth.temperatures)
+    totals = daily_totals(series)
+    assert np.corrcoef(hdd, totals)[0, 1] > 0.9
+    base, slope = np.polyfit(hdd, totals, 1)[::-1]
+    assert slope == pytest.approx(truth.heating_slope, rel=0.1)
+    assert base == pytest.approx(profile.gas_base_therms_per_day, rel=0.2)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_injected_anomalies_are_exactly_the_reported_excess(seed):
+    profile = profile_where(lambda p: True, seed=seed)
+    with_anomalies = year_of(profile, seed=seed, days=400)
+    without = year_of(
+        profile,
+        seed=seed,
+        days=400,
+        imperfections=dataclasses.replace(DEFAULT_IMPERFECTIONS, anomalies_per_year=0),
+    )
+    anomalies = with_anomalies.ground_truth.anomalies
+    assert len(anomalies) == round(4 * 400 / 365)
+    assert np.array_equal(with_anomalies.starts, without.starts)
+    assert np.array_equal(with_anomalies.estimated, without.estimated)
+
+    difference = np.bincount(
+        local_days(with_anomalies, NEW_YORK),
+        weights=with_anomalies.quantities - without.quantities,
+    )
+    first = with_anomalies.ground_truth.first_local_date
+    expected = np.zeros_like(difference)
+    for anomaly in anomalies:
+        expected[(anomaly.local_date - first).days] = anomaly.excess
+        assert anomaly.excess > 5  # kWh: a heater left on for hours, not noise
+    # Quantities are rounded to the Wh, so the day's difference carries that rounding.
+    assert np.allclose(difference, expected, atol=0.05)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_anomaly_days_stand_out_from_the_same_weekday(seed):
+    profile = profile_where(lambda p: p.has_gas, seed=seed)
+    series = year_of(profile, seed=seed, days=400)
+    totals = daily_totals(series)
+    first = series.ground_truth.first_local_date
+    anomalous = {(a.local_date - first).days for a in series.ground_truth.anomalies}
+    for anomaly in series.ground_truth.anomalies:
+        day = (anomaly.local_date - first).days
+        peers = [
+            totals[d]
+            for d in range(day - 28, day + 29, 7)
+            if d != day and 0 <= d < len(totals) and d not in anomalous
+        ]
+        assert totals[day] - np.median(peers) > 0.5 * anomaly.excess
+
+
+def test_imperfections_come_at_the_configured_rates():
+    profile = profile_where(lambda p: True)
+    imperfections = Imperfections(outages_per_year=6, estimated_share=0.03)
+    series = year_of(profile, days=365, imperfections=imperfections)
+    outages = series.ground_truth.outages
+    assert len(outages) == 6
+    missing = sum(end - start for start, end in outages) // 900
+    assert len(series.starts) == 365 * 96 - missing
+    for start, end in outages:
+        assert 2 * 3600 <= end - start <= 12 * 3600
+        assert not np.any((series.starts >= start) & (series.starts < end))
+    assert series.estimated.sum() == round(0.03 * 365 * 96)
+    # Estimates are runs of consecutive intervals, as VEE fills are, not scattered points.
+    runs = np.count_nonzero(np.diff(series.estimated.astype(np.int8)) == 1)
+    assert runs < series.estimated.sum() / 3
+
+
+def test_perfect_data_has_no_gaps_estimates_or_anomalies():
+    profile = profile_where(lambda p: True)
+    series = year_of(profile, days=60, imperfections=NONE)
+    assert len(series.starts) == 60 * 96
+    assert not series.estimated.any()
+    assert series.ground_truth.anomalies == []
+    assert series.ground_truth.outages == []
+
+
+def test_bad_input_is_refused():
+    electric_home = profile_where(electric_heat)
+    temperatures = weather_series(region="BOS", start=date(2025, 1, 1), days=30, seed=1)
+    arguments = {
+        "profile": electric_home,
+        "start_utc": local_start(date(2025, 1, 1), NEW_YORK),
+        "days": 30,
+        "tz": NEW_YORK,
+        "temperatures": temperatures,
+        "seed": 1,
+    }
+    with pytest.raises(ValueError, match="timezone-aware"):
+        electric_intervals(**{**arguments, "start_utc": datetime(2025, 1, 1)})
+    with pytest.raises(ValueError, match="one temperature per local day"):
+        electric_intervals(**{**arguments, "days": 31})
+    with pytest.raises(ValueError, match="no gas service"):
+        gas_intervals(**arguments)
+    with pytest.raises(ValueError, match="anomaly_hours"):
+        Imperfections(anomaly_hours=(8.0, 20.0))

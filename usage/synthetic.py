@@ -1,0 +1,711 @@
+"""Synthetic, deterministic meter data for the demo and for scoring the insight models.
+
+Why synthetic: the demo needs a year and more of believable usage for many homes, and the insight
+models need data whose truth is known — the always-on power, the balance points and slopes the
+weather response was generated from, the days where an anomaly was injected — so that
+``evaluate_insights`` can measure them. Real utility data carries none of that ground truth.
+
+The module is plain numpy (no Django), vectorised over intervals and deterministic for a seed.
+Each component draws from its own child of ``numpy.random.SeedSequence(seed)``, so switching one
+component off (say, no anomalies) leaves every other component's draws unchanged.
+
+Time: intervals are contiguous in UTC, while behaviour (the daily shape, weekends, which day's
+temperature applies) follows the home's local calendar. A series covers whole local days, so a
+15-minute series has 92 intervals on a spring-forward day and 100 on a fall-back day.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+ELECTRIC_INTERVAL_SECONDS = 900
+GAS_INTERVAL_SECONDS = 3600
+KWH_DECIMALS = 3
+"""Wh resolution: what smart meters publish (ESPI uom 72, Wh)."""
+THERM_DECIMALS = 4
+KWH_PER_THERM = 29.3071
+
+_DAY = 86_400
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_PERSISTENCE = 0.7
+"""Lag-1 autocorrelation of daily temperature anomalies: weather systems last several days."""
+
+
+@dataclass(frozen=True)
+class RegionClimate:
+    """Daily-mean temperature climate of a weather region.
+
+    The seasonal cycle is a sinusoid (``annual_mean_c`` ± ``amplitude_c``, coldest around
+    ``coldest_day_of_year``: ~20 in the northern hemisphere, ~200 in the southern); day-to-day
+    weather is AR(1) noise of standard deviation ``noise_sd_c`` (continental climates swing more
+    than maritime ones). ``timezone`` is where homes of the region keep their clocks.
+    """
+
+    annual_mean_c: float
+    amplitude_c: float
+    coldest_day_of_year: int
+    noise_sd_c: float
+    timezone: str
+
+
+WEATHER_REGIONS: dict[str, RegionClimate] = {
+    "BOS": RegionClimate(10.9, 12.3, 22, 3.5, "America/New_York"),
+    "NYC": RegionClimate(13.2, 12.3, 22, 3.3, "America/New_York"),
+    "ATL": RegionClimate(17.4, 9.9, 18, 3.0, "America/New_York"),
+    "MIA": RegionClimate(25.4, 3.9, 20, 1.5, "America/New_York"),
+    "CHI": RegionClimate(10.4, 14.0, 22, 4.2, "America/Chicago"),
+    "DEN": RegionClimate(10.6, 11.9, 18, 4.5, "America/Denver"),
+    "PHX": RegionClimate(24.3, 10.8, 15, 2.0, "America/Phoenix"),
+    "SEA": RegionClimate(11.7, 7.1, 15, 2.0, "America/Los_Angeles"),
+    "DEL": RegionClimate(25.0, 8.5, 15, 1.8, "Asia/Kolkata"),
+    "SYD": RegionClimate(18.3, 5.4, 200, 2.2, "Australia/Sydney"),
+    "LHI": RegionClimate(19.3, 3.5, 210, 1.2, "Australia/Lord_Howe"),
+    "CHT": RegionClimate(11.5, 3.6, 210, 1.8, "Pacific/Chatham"),
+}
+
+
+def weather_series(*, region: str, start: date, days: int, seed: int) -> np.ndarray:
+    """Daily mean temperature (°C, 0.1 °C like a weather feed) of ``region`` from ``start``.
+
+    Seasonal sinusoid plus AR(1) anomalies whose spread is larger in winter (storm tracks make
+    cold-season weather more variable). The region name is mixed into the seed so regions sharing
+    a seed still get independent weather. ``seed`` must be non-negative.
+    """
+    climate = WEATHER_REGIONS.get(region)
+    if climate is None:
+        raise ValueError(f"unknown weather region {region!r}; known: {', '.join(WEATHER_REGIONS)}")
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    rng = np.random.default_rng([seed, zlib.crc32(region.encode())])
+    dates = np.datetime64(start, "D") + np.arange(days)
+    day_of_year = (dates - dates.astype("datetime64[Y]")).astype(np.int64) + 1
+    phase = 2 * np.pi * (day_of_year - climate.coldest_day_of_year) / 365.25
+    seasonal = climate.annual_mean_c - climate.amplitude_c * np.cos(phase)
+    spread = climate.noise_sd_c * (1 + 0.3 * np.cos(phase))
+    # Unit-variance AR(1): the first value is drawn from the stationary distribution. A loop over
+    # days is cheap (one scalar step per day); the recursion has no vectorised numpy form.
+    anomaly = rng.standard_normal(days)
+    innovation_scale = np.sqrt(1 - _PERSISTENCE**2)
+    for i in range(1, days):
+        anomaly[i] = _PERSISTENCE * anomaly[i - 1] + innovation_scale * anomaly[i]
+    return np.round(seasonal + spread * anomaly, 1)
+
+
+HOME_TYPES = ("DETACHED", "SEMI_DETACHED", "TERRACED", "APARTMENT", "MOBILE")
+_TYPE_SHARE = (0.45, 0.15, 0.15, 0.20, 0.05)
+_MEDIAN_AREA_SQM = {
+    "DETACHED": 170,
+    "SEMI_DETACHED": 125,
+    "TERRACED": 105,
+    "APARTMENT": 75,
+    "MOBILE": 85,
+}
+_EXPOSURE = {
+    "DETACHED": 1.0,
+    "SEMI_DETACHED": 0.8,
+    "TERRACED": 0.7,
+    "APARTMENT": 0.55,
+    "MOBILE": 1.5,
+}
+"""Heat loss relative to a detached house of the same area: shared walls lose nothing, thin
+mobile-home shells lose a lot."""
+_ELECTRIC_HEAT_SHARE = {
+    "DETACHED": 0.3,
+    "SEMI_DETACHED": 0.3,
+    "TERRACED": 0.3,
+    "APARTMENT": 0.55,
+    "MOBILE": 0.6,
+}
+
+
+@dataclass(frozen=True)
+class HomeProfile:
+    """What drives one home's consumption.
+
+    Slopes are per degree-day (°C·day): ``heating_kwh_per_hdd`` is the electric heating response
+    (a heat pump's, or only the furnace blower's in a gas-heated home), ``gas_therms_per_hdd``
+    the furnace's. ``compressor_watts`` is the rated draw of the heat pump / air conditioner,
+    which cycles on and off at that power. ``baseload_watts`` is the always-on power (fridge,
+    router, standby), the truth behind the ALWAYS_ON insight.
+    """
+
+    home_type: str
+    floor_area_sqm: int
+    heating_fuel: str
+    has_cooling: bool
+    occupants: int
+    home_during_day: bool
+    baseload_watts: float
+    heating_balance_c: float
+    heating_kwh_per_hdd: float
+    cooling_balance_c: float
+    cooling_kwh_per_cdd: float
+    compressor_watts: float
+    gas_therms_per_hdd: float
+    gas_base_therms_per_day: float
+    spikes_per_day: float
+
+    @property
+    def has_gas(self) -> bool:
+        """Gas-heated homes have a gas meter (and a gas water heater and hob)."""
+        return self.heating_fuel == "GAS"
+
+
+def random_profile(rng: np.random.Generator) -> HomeProfile:
+    """A plausible home, varied enough that peers of the same type and size still differ.
+
+    The envelope heat-loss coefficient (W/K) follows floor area, home type and insulation
+    quality; heating and cooling slopes follow from it through the equipment's efficiency (heat
+    pump COP 2.2-3.2, furnace 80-95 %, air conditioner COP 2.8-3.8 with solar and internal gains
+    on top), so big leaky homes respond strongly to weather and small apartments barely do.
+    """
+    home_type = str(rng.choice(HOME_TYPES, p=_TYPE_SHARE))
+    area = int(np.clip(_MEDIAN_AREA_SQM[home_type] * np.exp(rng.normal(0, 0.25)), 30, 500))
+    occupants = 1 + int(rng.binomial(4, 0.35 if home_type == "APARTMENT" else 0.5))
+    electric_heat = rng.random() < _ELECTRIC_HEAT_SHARE[home_type]
+    heat_loss_w_per_k = area * _EXPOSURE[home_type] * rng.uniform(1.2, 2.8)
+    heat_kwh_per_hdd = heat_loss_w_per_k * 24 / 1000
+    if electric_heat:
+        compressor_cop = rng.uniform(2.2, 3.2)  # the heat pump's, in heating mode
+        heating_kwh_per_hdd = heat_kwh_per_hdd / compressor_cop
+        gas_therms_per_hdd = 0.0
+        gas_base = 0.0
+    else:
+        compressor_cop = 3.0  # only an air conditioner, if any
+        heating_kwh_per_hdd = 0.03 * heat_kwh_per_hdd
+        gas_therms_per_hdd = heat_kwh_per_hdd / KWH_PER_THERM / rng.uniform(0.8, 0.95)
+        gas_base = (0.15 + 0.12 * occupants) * np.exp(rng.normal(0, 0.2))
+    has_cooling = bool(rng.random() < 0.7)
+    cooling = heat_kwh_per_hdd * rng.uniform(1.1, 1.5) / rng.uniform(2.8, 3.8)
+    # Sized for a design day ~30 K beyond the balance point.
+    compressor_watts = float(np.clip(heat_loss_w_per_k * 30 / compressor_cop, 1500, 9000))
+    return HomeProfile(
+        home_type=home_type,
+        floor_area_sqm=area,
+        heating_fuel="ELECTRIC" if electric_heat else "GAS",
+        has_cooling=has_cooling,
+        occupants=occupants,
+        home_during_day=bool(rng.random() < 0.3),
+        baseload_watts=round(
+            float(np.clip((50 + 0.8 * area) * np.exp(rng.normal(0, 0.3)), 40, 900)), 1
+        ),
+        heating_balance_c=round(float(rng.uniform(14.5, 18.0)), 1),
+        heating_kwh_per_hdd=round(float(heating_kwh_per_hdd), 3),
+        cooling_balance_c=round(float(rng.uniform(20.5, 24.0)), 1),
+        cooling_kwh_per_cdd=round(float(cooling), 3) if has_cooling else 0.0,
+        compressor_watts=round(compressor_watts),
+        gas_therms_per_hdd=round(float(gas_therms_per_hdd), 4),
+        gas_base_therms_per_day=round(float(gas_base), 3),
+        spikes_per_day=round(float((0.8 + 0.5 * occupants) * np.exp(rng.normal(0, 0.2))), 2),
+    )
+
+
+@dataclass(frozen=True)
+class Imperfections:
+    """What makes real meter data messy, at yearly rates (counts scale with the series length).
+
+    Outages are multi-hour communication failures: the intervals are missing. Estimated runs are
+    VEE fills (linear interpolation between the neighbouring actual reads, as utilities do for
+    short gaps) flagged ``estimated``; ``estimated_share`` is their share of all intervals.
+    Anomalies are whole-day events the models should flag — a space heater or a thermostat left
+    on for ``anomaly_hours`` — placed on days free of outages and estimates so their excess is
+    exactly known.
+    """
+
+    outages_per_year: float = 4.0
+    outage_hours: tuple[float, float] = (2.0, 12.0)
+    estimated_share: float = 0.02
+    estimated_run_hours: tuple[float, float] = (1.0, 6.0)
+    anomalies_per_year: float = 4.0
+    anomaly_hours: tuple[float, float] = (8.0, 16.0)
+
+    def __post_init__(self) -> None:
+        # Anomalies start at 06:00 local at the earliest and must end within their day.
+        if not 0 < self.anomaly_hours[0] <= self.anomaly_hours[1] <= 18:
+            raise ValueError("anomaly_hours must be an increasing range within (0, 18]")
+
+
+DEFAULT_IMPERFECTIONS = Imperfections()
+
+
+class Anomaly(NamedTuple):
+    """An injected anomalous local day."""
+
+    local_date: date
+    excess: float
+    """Quantity added on that local day, in the series' unit."""
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """The generator's truth, for scoring models. Slopes are in the series' unit per °C·day."""
+
+    baseload_watts: float | None
+    heating_balance_c: float
+    heating_slope: float
+    cooling_balance_c: float
+    cooling_slope: float
+    anomalies: list[Anomaly]
+    outages: list[tuple[int, int]]
+    """Missing ``[start, end)`` spans, UTC epoch seconds."""
+    first_local_date: date
+    temperatures: np.ndarray
+    """Daily mean °C per local day from ``first_local_date``: the weather the usage followed."""
+
+
+@dataclass(frozen=True)
+class SyntheticSeries:
+    """One meter's readings: ``starts`` (UTC epoch s, ascending, gaps left out), ``quantities``
+    (rounded to ``decimals``, non-negative), ``estimated`` flags, all of equal length."""
+
+    starts: np.ndarray
+    quantities: np.ndarray
+    estimated: np.ndarray
+    interval_seconds: int
+    unit: str
+    decimals: int
+    ground_truth: GroundTruth
+
+
+def utc_offsets(epochs: np.ndarray, tz: str | ZoneInfo) -> np.ndarray:
+    """UTC offset (s) of ``tz`` at each UTC epoch second, vectorised.
+
+    zoneinfo is asked only at each UTC midnight of the range; where the offset changes between
+    two midnights the transition instant is found by bisection, then every epoch is mapped with
+    ``searchsorted``. Assumes at most one transition per day, which holds for real zones.
+    """
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    epochs = np.asarray(epochs, dtype=np.int64)
+    if epochs.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    probes = np.arange(epochs.min() // _DAY, epochs.max() // _DAY + 2, dtype=np.int64) * _DAY
+    probe_offsets = np.array([_offset(zone, int(t)) for t in probes], dtype=np.int64)
+    changes = np.flatnonzero(probe_offsets[1:] != probe_offsets[:-1])
+    transitions = np.empty(changes.size, dtype=np.int64)
+    for k, c in enumerate(changes):
+        before, after = int(probes[c]), int(probes[c + 1])
+        while after - before > 1:
+            middle = (before + after) // 2
+            if _offset(zone, middle) == probe_offsets[c]:
+                before = middle
+            else:
+                after = middle
+        transitions[k] = after
+    values = np.concatenate([probe_offsets[:1], probe_offsets[changes + 1]])
+    return values[np.searchsorted(transitions, epochs, side="right")]
+
+
+def _offset(zone: ZoneInfo, epoch: int) -> int:
+    return int(datetime.fromtimestamp(epoch, zone).utcoffset().total_seconds())
+
+
+@dataclass(frozen=True)
+class _Clock:
+    """Interval grid of a series with each interval's local calendar position."""
+
+    starts: np.ndarray
+    step: int
+    day_index: np.ndarray
+    hour: np.ndarray
+    weekend: np.ndarray
+    first_local_date: date
+    days: int
+
+    @property
+    def hours_per_interval(self) -> float:
+        return self.step / 3600
+
+
+def _clock(start_utc: datetime, days: int, tz: str, step: int) -> _Clock:
+    """Contiguous UTC grid from ``start_utc`` to the local midnight ``days`` local days later."""
+    if start_utc.tzinfo is None:
+        raise ValueError("start_utc must be timezone-aware")
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    zone = ZoneInfo(tz)
+    first_local_date = start_utc.astimezone(zone).date()
+    start = int(start_utc.timestamp())
+    end = int(datetime.combine(first_local_date + timedelta(days=days), time(), zone).timestamp())
+    starts = start + step * np.arange((end - start) // step, dtype=np.int64)
+    local = starts + utc_offsets(starts, zone)
+    day_number = local // _DAY
+    return _Clock(
+        starts=starts,
+        step=step,
+        day_index=day_number - (first_local_date.toordinal() - _EPOCH_ORDINAL),
+        hour=(local % _DAY) / 3600,
+        weekend=(day_number + 3) % 7 >= 5,  # 1970-01-01 was a Thursday (Monday = 0)
+        first_local_date=first_local_date,
+        days=days,
+    )
+
+
+def _daily_temperatures(temperatures: np.ndarray, days: int) -> np.ndarray:
+    temperatures = np.asarray(temperatures, dtype=np.float64)
+    if temperatures.ndim != 1 or temperatures.size < days:
+        raise ValueError(f"need one temperature per local day ({days}), got {temperatures.shape}")
+    return temperatures[:days]
+
+
+def _bump(hour: np.ndarray, center: np.ndarray | float, width: float) -> np.ndarray:
+    """Gaussian bump on the 24-hour circle (an evening peak wraps past midnight smoothly)."""
+    distance = (hour - center + 12) % 24 - 12
+    return np.exp(-0.5 * (distance / width) ** 2)
+
+
+def _daytime(hour: np.ndarray) -> np.ndarray:
+    """Smooth 09:00-17:00 window: the hours a household is out at work or school."""
+    return 1 / (1 + np.exp(-2 * (hour - 9))) / (1 + np.exp(2 * (hour - 17)))
+
+
+def _thermostat_cycles(demand: np.ndarray, chunk: float, rng: np.random.Generator) -> np.ndarray:
+    """Deliver ``demand`` (per interval) in whole compressor/burner cycles of ``chunk`` each.
+
+    A thermostat runs the equipment at full power for a cycle whenever the accumulated deficit
+    exceeds one cycle's output, so mild weather shows as occasional bursts with idle intervals
+    in between (which is why night-time minima still reveal the baseload) and the total tracks
+    the demand to within one cycle.
+    """
+    accumulated = rng.uniform(0, chunk) + np.cumsum(demand)
+    return np.diff(np.floor(accumulated / chunk), prepend=0.0) * chunk
+
+
+def _weather_driven(
+    *,
+    clock: _Clock,
+    degree_days: np.ndarray,
+    slope: float,
+    peak_hour: float,
+    swing: float,
+    cycle_output: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Heating or cooling energy per interval from daily degree-days.
+
+    The day's need is ``slope x degree-days`` (±10 % for wind, sun and thermostat fiddling),
+    spread over the day by a sinusoid peaking at ``peak_hour`` (heating before dawn, cooling in
+    the afternoon sun), then delivered in thermostat cycles.
+    """
+    daily = slope * degree_days * np.exp(rng.normal(0, 0.1, clock.days))
+    weight = 1 + swing * np.cos(2 * np.pi * (clock.hour - peak_hour) / 24)
+    demand = daily[clock.day_index] * weight * clock.hours_per_interval / 24
+    return _thermostat_cycles(demand, cycle_output, rng)
+
+
+def _occupant_shape(clock: _Clock, profile: HomeProfile) -> np.ndarray:
+    """Expected occupant-driven power (W): breakfast peak (later at weekends), low daytime use
+    when the household is out, the evening peak of cooking, lighting and screens. Larger
+    households and homes use more."""
+    at_home = clock.weekend | profile.home_during_day
+    shape = (
+        550 * _bump(clock.hour, np.where(clock.weekend, 8.5, 7.0), 1.1)
+        + 850 * _bump(clock.hour, 19.0, 2.0)
+        + np.where(at_home, 320.0, 60.0) * _daytime(clock.hour)
+    )
+    return shape * (0.55 + 0.22 * profile.occupants) * (profile.floor_area_sqm / 120) ** 0.3
+
+
+def _spike_watts(
+    clock: _Clock, shape: np.ndarray, per_day: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Big appliances (oven, dryer, dishwasher, kettle runs): 1-4.5 kW for up to an hour,
+    started when people are active (probability follows the occupant shape)."""
+    n = clock.starts.size
+    count = rng.poisson(per_day * n * clock.step / _DAY)
+    first = rng.choice(n, size=count, p=shape / shape.sum())
+    length = rng.integers(1, 3600 // clock.step + 1, size=count)
+    power = rng.uniform(1000, 4500, size=count)
+    offsets = np.arange(length.sum()) - np.repeat(np.cumsum(length) - length, length)
+    index = np.repeat(first, length) + offsets
+    inside = index < n
+    watts = np.zeros(n)
+    np.add.at(watts, index[inside], np.repeat(power, length)[inside])
+    return watts
+
+
+def _place_segments(n: int, lengths: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Place segments of ``lengths`` at random, non-overlapping, in ``n`` slots; returns the
+    start of each (in the order given). Uniform over placements: choose where the ``k`` segments
+    sit among the ``n - Σlengths`` free slots."""
+    k = lengths.size
+    free = n - int(lengths.sum())
+    if free < 0:
+        raise ValueError("imperfections cover more than the whole series")
+    order = rng.permutation(k)
+    slots = np.sort(rng.choice(free + k, size=k, replace=False))
+    placed = lengths[order]
+    starts_in_order = slots - np.arange(k) + np.cumsum(placed) - placed
+    starts = np.empty(k, dtype=np.int64)
+    starts[order] = starts_in_order
+    return starts
+
+
+def _expand(starts: np.ndarray, lengths: np.ndarray, n: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    mask[np.repeat(starts, lengths) + offsets] = True
+    return mask
+
+
+def _run_lengths(
+    total: int, bounds: tuple[float, float], per_hour: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Run lengths (intervals) of ``bounds`` hours summing to exactly ``total``."""
+    if total <= 0:
+        return np.zeros(0, dtype=np.int64)
+    shortest = max(1, round(bounds[0] * per_hour))
+    draws = np.maximum(
+        1, np.round(rng.uniform(*bounds, size=total // shortest + 1) * per_hour)
+    ).astype(np.int64)
+    cumulative = np.cumsum(draws)
+    used = int(np.searchsorted(cumulative, total)) + 1
+    lengths = draws[:used].copy()
+    lengths[-1] -= cumulative[used - 1] - total
+    return lengths
+
+
+def _finish(
+    *,
+    clock: _Clock,
+    quantities: np.ndarray,
+    imperfections: Imperfections,
+    anomaly_per_hour: tuple[float, float],
+    decimals: int,
+    defects_rng: np.random.Generator,
+    anomaly_rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Anomaly], list[tuple[int, int]]]:
+    """Inject anomalies, then degrade the clean series as a meter data system would: drop the
+    outages and replace the estimated runs with VEE interpolation of the surrounding reads."""
+    n = clock.starts.size
+    per_hour = 3600 / clock.step
+    years = clock.days / 365
+    outage_lengths = np.maximum(
+        1,
+        np.round(
+            defects_rng.uniform(
+                *imperfections.outage_hours, size=round(imperfections.outages_per_year * years)
+            )
+            * per_hour
+        ),
+    ).astype(np.int64)
+    estimated_lengths = _run_lengths(
+        round(imperfections.estimated_share * n),
+        imperfections.estimated_run_hours,
+        per_hour,
+        defects_rng,
+    )
+    segment_starts = _place_segments(
+        n, np.concatenate([outage_lengths, estimated_lengths]), defects_rng
+    )
+    outage_starts = segment_starts[: outage_lengths.size]
+    missing = _expand(outage_starts, outage_lengths, n)
+    estimated = _expand(segment_starts[outage_lengths.size :], estimated_lengths, n)
+
+    # Anomalies go on whole local days (not the possibly partial first and last) that are free
+    # of defects, so every added Wh reaches the output as an actual read.
+    dirty = np.bincount(clock.day_index[missing | estimated], minlength=clock.days) > 0
+    candidates = np.flatnonzero(~dirty[1:-1]) + 1
+    count = min(round(imperfections.anomalies_per_year * years), candidates.size)
+    days = np.sort(anomaly_rng.choice(candidates, size=count, replace=False))
+    hours = anomaly_rng.uniform(*imperfections.anomaly_hours, size=count)
+    begins = anomaly_rng.uniform(6, 24 - hours)
+    rates = anomaly_rng.uniform(*anomaly_per_hour, size=count)
+    which = np.full(clock.days, -1)
+    which[days] = np.arange(count)
+    anomaly = which[clock.day_index]
+    hit = np.flatnonzero(anomaly >= 0)
+    on = (clock.hour[hit] >= begins[anomaly[hit]]) & (
+        clock.hour[hit] < begins[anomaly[hit]] + hours[anomaly[hit]]
+    )
+    hit = hit[on]
+    added = rates[anomaly[hit]] * clock.hours_per_interval
+    quantities = quantities.copy()
+    quantities[hit] += added
+    excess = np.bincount(anomaly[hit], weights=added, minlength=count)
+    anomalies = [
+        Anomaly(clock.first_local_date + timedelta(days=int(d)), round(float(e), decimals))
+        for d, e in zip(days, excess, strict=True)
+    ]
+
+    known = ~(missing | estimated)
+    position = np.arange(n)
+    quantities[estimated] = np.interp(position[estimated], position[known], quantities[known])
+    kept = ~missing
+    outages = [
+        (int(clock.starts[s]), int(clock.starts[s]) + int(length) * clock.step)
+        for s, length in zip(outage_starts, outage_lengths, strict=True)
+    ]
+    outages.sort()
+    return (
+        clock.starts[kept],
+        np.round(quantities[kept], decimals),
+        estimated[kept],
+        anomalies,
+        outages,
+    )
+
+
+def electric_intervals(
+    *,
+    profile: HomeProfile,
+    start_utc: datetime,
+    days: int,
+    tz: str,
+    temperatures: np.ndarray,
+    seed: int,
+    imperfections: Imperfections = DEFAULT_IMPERFECTIONS,
+) -> SyntheticSeries:
+    """15-minute kWh readings of one home for ``days`` local days from ``start_utc``.
+
+    The series ends at the local midnight ``days`` local days after ``start_utc``'s local date;
+    ``temperatures[i]`` is the daily mean of local day ``i``. Components: always-on power
+    (constant ± 3 %), occupant load (daily and weekly shape, day-to-day and interval noise),
+    appliance spikes, heat-pump heating on HDD and air conditioning on CDD delivered in
+    compressor cycles, then anomalies, outages and estimated reads (``imperfections``).
+    """
+    clock = _clock(start_utc, days, tz, ELECTRIC_INTERVAL_SECONDS)
+    temps = _daily_temperatures(temperatures, days)
+    always_on, occupants, spikes, heating, cooling, defects, anomalies = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)
+    )
+    n = clock.starts.size
+    base = profile.baseload_watts * (1 + always_on.normal(0, 0.03, n)).clip(min=0)
+    shape = _occupant_shape(clock, profile)
+    occupant = (
+        shape
+        * np.exp(occupants.normal(0, 0.12, days))[clock.day_index]
+        * occupants.gamma(4.0, 0.25, n)
+    )
+    watts = base + occupant + _spike_watts(clock, shape, profile.spikes_per_day, spikes)
+    cycle_kwh = profile.compressor_watts * (10 / 60) / 1000
+    hvac = _weather_driven(
+        clock=clock,
+        degree_days=np.maximum(0, profile.heating_balance_c - temps),
+        slope=profile.heating_kwh_per_hdd,
+        peak_hour=6.0,
+        swing=0.3,
+        cycle_output=cycle_kwh,
+        rng=heating,
+    ) + _weather_driven(
+        clock=clock,
+        degree_days=np.maximum(0, temps - profile.cooling_balance_c),
+        slope=profile.cooling_kwh_per_cdd,
+        peak_hour=16.0,
+        swing=0.7,
+        cycle_output=cycle_kwh,
+        rng=cooling,
+    )
+    starts, quantities, estimated, injected, outages = _finish(
+        clock=clock,
+        quantities=watts * clock.hours_per_interval / 1000 + hvac,
+        imperfections=imperfections,
+        anomaly_per_hour=(1.0, 2.0),  # a 1-2 kW space heater
+        decimals=KWH_DECIMALS,
+        defects_rng=defects,
+        anomaly_rng=anomalies,
+    )
+    return SyntheticSeries(
+        starts=starts,
+        quantities=quantities,
+        estimated=estimated,
+        interval_seconds=ELECTRIC_INTERVAL_SECONDS,
+        unit="kWh",
+        decimals=KWH_DECIMALS,
+        ground_truth=GroundTruth(
+            baseload_watts=profile.baseload_watts,
+            heating_balance_c=profile.heating_balance_c,
+            heating_slope=profile.heating_kwh_per_hdd,
+            cooling_balance_c=profile.cooling_balance_c,
+            cooling_slope=profile.cooling_kwh_per_cdd,
+            anomalies=injected,
+            outages=outages,
+            first_local_date=clock.first_local_date,
+            temperatures=temps,
+        ),
+    )
+
+
+def gas_intervals(
+    *,
+    profile: HomeProfile,
+    start_utc: datetime,
+    days: int,
+    tz: str,
+    temperatures: np.ndarray,
+    seed: int,
+    imperfections: Imperfections = DEFAULT_IMPERFECTIONS,
+) -> SyntheticSeries:
+    """Hourly therm readings of a gas-heated home, same time conventions as
+    :func:`electric_intervals`.
+
+    Space heating dominates: furnace burns on HDD, delivered in burner cycles. The rest is the
+    water heater (standby losses all day, showers in the morning, dishes in the evening) and
+    the hob around dinner time, normalised so a 24-hour local day uses
+    ``gas_base_therms_per_day`` before noise.
+    """
+    if not profile.has_gas:
+        raise ValueError("this home has no gas service (heating_fuel is not GAS)")
+    clock = _clock(start_utc, days, tz, GAS_INTERVAL_SECONDS)
+    temps = _daily_temperatures(temperatures, days)
+    household, heating, defects, anomalies = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
+    )
+    n = clock.starts.size
+    weight = (
+        0.35
+        + 1.6 * _bump(clock.hour, np.where(clock.weekend, 8.5, 7.0), 1.0)
+        + 1.3 * _bump(clock.hour, 19.0, 1.8)
+    )
+    day_mean = np.bincount(clock.day_index, weights=weight) / np.bincount(clock.day_index)
+    hot_water = (
+        profile.gas_base_therms_per_day
+        * (weight / day_mean[clock.day_index])
+        * (clock.hours_per_interval / 24)
+        * np.exp(household.normal(0, 0.15, days))[clock.day_index]
+        * household.gamma(3.0, 1 / 3, n)
+    )
+    # Furnaces are oversized ~2.5x the design load; one burner cycle runs ~12 minutes.
+    burner_therms_per_hour = max(0.4, 2.5 * profile.gas_therms_per_hdd * 30 / 24)
+    space_heat = _weather_driven(
+        clock=clock,
+        degree_days=np.maximum(0, profile.heating_balance_c - temps),
+        slope=profile.gas_therms_per_hdd,
+        peak_hour=6.0,
+        swing=0.3,
+        cycle_output=burner_therms_per_hour * 12 / 60,
+        rng=heating,
+    )
+    starts, quantities, estimated, injected, outages = _finish(
+        clock=clock,
+        quantities=hot_water + space_heat,
+        imperfections=imperfections,
+        anomaly_per_hour=(0.1, 0.3),  # thermostat left high / window left open
+        decimals=THERM_DECIMALS,
+        defects_rng=defects,
+        anomaly_rng=anomalies,
+    )
+    return SyntheticSeries(
+        starts=starts,
+        quantities=quantities,
+        estimated=estimated,
+        interval_seconds=GAS_INTERVAL_SECONDS,
+        unit="therm",
+        decimals=THERM_DECIMALS,
+        ground_truth=GroundTruth(
+            baseload_watts=None,
+            heating_balance_c=profile.heating_balance_c,
+            heating_slope=profile.gas_therms_per_hdd,
+            cooling_balance_c=profile.cooling_balance_c,
+            cooling_slope=0.0,
+            anomalies=injected,
+            outages=outages,
+            first_local_date=clock.first_local_date,
+            temperatures=temps,
+        ),
+    )
