@@ -13,6 +13,7 @@ import time
 import urllib.request
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from django.conf import settings
@@ -28,6 +29,7 @@ _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 # The algorithm a key may verify is decided by the key, never by the token's header.
 _ALGORITHM_FOR_KEY_TYPE = {"RSA": "RS256", "EC": "ES256"}
 _JWKS_REFETCH_AFTER_SECONDS = 60
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 class IdentityTokenInvalid(Exception):
@@ -39,9 +41,17 @@ def _refuse(reason: str) -> IdentityTokenInvalid:
     return IdentityTokenInvalid()
 
 
+def is_secure_url(url: str) -> bool:
+    """https, or plain http to this machine only (a developer's local identity provider)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return bool(parts.hostname)
+    return parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
+
+
 def fetch_jwks(url: str) -> dict[str, Any]:
     """GETs a JWKS document with a timeout; only https (or http on loopback) is allowed."""
-    if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+    if not is_secure_url(url):
         raise ValueError("JWKS URL must be https")
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
     with urllib.request.urlopen(  # noqa: S310 - scheme checked above
@@ -65,7 +75,7 @@ def _jwks_for(utility: Utility, *, refresh: bool = False) -> dict[str, Any]:
     return jwks
 
 
-def _matching_keys(jwks: dict[str, Any], kid: str | None) -> list[jwt.PyJWK]:
+def signing_keys(jwks: dict[str, Any], kid: str | None) -> list[jwt.PyJWK]:
     keys = []
     for data in jwks.get("keys", []):
         if data.get("use", "sig") != "sig" or data.get("kty") not in _ALGORITHM_FOR_KEY_TYPE:
@@ -80,10 +90,10 @@ def _matching_keys(jwks: dict[str, Any], kid: str | None) -> list[jwt.PyJWK]:
 
 
 def _signing_keys(utility: Utility, kid: str | None) -> list[jwt.PyJWK]:
-    keys = _matching_keys(_jwks_for(utility), kid)
+    keys = signing_keys(_jwks_for(utility), kid)
     if not keys and utility.jwks_url:
         # The utility may have rotated keys since we cached its JWKS.
-        keys = _matching_keys(_jwks_for(utility, refresh=True), kid)
+        keys = signing_keys(_jwks_for(utility, refresh=True), kid)
     return keys
 
 

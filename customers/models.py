@@ -8,6 +8,14 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from customers.validators import (
+    validate_country,
+    validate_currency,
+    validate_interval_seconds,
+    validate_locale,
+    validate_timezone,
+)
+
 
 class Utility(models.Model):
     """A tenant: a utility whose OIDC ID tokens log its customers in."""
@@ -19,8 +27,8 @@ class Utility(models.Model):
     audience = models.CharField(max_length=500, help_text="The `aud` its ID tokens carry for us.")
     jwks = models.JSONField(null=True, blank=True, help_text="JWKS given as a file.")
     jwks_url = models.URLField(max_length=500, blank=True, help_text="JWKS fetched and cached.")
-    currency = models.CharField(max_length=3, default="USD")
-    timezone = models.CharField(max_length=64, default="UTC")
+    currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     # Only for a utility this install signs for itself (the demo); never shown or logged.
     private_key_pem = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -57,9 +65,9 @@ class Customer(models.Model):
     subject = models.CharField(max_length=255)
     display_name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
-    billing_currency = models.CharField(max_length=3)
-    timezone = models.CharField(max_length=64)
-    locale = models.CharField(max_length=35, default="en-US")
+    billing_currency = models.CharField(max_length=3, validators=[validate_currency])
+    timezone = models.CharField(max_length=64, validators=[validate_timezone])
+    locale = models.CharField(max_length=35, default="en-US", validators=[validate_locale])
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -85,7 +93,7 @@ class Tariff(models.Model):
     utility = models.ForeignKey(Utility, on_delete=models.CASCADE, related_name="tariffs")
     code = models.CharField(max_length=64)
     name = models.CharField(max_length=200)
-    currency = models.CharField(max_length=3)
+    currency = models.CharField(max_length=3, validators=[validate_currency])
 
     class Meta:
         constraints = [
@@ -120,7 +128,7 @@ ALL_WEEKDAYS = sum(Weekday.values)
 class TariffRate(models.Model):
     tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="rates")
     position = models.PositiveSmallIntegerField(help_text="Match order: first listed wins.")
-    price = models.DecimalField(max_digits=12, decimal_places=6)
+    price = models.DecimalField(max_digits=12, decimal_places=6, validators=[MinValueValidator(0)])
     weekdays = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(ALL_WEEKDAYS)],
         help_text="Bit mask of ISO weekdays (Monday = 1, Sunday = 64).",
@@ -199,7 +207,7 @@ class Premise(models.Model):
     city = models.CharField(max_length=100)
     region = models.CharField(max_length=100, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
-    country = models.CharField(max_length=2)
+    country = models.CharField(max_length=2, validators=[validate_country])
     floor_area_sqm = models.PositiveIntegerField(null=True, blank=True)
     home_type = models.CharField(max_length=16, choices=HomeType.choices, default=HomeType.OTHER)
     weather_region = models.CharField(
@@ -223,8 +231,8 @@ class Meter(models.Model):
     meter_number = models.CharField(max_length=64)
     service_type = models.CharField(max_length=16, choices=ServiceType.choices)
     unit_of_measure = models.CharField(max_length=16)
-    interval_seconds = models.PositiveIntegerField()
-    timezone = models.CharField(max_length=64)
+    interval_seconds = models.PositiveIntegerField(validators=[validate_interval_seconds])
+    timezone = models.CharField(max_length=64, validators=[validate_timezone])
     tariff = models.ForeignKey(
         Tariff, on_delete=models.PROTECT, null=True, blank=True, related_name="meters"
     )

@@ -1,0 +1,215 @@
+"""Django admin for utility staff: each staff user sees only their own utility's data.
+
+A staff user is tied to one utility by :class:`UtilityStaff`; superusers see every utility. A
+staff user with no utility sees nothing rather than everything. Signing keys are never shown
+and the token tables are not registered at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib import admin
+from django.db import models
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+
+from customers.models import (
+    Account,
+    Customer,
+    Meter,
+    Premise,
+    Tariff,
+    TariffRate,
+    Utility,
+    UtilityStaff,
+)
+
+
+def _staff_utility_id(request: HttpRequest) -> UUID | None:
+    """The utility a (non-superuser) staff user works for; None if they belong to none.
+
+    Remembered on the request: a change form asks once per foreign-key field.
+    """
+    if not hasattr(request, "_staff_utility_id"):
+        request._staff_utility_id = (
+            UtilityStaff.objects.filter(user=request.user)
+            .values_list("utility_id", flat=True)
+            .first()
+        )
+    return request._staff_utility_id
+
+
+# How each model reaches its utility, for filtering rows and foreign-key choices.
+_UTILITY_PATH: dict[type[Model], str] = {
+    Utility: "pk",
+    Customer: "utility",
+    Account: "utility",
+    Meter: "utility",
+    Tariff: "utility",
+    Premise: "account__utility",
+    TariffRate: "tariff__utility",
+}
+
+
+def _scoped(queryset: QuerySet, request: HttpRequest) -> QuerySet:
+    if request.user.is_superuser:
+        return queryset
+    utility_id = _staff_utility_id(request)
+    if utility_id is None:
+        return queryset.none()
+    return queryset.filter(**{_UTILITY_PATH[queryset.model]: utility_id})
+
+
+class UtilityScopedMixin:
+    """Rows and foreign-key choices limited to the staff user's utility."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return _scoped(super().get_queryset(request), request)
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
+        related = db_field.related_model
+        if related in _UTILITY_PATH:
+            kwargs["queryset"] = _scoped(related._default_manager.all(), request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ScopedModelAdmin(UtilityScopedMixin, admin.ModelAdmin):
+    # Customer-scale tables: never count every row just to print a total.
+    show_full_result_count = False
+
+    def get_list_filter(self, request: HttpRequest):
+        """The utility filter would list every utility's name, so superusers only get it."""
+        filters = super().get_list_filter(request)
+        if request.user.is_superuser:
+            return filters
+        return [f for f in filters if f != "utility"]
+
+
+@admin.register(Utility)
+class UtilityAdmin(UtilityScopedMixin, admin.ModelAdmin):
+    list_display = ["slug", "name", "issuer", "audience", "currency", "timezone", "signs_tokens"]
+    search_fields = ["slug", "name", "issuer"]
+    # private_key_pem is not editable, so it is in no form; it must not be listed either.
+    fields = ["slug", "name", "issuer", "audience", "jwks", "jwks_url", "currency", "timezone"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    @admin.display(boolean=True, description="signs its own tokens")
+    def signs_tokens(self, utility: Utility) -> bool:
+        return bool(utility.private_key_pem)
+
+    # Registering utilities and their keys is an operator's job (add_utility), not staff's.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+
+@admin.register(UtilityStaff)
+class UtilityStaffAdmin(admin.ModelAdmin):
+    """Who works for which utility: managed by superusers only."""
+
+    list_display = ["user", "utility"]
+    list_select_related = ["user", "utility"]
+    search_fields = ["user__username", "utility__slug"]
+    autocomplete_fields = ["user", "utility"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+
+class AccountInline(UtilityScopedMixin, admin.TabularInline):
+    model = Account
+    fields = ["account_number", "status", "billing_cycle_day", "utility"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Customer)
+class CustomerAdmin(ScopedModelAdmin):
+    list_display = ["subject", "display_name", "email", "utility", "billing_currency", "active"]
+    list_select_related = ["utility"]
+    list_filter = ["active", "utility"]
+    search_fields = ["=subject", "display_name", "email"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [AccountInline]
+
+
+class PremiseInline(admin.StackedInline):
+    model = Premise
+    can_delete = False
+
+
+class MeterInline(UtilityScopedMixin, admin.TabularInline):
+    model = Meter
+    fields = [
+        "meter_number",
+        "service_type",
+        "unit_of_measure",
+        "interval_seconds",
+        "timezone",
+        "tariff",
+        "utility",
+    ]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Account)
+class AccountAdmin(ScopedModelAdmin):
+    list_display = ["account_number", "customer", "status", "billing_cycle_day", "utility"]
+    list_select_related = ["customer", "utility"]
+    list_filter = ["status", "utility"]
+    search_fields = ["=account_number", "=customer__subject"]
+    autocomplete_fields = ["customer"]
+    inlines = [PremiseInline, MeterInline]
+
+
+@admin.register(Meter)
+class MeterAdmin(ScopedModelAdmin):
+    list_display = [
+        "meter_number",
+        "account",
+        "service_type",
+        "unit_of_measure",
+        "interval_seconds",
+        "timezone",
+        "tariff",
+        "last_reading_at",
+    ]
+    list_select_related = ["account", "tariff"]
+    list_filter = ["service_type", "utility"]
+    search_fields = ["=meter_number", "=account__account_number"]
+    autocomplete_fields = ["account"]
+    readonly_fields = ["first_reading_at", "last_reading_at"]
+
+
+class TariffRateInline(admin.TabularInline):
+    model = TariffRate
+    extra = 0
+
+
+@admin.register(Tariff)
+class TariffAdmin(ScopedModelAdmin):
+    list_display = ["code", "name", "currency", "utility"]
+    list_select_related = ["utility"]
+    list_filter = ["utility"]
+    search_fields = ["code", "name"]
+    inlines = [TariffRateInline]

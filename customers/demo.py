@@ -1,0 +1,198 @@
+"""The demo utility: its own signing key, tariffs and customers, deterministic for a seed.
+
+The customers are written through the CIS import (as a generated document), so the demo
+exercises the same validation and upsert as a real utility's file and is idempotent with it.
+Subjects and numbers follow the customer's position, so another seed rewrites the same
+customers; like any import it never deletes, so a meter an earlier seed made stays.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from customers.cis import ImportResult, customers_import, save_changed
+from customers.keys import public_jwks, signing_key_generate
+from customers.models import AccountStatus, HomeType, ServiceType, Utility, Weekday
+
+DEMO_SLUG = "demo"
+DEMO_ISSUER = "https://id.demo.energygrid.example"
+DEMO_AUDIENCE = "energygrid-demo"
+DEMO_CURRENCY = "USD"
+DEMO_TIMEZONE = "America/New_York"
+
+_WEEKDAYS = Weekday.names[:5]
+_ALL_DAYS = Weekday.names
+
+_TARIFFS = [
+    {
+        "code": "FLAT",
+        "name": "Standard flat rate",
+        "currency": DEMO_CURRENCY,
+        "rates": [{"price": "0.165", "days": _ALL_DAYS, "fromHour": 0, "toHour": 24}],
+    },
+    {
+        "code": "TOU",
+        "name": "Time of use (peak 4-9 pm weekdays)",
+        "currency": DEMO_CURRENCY,
+        "rates": [
+            {"price": "0.340", "days": _WEEKDAYS, "fromHour": 16, "toHour": 21},
+            {"price": "0.095", "days": _ALL_DAYS, "fromHour": 0, "toHour": 7},
+            {"price": "0.140", "days": _ALL_DAYS, "fromHour": 0, "toHour": 24},
+        ],
+    },
+    {
+        "code": "GAS",
+        "name": "Residential gas",
+        "currency": DEMO_CURRENCY,
+        "rates": [{"price": "1.450", "days": _ALL_DAYS, "fromHour": 0, "toHour": 24}],
+    },
+]
+
+
+@dataclass(frozen=True)
+class _Place:
+    city: str
+    region: str
+    postal_code: str
+    weather_region: str
+    timezone: str
+
+
+# Climates from cold-winter to hot-summer, so weather-driven insights have something to find.
+_PLACES = [
+    _Place("Boston", "MA", "02108", "BOS", "America/New_York"),
+    _Place("Chicago", "IL", "60601", "ORD", "America/Chicago"),
+    _Place("Denver", "CO", "80202", "DEN", "America/Denver"),
+    _Place("Phoenix", "AZ", "85004", "PHX", "America/Phoenix"),
+    _Place("Seattle", "WA", "98101", "SEA", "America/Los_Angeles"),
+]
+# Typical floor area range (m²) per home type.
+_FLOOR_AREA = {
+    HomeType.DETACHED: (120, 320),
+    HomeType.SEMI_DETACHED: (90, 180),
+    HomeType.TERRACED: (70, 150),
+    HomeType.APARTMENT: (40, 110),
+    HomeType.MOBILE: (50, 90),
+    HomeType.OTHER: (60, 200),
+}
+_FIRST_NAMES = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Margaret", "Linus", "Radia"]
+_LAST_NAMES = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson", "Hamilton"]
+_STREETS = ["Main St", "Oak Ave", "Maple Dr", "Cedar Ln", "Elm St", "Park Rd", "Lake View"]
+# Share of demo homes heated with gas (they get a second, hourly gas meter).
+_GAS_SHARE = 0.4
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    utility: Utility
+    subjects: list[str]
+    imported: ImportResult
+
+
+def demo_subject(index: int) -> str:
+    """Subjects depend on the position only, so any seed re-run updates the same customers."""
+    return f"demo-{index + 1:04d}"
+
+
+def _customer(rng: random.Random, index: int) -> dict[str, Any]:
+    number = index + 1
+    place = rng.choice(_PLACES)
+    home_type = rng.choice(list(HomeType))
+    first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
+    meters = [
+        {
+            "meterNumber": f"E-DEMO-{number:04d}",
+            "serviceType": ServiceType.ELECTRIC,
+            "unitOfMeasure": "kWh",
+            "intervalSeconds": 900,
+            "timezone": place.timezone,
+            "tariff": rng.choice(["FLAT", "TOU"]),
+        }
+    ]
+    if rng.random() < _GAS_SHARE:
+        meters.append(
+            {
+                "meterNumber": f"G-DEMO-{number:04d}",
+                "serviceType": ServiceType.GAS,
+                "unitOfMeasure": "therm",
+                "intervalSeconds": 3600,
+                "timezone": place.timezone,
+                "tariff": "GAS",
+            }
+        )
+    return {
+        "subject": demo_subject(index),
+        "displayName": f"{first} {last}",
+        "email": f"{first.lower()}.{last.lower()}.{number}@demo.energygrid.example",
+        "billingCurrency": DEMO_CURRENCY,
+        "timezone": place.timezone,
+        "locale": "en-US",
+        "active": True,
+        "accounts": [
+            {
+                "accountNumber": f"{900_000_000 + number}",
+                "status": AccountStatus.ACTIVE,
+                "billingCycleDay": rng.randint(1, 28),
+                "premise": {
+                    "addressLine1": f"{rng.randint(1, 999)} {rng.choice(_STREETS)}",
+                    "city": place.city,
+                    "region": place.region,
+                    "postalCode": place.postal_code,
+                    "country": "US",
+                    "floorAreaSqm": rng.randint(*_FLOOR_AREA[home_type]),
+                    "homeType": home_type,
+                    "weatherRegion": place.weather_region,
+                },
+                "meters": meters,
+            }
+        ],
+    }
+
+
+def demo_document(*, customers: int, seed: int) -> dict[str, Any]:
+    """The demo utility's CIS document; the same seed always gives the same document."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not a secret
+    return {
+        "utility": DEMO_SLUG,
+        "tariffs": _TARIFFS,
+        "customers": [_customer(rng, index) for index in range(customers)],
+    }
+
+
+def _demo_utility() -> Utility:
+    """The demo utility, with a signing key generated once and kept on later runs."""
+    utility = Utility.objects.select_for_update().filter(slug=DEMO_SLUG).first()
+    if utility is None:
+        utility = Utility(slug=DEMO_SLUG)
+    private_key_pem = utility.private_key_pem or signing_key_generate()
+    save_changed(
+        instance=utility,
+        values={
+            "name": "EnergyGrid Demo Utility",
+            "issuer": DEMO_ISSUER,
+            "audience": DEMO_AUDIENCE,
+            "jwks": public_jwks(private_key_pem=private_key_pem),
+            "jwks_url": "",
+            "currency": DEMO_CURRENCY,
+            "timezone": DEMO_TIMEZONE,
+            "private_key_pem": private_key_pem,
+        },
+    )
+    return utility
+
+
+@transaction.atomic
+def demo_seed(
+    *, customers: int, seed: int, progress: Callable[[int], None] | None = None
+) -> DemoResult:
+    """Creates or updates the demo utility, its tariffs and ``customers`` customers."""
+    utility = _demo_utility()
+    document = demo_document(customers=customers, seed=seed)
+    imported = customers_import(document=document, progress=progress)
+    subjects = [customer["subject"] for customer in document["customers"]]
+    return DemoResult(utility=utility, subjects=subjects, imported=imported)
