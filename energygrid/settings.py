@@ -9,7 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from energygrid.env import env_bool, env_list, env_rate, env_str
+from energygrid.env import env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "energygrid.api",
     "customers",
     "metadata",
+    "usage",
+    "insights",
 ]
 
 MIDDLEWARE = [
@@ -115,6 +117,9 @@ REST_FRAMEWORK = {
         "login": env_rate("THROTTLE_LOGIN", "20/min"),
         "customer": env_rate("THROTTLE_CUSTOMER", "1200/min"),
     },
+    # Reverse proxies in front of the app: the client IP that throttles count is taken from
+    # X-Forwarded-For only this many hops deep (0: REMOTE_ADDR, so the header cannot be spoofed).
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
     "DEFAULT_PAGINATION_CLASS": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "energygrid.api.problems.exception_handler",
@@ -183,6 +188,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "customers.tasks.purge_expired_tokens",
         "schedule": timedelta(hours=1),
         "options": {"expires": 55 * 60},
+    },
+    # Rollups whose catch-up task was lost or failed (their dirty ranges are still recorded).
+    "usage-rollups-sweep": {
+        "task": "usage.tasks.rollups_sweep",
+        "schedule": timedelta(minutes=10),
+        "options": {"expires": 9 * 60},
+    },
+    # Readings partitions for the coming months exist before any data lands in them.
+    "usage-reading-partitions-ahead": {
+        "task": "usage.tasks.reading_partitions_ensure_ahead",
+        "schedule": timedelta(days=1),
+        "options": {"expires": 23 * 3600},
     },
 }
 

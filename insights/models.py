@@ -1,0 +1,80 @@
+"""Insights: precomputed by workers, read by customers; reads never run a model."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from customers.models import Account, Customer, Meter
+from metadata.catalog import InsightType
+
+INSIGHT_TYPE_CHOICES = [(t.name, t.value.name) for t in InsightType]
+
+
+class Severity(models.TextChoices):
+    INFO = "INFO", "Info"
+    WARNING = "WARNING", "Warning"
+    ALERT = "ALERT", "Alert"
+
+
+class InsightStatus(models.TextChoices):
+    NEW = "NEW", "New"
+    READ = "READ", "Read"
+    DISMISSED = "DISMISSED", "Dismissed"
+
+
+class Feedback(models.TextChoices):
+    HELPFUL = "HELPFUL", "Helpful"
+    NOT_HELPFUL = "NOT_HELPFUL", "Not helpful"
+
+
+class Insight(models.Model):
+    """One insight of one type about one subject (meter, account or budget threshold) for one
+    period. Regenerating it updates this row in place: the unique constraint on
+    (customer, type, subject_key, period_start) is what makes reruns idempotent, and
+    ``status``/``feedback`` belong to the customer, so regeneration never touches them."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="insights")
+    type = models.CharField(max_length=32, choices=INSIGHT_TYPE_CHOICES)
+    subject_key = models.CharField(
+        max_length=200,
+        help_text="What the insight is about, for uniqueness: 'meter:<id>', 'account:<id>', "
+        "or 'budget:<id>:<threshold>' for BUDGET_ALERT.",
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, null=True, blank=True, related_name="insights"
+    )
+    meter = models.ForeignKey(
+        Meter, on_delete=models.CASCADE, null=True, blank=True, related_name="insights"
+    )
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.INFO)
+    title = models.CharField(max_length=200)
+    summary = models.TextField()
+    data = models.JSONField(default=dict, help_text="Type-specific figures (see the schema).")
+    status = models.CharField(
+        max_length=9, choices=InsightStatus.choices, default=InsightStatus.NEW
+    )
+    feedback = models.CharField(
+        max_length=11, choices=Feedback.choices, blank=True, help_text="Empty: none given."
+    )
+    generated_at = models.DateTimeField()
+    model_version = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "type", "subject_key", "period_start"],
+                name="insight_once_per_subject_period",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-period_end", "-id"], name="insight_customer_newest")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.subject_key} {self.period_start:%Y-%m-%d}"
