@@ -19,5 +19,7 @@ def meter_list(*, customer: Customer) -> QuerySet[Meter]:
     return (
         Meter.objects.filter(account__customer=customer)
         .select_related("tariff")
-        .prefetch_related(Prefetch("tariff__rates", queryset=TariffRate.objects.only("price")))
+        .prefetch_related(
+            Prefetch("tariff__rates", queryset=TariffRate.objects.only("tariff_id", "price"))
+        )
     )

@@ -100,5 +100,12 @@ class MeterSerializer(serializers.ModelSerializer):
 
 
 class MeterFilterSerializer(serializers.Serializer):
-    accountId = serializers.UUIDField(required=False)
+    accountId = serializers.UUIDField(required=False, help_text="One of your account ids.")
     serviceType = serializers.ChoiceField(choices=ServiceType.choices, required=False)
+
+    def validate_accountId(self, value):
+        """An unknown and a foreign account are the same error: no existence oracle."""
+        customer = self.context["request"].user
+        if not Account.objects.filter(pk=value, customer=customer).exists():
+            raise serializers.ValidationError("No such account.", code="not_found")
+        return value

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -23,6 +23,10 @@ from energygrid.api.problems import TokenRefused
 from energygrid.api.query import parse_query
 from energygrid.api.throttling import LoginRateThrottle
 
+_REFUSED = OpenApiResponse(
+    description="`invalid-token`: the token was refused (one answer whatever the reason)."
+)
+
 
 def _input(serializer_class, request: Request) -> dict:
     serializer = serializer_class(data=request.data)
@@ -37,7 +41,7 @@ class LoginView(APIView):
 
     @extend_schema(
         request=LoginInputSerializer,
-        responses={200: SessionSerializer},
+        responses={200: SessionSerializer, 401: _REFUSED},
         tags=["Customer"],
         summary="Exchange the utility's OIDC ID token for our session tokens",
         auth=[],
@@ -58,7 +62,7 @@ class RefreshView(APIView):
 
     @extend_schema(
         request=RefreshInputSerializer,
-        responses={200: SessionSerializer},
+        responses={200: SessionSerializer, 401: _REFUSED},
         tags=["Customer"],
         summary="Rotate the refresh token (the old one dies) and get a new access token",
         auth=[],

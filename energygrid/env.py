@@ -40,3 +40,13 @@ def env_rate(name: str, default: str) -> str:
     if not count.isdigit() or int(count) <= 0 or not period or period[0] not in "smhd":
         raise ImproperlyConfigured(f"{name} must be a rate like 20/min, not {value!r}")
     return value
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    """A whole number no smaller than ``minimum``; anything else refuses to start."""
+    value = env_str(name)
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit()) or int(value) < minimum:
+        raise ImproperlyConfigured(f"{name} must be a whole number >= {minimum}, not {value!r}")
+    return int(value)

@@ -85,6 +85,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "energygrid",
+            # Fail fast (readiness, throttles) rather than hang on an unreachable Redis.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:
@@ -164,6 +166,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/usage/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "GranularityEnum": "metadata.catalog.GRANULARITY_IDS",
+        "ServiceTypeEnum": "metadata.catalog.SERVICE_TYPE_IDS",
+        "UnitOfMeasureEnum": "metadata.catalog.UNIT_OF_MEASURE_IDS",
+        "InsightTypeEnum": "metadata.catalog.INSIGHT_TYPE_IDS",
+        "BudgetPeriodEnum": "metadata.catalog.BUDGET_PERIOD_IDS",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "energygrid.api.schema.add_problem_responses",

@@ -31,10 +31,11 @@ class Granularity(enum.Enum):
         return self.value.nominal_seconds is None
 
     @property
-    def shortest_seconds(self) -> int:
-        """The shortest a bucket can be; used to refuse granularities finer than a meter's."""
-        return {"DAY": 23 * 3600, "WEEK": 7 * 86400 - 3600}.get(
-            self.name, self.value.nominal_seconds or 28 * 86400 - 3600
+    def typical_seconds(self) -> int:
+        """A bucket's usual length (a day 24 h, a month 28 days at least): a meter whose interval
+        is longer than this cannot fill the bucket, so the granularity is finer than the meter."""
+        return self.value.nominal_seconds or {"DAY": 86400, "WEEK": 7 * 86400}.get(
+            self.name, 28 * 86400
         )
 
 
@@ -56,14 +57,18 @@ class UnitInfo:
     service_types: tuple[str, ...]
 
 
-UNITS_OF_MEASURE: dict[str, UnitInfo] = {
-    "kWh": UnitInfo("Kilowatt-hour", ("ELECTRIC",)),
-    "Wh": UnitInfo("Watt-hour", ("ELECTRIC",)),
-    "therm": UnitInfo("Therm (100,000 BTU)", ("GAS",)),
-    "CCF": UnitInfo("Hundred cubic feet", ("GAS", "WATER")),
-    "m3": UnitInfo("Cubic metre", ("GAS", "WATER")),
-    "gal": UnitInfo("US gallon", ("WATER",)),
-}
+class UnitOfMeasure(enum.Enum):
+    """Member names are the unit ids the API speaks (``kWh``, not ``KWH``)."""
+
+    kWh = UnitInfo("Kilowatt-hour", ("ELECTRIC",))
+    Wh = UnitInfo("Watt-hour", ("ELECTRIC",))
+    therm = UnitInfo("Therm (100,000 BTU)", ("GAS",))
+    CCF = UnitInfo("Hundred cubic feet", ("GAS", "WATER"))
+    m3 = UnitInfo("Cubic metre", ("GAS", "WATER"))
+    gal = UnitInfo("US gallon", ("WATER",))
+
+
+UNITS_OF_MEASURE: dict[str, UnitInfo] = {unit.name: unit.value for unit in UnitOfMeasure}
 
 #: Units whose interval quantity divided by hours is a power (kW): peak demand applies.
 ENERGY_UNITS_TO_KW: dict[str, float] = {"kWh": 1.0, "Wh": 0.001}
@@ -113,3 +118,11 @@ class InsightType(enum.Enum):
 class BudgetPeriod(enum.Enum):
     MONTHLY = "Calendar month"
     BILLING_PERIOD = "Billing period"
+
+
+#: Each list's ids as the API spells them (also what names the OpenAPI enums).
+GRANULARITY_IDS: tuple[str, ...] = tuple(member.name for member in Granularity)
+SERVICE_TYPE_IDS: tuple[str, ...] = tuple(member.name for member in ServiceTypeCatalog)
+UNIT_OF_MEASURE_IDS: tuple[str, ...] = tuple(member.name for member in UnitOfMeasure)
+INSIGHT_TYPE_IDS: tuple[str, ...] = tuple(member.name for member in InsightType)
+BUDGET_PERIOD_IDS: tuple[str, ...] = tuple(member.name for member in BudgetPeriod)

@@ -20,6 +20,9 @@ from customers.models import Account, Customer, Meter, Premise, Tariff, TariffRa
 from customers.services import session_issue
 from energygrid.celery import app as celery_app
 
+# Shared endpoint-contract mixins: rewrite their asserts so failures show the values.
+pytest.register_assert_rewrite("tests.api.helpers")
+
 
 @dataclass(frozen=True)
 class SigningKey:
@@ -85,20 +88,20 @@ def make_customer(utility: Utility, subject: str, *, meter_number: str, **fields
         timezone=fields.pop("timezone", "America/New_York"),
         **fields,
     )
-    tariff, _ = Tariff.objects.get_or_create(
-        utility=utility, code="FLAT", defaults={"name": "Flat", "currency": "USD"}
-    )
-    TariffRate.objects.get_or_create(
-        tariff=tariff,
-        position=0,
-        defaults={"price": "0.150000", "weekdays": 127, "from_hour": 0, "to_hour": 24},
-    )
+    account = make_account(customer, f"{abs(hash(subject)) % 10**9:09d}")
+    make_meter(account, meter_number)
+    return customer
+
+
+def make_account(customer: Customer, account_number: str, **fields: Any) -> Account:
+    """An account of ``customer`` with a premise in Springfield, MA."""
     account = Account.objects.create(
-        utility=utility,
+        utility=customer.utility,
         customer=customer,
-        account_number=f"{abs(hash(subject)) % 10**9:09d}",
-        status="ACTIVE",
-        billing_cycle_day=5,
+        account_number=account_number,
+        status=fields.pop("status", "ACTIVE"),
+        billing_cycle_day=fields.pop("billing_cycle_day", 5),
+        **fields,
     )
     Premise.objects.create(
         account=account,
@@ -111,17 +114,36 @@ def make_customer(utility: Utility, subject: str, *, meter_number: str, **fields
         home_type="DETACHED",
         weather_region="BOS",
     )
-    Meter.objects.create(
-        utility=utility,
+    return account
+
+
+def flat_tariff(utility: Utility) -> Tariff:
+    """The utility's one-price tariff (0.15 USD/kWh around the clock)."""
+    tariff, _ = Tariff.objects.get_or_create(
+        utility=utility, code="FLAT", defaults={"name": "Flat", "currency": "USD"}
+    )
+    TariffRate.objects.get_or_create(
+        tariff=tariff,
+        position=0,
+        defaults={"price": "0.150000", "weekdays": 127, "from_hour": 0, "to_hour": 24},
+    )
+    return tariff
+
+
+def make_meter(account: Account, meter_number: str, **fields: Any) -> Meter:
+    """An electric 15-minute meter on ``account``; the flat tariff unless ``tariff`` is given."""
+    tariff = fields.pop("tariff") if "tariff" in fields else flat_tariff(account.utility)
+    return Meter.objects.create(
+        utility=account.utility,
         account=account,
         meter_number=meter_number,
-        service_type="ELECTRIC",
-        unit_of_measure="kWh",
-        interval_seconds=900,
-        timezone=customer.timezone,
+        service_type=fields.pop("service_type", "ELECTRIC"),
+        unit_of_measure=fields.pop("unit_of_measure", "kWh"),
+        interval_seconds=fields.pop("interval_seconds", 900),
+        timezone=fields.pop("timezone", account.customer.timezone),
         tariff=tariff,
+        **fields,
     )
-    return customer
 
 
 @pytest.fixture

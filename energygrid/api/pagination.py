@@ -31,16 +31,24 @@ _SALT = "energygrid.pagination"
 
 
 def parse_page_size(request: Request) -> int:
+    """``pageSize`` clamped to the maximum; 0, negative or not a whole number is a 400.
+
+    Only ASCII digits count (``str.isdigit`` also accepts ``"²"``, which ``int`` refuses), and
+    the value is compared by its digits so that a huge number is clamped rather than handed
+    to ``int`` (which refuses more than 4300 digits).
+    """
     raw = request.query_params.get(PAGE_SIZE_PARAM)
     if raw is None or raw == "":
         return DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or int(raw) == 0:
+    digits = raw.lstrip("0")
+    if not (raw.isascii() and raw.isdigit()) or not digits:
         raise InvalidQuery(
             {PAGE_SIZE_PARAM: [f"Must be a whole number from 1 to {MAX_PAGE_SIZE}."]},
             code="invalid",
         )
-    size = int(raw)
-    return min(size, MAX_PAGE_SIZE)
+    if len(digits) > len(str(MAX_PAGE_SIZE)):
+        return MAX_PAGE_SIZE
+    return min(int(digits), MAX_PAGE_SIZE)
 
 
 def query_fingerprint(request: Request) -> str:

@@ -285,7 +285,10 @@ def _django_problem(request: HttpRequest, status_code: int, slug: str, title: st
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None):
-    return _django_problem(request, 400, "malformed-request", "Bad request", "Bad request.")
+    """Django's own 400s (a disallowed Host, a suspicious operation): not a body problem."""
+    return _django_problem(
+        request, 400, "bad-request", "Bad request", "The request could not be processed."
+    )
 
 
 def handler403(request: HttpRequest, exception: Exception | None = None):

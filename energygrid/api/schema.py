@@ -37,37 +37,82 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
 }
 
-_DESCRIPTIONS = {
-    "400": "Validation error (`validation-error`, `range-too-large`, `malformed-request`).",
-    "401": "Missing or invalid token (`not-authenticated`, `invalid-token`).",
-    "404": "Not found, or not yours (`not-found`).",
-    "405": "Method not allowed (`method-not-allowed`).",
-    "429": "Rate limited (`rate-limited`); see Retry-After.",
-    "500": "Internal error (`internal-error`).",
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
 }
-_PUBLIC_PATH_PREFIXES = (
-    "/usage/v1/Metadata/",
-    "/usage/v1/Customer/login",
-    "/usage/v1/Customer/refresh",
-)
 
 
-def _problem_response(description: str) -> dict[str, Any]:
+def _problem_response(description: str, *, retry_after: bool = False) -> dict[str, Any]:
     ref = {"$ref": "#/components/schemas/Problem"}
-    return {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"schema": ref}}}
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": ref}},
+    }
+    if retry_after:
+        response["headers"] = _RETRY_AFTER
+    return response
+
+
+def _requires_bearer(operation: dict[str, Any]) -> bool:
+    """Bearer is required when every security alternative names a scheme (none is ``{}``)."""
+    security = operation.get("security") or []
+    return bool(security) and all(security)
+
+
+def _problems_of(path: str, operation: dict[str, Any], throttled: bool) -> dict[str, str]:
+    """The problem statuses this operation can answer with, judged from what it accepts."""
+    has_body = "requestBody" in operation
+    has_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
+    problems: dict[str, str] = {}
+    if has_body or has_query:
+        problems["400"] = "Invalid input (`validation-error`" + (
+            ", `malformed-request`)." if has_body else ")."
+        )
+    if _requires_bearer(operation):
+        problems["401"] = "Missing or invalid token (`not-authenticated`, `invalid-token`)."
+    if "{" in path:
+        problems["404"] = "Not found, or not yours (`not-found`)."
+    if has_body:
+        problems["413"] = "Request body too large (`payload-too-large`)."
+        problems["415"] = "Body is not application/json (`unsupported-media-type`)."
+    if throttled:
+        problems["429"] = "Rate limited (`rate-limited`); see Retry-After."
+    problems["500"] = "Internal error (`internal-error`); quote requestId."
+    return problems
+
+
+def _unthrottled(generator) -> set[tuple[str, str]]:
+    """``(path, method)`` of operations whose view has no throttle, so never answers 429."""
+    return {
+        (path, method.lower())
+        for path, _regex, method, callback in getattr(generator, "endpoints", None) or ()
+        if not getattr(callback.cls, "throttle_classes", True)
+    }
 
 
 def add_problem_responses(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
-    """drf-spectacular post-processing hook: declare problem responses everywhere."""
+    """drf-spectacular post-processing hook: every 4xx/5xx an operation can give is a Problem.
+
+    Adds the problems an operation can answer with (without overriding what a view declared),
+    and gives declared 4xx/5xx responses without a body the problem body.
+    """
     result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    unthrottled = _unthrottled(generator)
     for path, operations in result.get("paths", {}).items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
-            for code, description in _DESCRIPTIONS.items():
-                if code == "401" and path.startswith(_PUBLIC_PATH_PREFIXES):
-                    continue
-                responses.setdefault(code, _problem_response(description))
+            throttled = (path, method) not in unthrottled
+            for code, description in _problems_of(path, operation, throttled).items():
+                responses.setdefault(code, {"description": description})
             for code, response in responses.items():
                 if code[0] in "45" and "content" not in response:
-                    response.update(_problem_response(response.get("description", "")))
+                    response.update(
+                        _problem_response(
+                            response.get("description", ""),
+                            retry_after=code in ("429", "503"),
+                        )
+                    )
     return result

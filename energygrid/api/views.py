@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import uuid
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -20,6 +21,15 @@ from energygrid.celery import app as celery_app
 logger = logging.getLogger(__name__)
 
 _STATUS = inline_serializer("HealthStatus", {"status": serializers.CharField()})
+_READY = inline_serializer(
+    "ReadinessStatus",
+    {
+        "status": serializers.CharField(),
+        "database": serializers.CharField(),
+        "cache": serializers.CharField(),
+        "broker": serializers.CharField(),
+    },
+)
 
 
 class HealthView(APIView):
@@ -48,10 +58,16 @@ def _check_cache() -> None:
 
 
 def _check_broker() -> None:
-    if celery_app.conf.task_always_eager:
+    """Connects to the configured broker once, without retrying: a probe must answer fast.
+
+    Decided by the broker URL, not by eager mode: tests and shells switch tasks to eager while
+    a real broker is still configured. ``memory://`` is the embedded in-process default.
+    """
+    url = settings.CELERY_BROKER_URL
+    if url.startswith("memory://"):
         return
-    with celery_app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
+    with celery_app.connection_for_write(url) as conn:
+        conn.ensure_connection(max_retries=0, timeout=2)
 
 
 class ReadinessView(APIView):
@@ -62,7 +78,16 @@ class ReadinessView(APIView):
     throttle_classes: list = []
     checks = {"database": _check_database, "cache": _check_cache, "broker": _check_broker}
 
-    @extend_schema(responses={200: _STATUS, 503: None}, tags=["Health"], summary="Readiness probe")
+    @extend_schema(
+        responses={
+            200: _READY,
+            503: OpenApiResponse(
+                description="Not ready (`service-unavailable`): the detail names what is down."
+            ),
+        },
+        tags=["Health"],
+        summary="Readiness probe",
+    )
     def get(self, request: Request) -> Response:
         down = []
         for name, check in self.checks.items():

@@ -1,0 +1,126 @@
+"""The Metadata lists: public, fixed, and cacheable by browsers and shared caches."""
+
+from __future__ import annotations
+
+import enum
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from energygrid.api.conditional import not_modified, strong_etag
+from metadata.catalog import (
+    BudgetPeriod,
+    Granularity,
+    InsightType,
+    ServiceTypeCatalog,
+    UnitOfMeasure,
+)
+from metadata.serializers import (
+    BudgetPeriodSerializer,
+    GranularityTypeSerializer,
+    InsightTypeSerializer,
+    ServiceTypeSerializer,
+    UnitOfMeasureSerializer,
+)
+
+#: The lists change only with a deploy, so an hour of caching is safe; ETag revalidates after.
+CACHE_CONTROL = "public, max-age=3600"
+
+_RESPONSE_HEADERS = [
+    OpenApiParameter(
+        "ETag",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=[200, 304],
+        description="Strong validator: a hash of the body.",
+    ),
+    OpenApiParameter(
+        "Cache-Control", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 304]
+    ),
+]
+_CONDITIONAL_HEADERS = [
+    OpenApiParameter(
+        "If-None-Match",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        description="ETags from an earlier response (or `*`): a match answers 304.",
+    ),
+]
+
+
+def _catalog_schema(item_serializer: type[serializers.Serializer], summary: str):
+    """The schema of one Metadata list: its ``items`` envelope, the cache headers and 304."""
+    name = item_serializer.__name__.removesuffix("Serializer")
+    return extend_schema(
+        summary=summary,
+        description="Public: no token needed. A fixed list, never paged. Cacheable for an hour; "
+        "revalidate with If-None-Match for a 304.",
+        tags=["Metadata"],
+        parameters=[*_CONDITIONAL_HEADERS, *_RESPONSE_HEADERS],
+        responses={
+            200: inline_serializer(f"{name}List", {"items": item_serializer(many=True)}),
+            304: OpenApiResponse(description="Not modified: If-None-Match matched the ETag."),
+        },
+    )
+
+
+class MetadataViewSet(viewsets.ViewSet):
+    """Reference lists from :mod:`metadata.catalog`; no token needed (contract section 3).
+
+    No authentication at all, so a stale bearer token sent out of habit cannot break a
+    public read; throttling falls back to the client IP.
+    """
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @_catalog_schema(GranularityTypeSerializer, "Bucket sizes usage can be read in")
+    @action(detail=False, url_path="granularity-types")
+    def granularity_types(self, request: Request) -> Response:
+        return self._catalog(request, GranularityTypeSerializer, Granularity)
+
+    @_catalog_schema(ServiceTypeSerializer, "Kinds of metered service")
+    @action(detail=False, url_path="service-types")
+    def service_types(self, request: Request) -> Response:
+        return self._catalog(request, ServiceTypeSerializer, ServiceTypeCatalog)
+
+    @_catalog_schema(UnitOfMeasureSerializer, "Units meters measure in")
+    @action(detail=False, url_path="units-of-measure")
+    def units_of_measure(self, request: Request) -> Response:
+        return self._catalog(request, UnitOfMeasureSerializer, UnitOfMeasure)
+
+    @_catalog_schema(InsightTypeSerializer, "Kinds of insight")
+    @action(detail=False, url_path="insight-types")
+    def insight_types(self, request: Request) -> Response:
+        return self._catalog(request, InsightTypeSerializer, InsightType)
+
+    @_catalog_schema(BudgetPeriodSerializer, "Periods a budget can run over")
+    @action(detail=False, url_path="budget-periods")
+    def budget_periods(self, request: Request) -> Response:
+        return self._catalog(request, BudgetPeriodSerializer, BudgetPeriod)
+
+    def _catalog(
+        self,
+        request: Request,
+        serializer_class: type[serializers.Serializer],
+        catalog: type[enum.Enum],
+    ) -> Response:
+        """All of ``catalog`` as ``items``, with an ETag of the exact bytes sent (or a 304)."""
+        data = {"items": serializer_class(list(catalog), many=True).data}
+        body = request.accepted_renderer.render(
+            data, request.accepted_media_type, self.get_renderer_context()
+        )
+        headers = {"ETag": strong_etag(body), "Cache-Control": CACHE_CONTROL}
+        if not_modified(request, headers["ETag"]):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        return Response(data, headers=headers)

@@ -1,0 +1,198 @@
+"""The OpenAPI schema validates and describes the contract; the docs page needs no CDN."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+from openapi_spec_validator import validate
+from rest_framework.test import APIClient
+
+from tests.conftest import assert_problem
+
+PREFIX = "/usage/v1"
+#: Every path the contract (issue 2) names, with its methods.
+CONTRACT_OPERATIONS = {
+    "/Customer/login": {"post"},
+    "/Customer/refresh": {"post"},
+    "/Customer/logout": {"post"},
+    "/Customer/profile": {"get"},
+    "/Accounts": {"get"},
+    "/Accounts/{accountId}": {"get"},
+    "/Meters": {"get"},
+    "/Meters/{meterId}": {"get"},
+    "/Metadata/granularity-types": {"get"},
+    "/Metadata/service-types": {"get"},
+    "/Metadata/units-of-measure": {"get"},
+    "/Metadata/insight-types": {"get"},
+    "/Metadata/budget-periods": {"get"},
+}
+METADATA = sorted(path for path in CONTRACT_OPERATIONS if path.startswith("/Metadata/"))
+PUBLIC = {"/Customer/login", "/Customer/refresh", *METADATA}
+PAGED_LISTS = ["/Accounts", "/Meters"]
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    """The JSON schema as served (generated once per module: it needs no database)."""
+    response = APIClient().get(f"{PREFIX}/schema", {"format": "json"})
+    assert response.status_code == 200, response.content
+    return json.loads(response.content)
+
+
+def operations(schema: dict):
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            yield path, method, operation
+
+
+def resolve(schema: dict, node: dict) -> dict:
+    while "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def test_yaml_by_default_and_the_same_document_as_json(db, api, schema):
+    response = api.get(f"{PREFIX}/schema")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi")
+    assert "json" not in response["Content-Type"]
+    assert yaml.safe_load(response.content) == schema
+
+
+def test_json_with_format_json(db, api):
+    response = api.get(f"{PREFIX}/schema", {"format": "json"})
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi+json")
+
+
+def test_schema_validates(schema):
+    validate(schema)
+    assert schema["openapi"].startswith(("3.1", "3.0"))
+
+
+def test_every_contract_path_is_described(schema):
+    for path, methods in CONTRACT_OPERATIONS.items():
+        assert path.join([PREFIX, ""]) in schema["paths"], path
+        assert set(schema["paths"][PREFIX + path]) >= methods, path
+
+
+def test_every_error_response_is_a_problem(schema):
+    problem = schema["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) >= {"type", "title", "status", "detail", "instance"}
+    assert "errors" in problem["properties"]
+    for path, method, operation in operations(schema):
+        errors = {code: r for code, r in operation["responses"].items() if code[0] in "45"}
+        assert "500" in errors, (path, method)
+        for code, response in errors.items():
+            assert list(response["content"]) == ["application/problem+json"], (path, code)
+
+
+def test_throttled_and_unavailable_responses_document_retry_after(schema):
+    for path, method, operation in operations(schema):
+        for code in ("429", "503"):
+            if code in operation["responses"]:
+                assert "Retry-After" in operation["responses"][code]["headers"], (path, method)
+    assert "503" in schema["paths"]["/readyz"]["get"]["responses"]
+    assert "429" not in schema["paths"]["/healthz"]["get"]["responses"]
+
+
+def test_bearer_scheme_on_protected_operations_only(schema):
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": schemes["bearerAuth"]["description"],
+    }
+    for path, methods in CONTRACT_OPERATIONS.items():
+        for method in methods:
+            operation = schema["paths"][PREFIX + path][method]
+            security = operation.get("security", [])
+            if path in PUBLIC:
+                assert not security or {} in security, path
+            else:
+                assert security == [{"bearerAuth": []}], path
+                assert "401" in operation["responses"], path
+
+
+@pytest.mark.parametrize("path", PAGED_LISTS)
+def test_paged_lists_describe_the_envelope_and_parameters(schema, path):
+    operation = schema["paths"][PREFIX + path]["get"]
+    body = resolve(schema, operation["responses"]["200"]["content"]["application/json"]["schema"])
+    assert body["required"] == ["items"]
+    assert body["properties"]["items"]["type"] == "array"
+    assert body["properties"]["nextPageToken"]["type"] == "string"
+    parameters = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+    assert {"pageSize", "pageToken"} <= set(parameters)
+    assert parameters["pageSize"]["schema"]["minimum"] == 1
+    assert "400" in operation["responses"]
+
+
+def test_metadata_needs_no_token(schema):
+    for path in METADATA:
+        assert "401" not in schema["paths"][PREFIX + path]["get"]["responses"], path
+
+
+def test_meter_filters_are_documented(schema):
+    parameters = {p["name"] for p in schema["paths"][f"{PREFIX}/Meters"]["get"]["parameters"]}
+    assert {"accountId", "serviceType"} <= parameters
+
+
+def test_single_resources_document_404(schema):
+    for path in ("/Accounts/{accountId}", "/Meters/{meterId}"):
+        assert "404" in schema["paths"][PREFIX + path]["get"]["responses"], path
+
+
+@pytest.mark.parametrize("path", METADATA)
+def test_metadata_lists_describe_items_cache_headers_and_304(schema, path):
+    operation = schema["paths"][PREFIX + path]["get"]
+    ok = operation["responses"]["200"]
+    body = resolve(schema, ok["content"]["application/json"]["schema"])
+    assert set(body["properties"]) == {"items"}  # never a nextPageToken
+    assert {"ETag", "Cache-Control"} <= set(ok["headers"])
+    assert "304" in operation["responses"]
+    assert "If-None-Match" in {p["name"] for p in operation["parameters"]}
+    assert not {"pageSize", "pageToken"} & {p["name"] for p in operation["parameters"]}
+
+
+def test_docs_page_uses_only_local_assets(db, api):
+    response = api.get(f"{PREFIX}/docs")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets
+    for asset in assets:
+        assert asset.startswith("/static/drf_spectacular_sidecar/"), asset
+    assert "cdn" not in html.lower()
+    assert f'url: "{PREFIX}/schema"' in html
+
+
+def test_docs_assets_are_served_without_debug(db, api, settings):
+    """Django serves static files only with DEBUG on; the docs' own assets must not depend on it."""
+    settings.DEBUG = False
+    html = api.get(f"{PREFIX}/docs").content.decode()
+    for asset in re.findall(r'(?:src|href)="([^"]+)"', html):
+        response = api.get(asset)
+        assert response.status_code == 200, asset
+        assert b"".join(response.streaming_content)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/drf_spectacular_sidecar/../admin/css/base.css",
+        "/static/drf_spectacular_sidecar/%2e%2e/%2e%2e/__init__.py",
+    ],
+)
+def test_docs_assets_route_refuses_to_leave_its_folder(db, api, path):
+    assert_problem(api.get(path), 400, "bad-request")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/static/drf_spectacular_sidecar/", "/static/drf_spectacular_sidecar/swagger-ui-dist/"],
+)
+def test_docs_assets_route_lists_no_folders(db, api, path):
+    assert_problem(api.get(path), 404, "not-found")
