@@ -8,11 +8,13 @@ COPY energygrid ./energygrid
 COPY customers ./customers
 COPY metadata ./metadata
 COPY usage ./usage
+COPY budgets ./budgets
+COPY insights ./insights
 RUN pip wheel --wheel-dir /wheels .
 
 # Runtime stage: only the wheels and the code, run as an unprivileged user.
 FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 STATIC_ROOT=/app/staticfiles
 RUN useradd --system --uid 10001 --home-dir /app energygrid
 WORKDIR /app
 COPY --from=build /wheels /wheels
@@ -22,6 +24,8 @@ COPY energygrid ./energygrid
 COPY customers ./customers
 COPY metadata ./metadata
 COPY usage ./usage
+COPY budgets ./budgets
+COPY insights ./insights
 RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic --no-input -v 0
 USER energygrid
 EXPOSE 8000

@@ -42,6 +42,7 @@ MIDDLEWARE = [
     "energygrid.api.middleware.RequestIdMiddleware",
     "energygrid.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -98,7 +99,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Set where collectstatic runs (the Docker image); elsewhere assets come from the apps.
+STATIC_ROOT = env_str("STATIC_ROOT")
+# WhiteNoise serves the admin's and the docs' (drf-spectacular-sidecar) assets under gunicorn
+# too, straight from the installed apps, so the docs work offline with no collectstatic step.
+WHITENOISE_USE_FINDERS = True
 
 # Requests larger than this are refused with a 413 problem before any parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

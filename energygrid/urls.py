@@ -15,6 +15,7 @@ api_v1 = [
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("customers.urls")),
+    path("", include("usage.urls")),
     path("Metadata/", include("metadata.urls")),
 ]
 

@@ -1,0 +1,54 @@
+"""Admin for readings and rollups: utility-scoped, read-only, never a full count."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.contrib.auth.models import Permission, User
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from customers.models import Meter, UtilityStaff
+from usage.rollups import rollups_rebuild
+
+from .conftest import ACTUAL, write_readings
+
+
+def staff_client(utility) -> Client:
+    user = User.objects.create_user(f"{utility.slug}-ops", password="unused", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="usage"))
+    UtilityStaff.objects.create(user=user, utility=utility)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_staff_see_only_their_utilitys_readings_and_cannot_edit(alice, bob):
+    for meter in Meter.objects.all():
+        write_readings(meter, [(datetime(2026, 1, 1, tzinfo=UTC), Decimal("1.5"), None, ACTUAL)])
+        rollups_rebuild(meter=Meter.objects.select_related("account").get(pk=meter.pk))
+    client = staff_client(alice.utility)
+
+    readings = client.get(reverse("admin:usage_reading_changelist")).content.decode()
+    rollups = client.get(reverse("admin:usage_rollup_changelist")).content.decode()
+
+    assert "E-ALICE-1" in readings and "E-BOB-1" not in readings
+    assert "E-ALICE-1" in rollups and "E-BOB-1" not in rollups
+    assert "Add reading" not in readings
+    assert client.get(reverse("admin:usage_reading_add")).status_code == 403
+
+
+def test_the_changelist_never_counts_the_whole_table(alice):
+    root = User.objects.create_superuser("root", password="unused")
+    client = Client()
+    client.force_login(root)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("admin:usage_reading_changelist"), {"q": "E-ALICE-1"})
+
+    assert response.status_code == 200
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+    assert counts and all("LIMIT" in sql.upper() for sql in counts), counts

@@ -1,0 +1,82 @@
+"""Read-only admin for readings and rollups, scoped to the staff user's utility.
+
+These tables hold billions of rows: no page ever counts them in full (the paginator counts at
+most ``COUNT_CAP`` rows, a bounded query), and nothing is editable here, since a change that
+bypassed the import would leave rollups behind the readings.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from django.contrib import admin
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from customers.models import UtilityStaff
+from usage.models import Reading, Rollup
+
+COUNT_CAP = 10_000
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most COUNT_CAP rows (``SELECT count(*) FROM (... LIMIT n)``)."""
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: COUNT_CAP + 1].count()
+
+
+class MeterDataAdmin(admin.ModelAdmin):
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    list_select_related = ["meter"]
+    search_fields = ["=meter__meter_number"]
+    search_help_text = "Exact meter number."
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        utility_id = (
+            UtilityStaff.objects.filter(user=request.user)
+            .values_list("utility_id", flat=True)
+            .first()
+        )
+        if utility_id is None:
+            return queryset.none()
+        return queryset.filter(meter__utility_id=utility_id)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Reading)
+class ReadingAdmin(MeterDataAdmin):
+    list_display = ["meter", "start", "quantity", "cost", "quality"]
+    list_filter = ["quality"]
+    ordering = ["-id"]  # an index walk; "-start" would sort the whole table
+
+
+@admin.register(Rollup)
+class RollupAdmin(MeterDataAdmin):
+    list_display = [
+        "meter",
+        "granularity",
+        "start",
+        "end",
+        "quantity",
+        "cost",
+        "actual_count",
+        "estimated_count",
+        "expected_count",
+    ]
+    list_filter = ["granularity"]
+    ordering = ["-id"]  # an index walk; "-start" would sort the whole table

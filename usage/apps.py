@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class UsageConfig(AppConfig):
+    """Interval readings, tariff pricing, rollups and the readings import."""
+
+    name = "usage"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,243 @@
+"""Bucket boundaries in a meter's local calendar: pure Python (zoneinfo), no database.
+
+One definition of "which bucket is this instant in" for every part of the product: the rollup
+workers aggregate readings into exactly these buckets, and the API widens a requested range to
+them and buckets FIFTEEN_MINUTE data with them, so a rollup row and a live computation can
+never disagree.
+
+The rules:
+
+* DAY, WEEK, MONTH, BILLING_PERIOD follow the local *date* of an instant. A bucket starts at
+  the first instant whose local date is its first date: local midnight, or the end of the DST
+  gap when midnight does not exist that day. So a day is 23 h on spring-forward and 25 h on
+  fall-back; weeks start on Monday (ISO); a billing period starts on the account's cycle day,
+  clamped to the month's last day (cycle day 31 starts on 28/29 February and 30 April).
+* HOUR and FIFTEEN_MINUTE follow the local wall clock *and* the UTC offset: a bucket is one
+  local hour (quarter) at one offset. In +05:30 zones hours start at :30 UTC; on fall-back
+  the repeated local hour is two buckets; where a transition cuts a local hour (30-minute DST in
+  Australia/Lord_Howe), the pieces on either side are buckets of their own.
+
+Every function takes timezone-aware datetimes and returns UTC ones: arithmetic on datetimes
+that share a ZoneInfo is wall-clock arithmetic in Python (a 23-hour day would subtract to 24 h),
+so boundaries stay UTC until rendered with ``.astimezone(zone(meter.timezone))``.
+"""
+
+from __future__ import annotations
+
+import calendar as _stdlib_calendar
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from metadata.catalog import Granularity
+
+if TYPE_CHECKING:
+    from customers.models import Meter
+
+_SECOND = timedelta(seconds=1)
+
+
+@lru_cache(maxsize=256)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _aware(instant: datetime) -> datetime:
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"{instant!r} has no UTC offset")
+    return instant
+
+
+def _offset(tz: ZoneInfo, instant: datetime) -> timedelta:
+    return instant.astimezone(tz).utcoffset()  # type: ignore[return-value]
+
+
+def _first_instant_with_offset(
+    tz: ZoneInfo, low: datetime, high: datetime, offset: timedelta
+) -> datetime:
+    """The earliest instant in ``(low, high]`` from which ``tz``'s offset is ``offset``.
+
+    Assumes one transition in the span (true for any span under a few hours); transitions
+    fall on whole seconds, so a binary search over seconds finds it exactly.
+    """
+    lo, hi = int(low.timestamp()), int(high.timestamp())
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _offset(tz, datetime.fromtimestamp(mid, UTC)) == offset:
+            hi = mid
+        else:
+            lo = mid
+    return datetime.fromtimestamp(hi, UTC)
+
+
+# --- calendar buckets (by local date) -----------------------------------------------------
+
+
+def local_date_start(tz: ZoneInfo, day: date) -> datetime:
+    """The first instant whose local date is ``day`` (UTC).
+
+    Local midnight when it exists (the first one when it happens twice); when a DST gap
+    swallows midnight, the instant the gap ends.
+    """
+    wall = datetime.combine(day, time(0))
+    earlier = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    later = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    for candidate in sorted({earlier, later}):
+        if candidate.astimezone(tz).replace(tzinfo=None) == wall:
+            return candidate
+    # Midnight falls in a gap: the day begins when the clock jumps past it.
+    low, high = min(earlier, later), max(earlier, later)
+    return _first_instant_with_offset(tz, low, high, _offset(tz, high))
+
+
+def _clamped(year: int, month: int, day: int) -> date:
+    return date(year, month, min(day, _stdlib_calendar.monthrange(year, month)[1]))
+
+
+def _add_months(year: int, month: int, months: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + months
+    return index // 12, index % 12 + 1
+
+
+def _calendar_first_date(granularity: Granularity, cycle_day: int, day: date) -> date:
+    """The first local date of the calendar bucket holding local date ``day``."""
+    if granularity is Granularity.DAY:
+        return day
+    if granularity is Granularity.WEEK:
+        return day - timedelta(days=day.weekday())
+    if granularity is Granularity.MONTH:
+        return day.replace(day=1)
+    this_month = _clamped(day.year, day.month, cycle_day)
+    if this_month <= day:
+        return this_month
+    year, month = _add_months(day.year, day.month, -1)
+    return _clamped(year, month, cycle_day)
+
+
+def _calendar_next_date(granularity: Granularity, cycle_day: int, first: date) -> date:
+    """The first local date of the bucket after the one starting on ``first``."""
+    if granularity is Granularity.DAY:
+        return first + timedelta(days=1)
+    if granularity is Granularity.WEEK:
+        return first + timedelta(days=7)
+    year, month = _add_months(first.year, first.month, 1)
+    if granularity is Granularity.MONTH:
+        return date(year, month, 1)
+    return _clamped(year, month, cycle_day)
+
+
+def _calendar_previous_date(granularity: Granularity, cycle_day: int, first: date) -> date:
+    return _calendar_first_date(granularity, cycle_day, first - timedelta(days=1))
+
+
+# --- clock buckets (by local wall clock and offset) -----------------------------------------
+
+
+def _clock_floor(tz: ZoneInfo, seconds: int, instant: datetime) -> datetime:
+    """Start of the clock bucket holding ``instant``."""
+    local = instant.astimezone(tz)
+    offset = local.utcoffset()
+    into = timedelta(
+        seconds=(local.hour * 3600 + local.minute * 60 + local.second) % seconds,
+        microseconds=local.microsecond,
+    )
+    candidate = instant.astimezone(UTC) - into
+    if _offset(tz, candidate) == offset:
+        return candidate
+    # A transition cut this local bucket: ours starts where the current offset began.
+    return _first_instant_with_offset(tz, candidate, instant.astimezone(UTC), offset)
+
+
+def _clock_next(tz: ZoneInfo, seconds: int, boundary: datetime) -> datetime:
+    """End of the clock bucket starting at ``boundary`` (a bucket start)."""
+    local = boundary.astimezone(tz)
+    offset = local.utcoffset()
+    into = (local.hour * 3600 + local.minute * 60 + local.second) % seconds
+    nominal_end = boundary.astimezone(UTC) + timedelta(seconds=seconds - into)
+    if _offset(tz, nominal_end - _SECOND) == offset:
+        return nominal_end
+    # A transition cuts the local bucket short: the next one starts at the transition.
+    after = _offset(tz, nominal_end - _SECOND)
+    return _first_instant_with_offset(tz, boundary.astimezone(UTC), nominal_end, after)
+
+
+# --- public API ------------------------------------------------------------------------------
+
+
+def _clock_seconds(granularity: Granularity) -> int | None:
+    return None if granularity.calendar else granularity.value.nominal_seconds
+
+
+def bucket_start(
+    *, timezone: str, granularity: Granularity, billing_cycle_day: int, instant: datetime
+) -> datetime:
+    """Start (UTC) of the bucket holding ``instant`` in ``timezone``'s calendar."""
+    tz = zone(timezone)
+    instant = _aware(instant)
+    seconds = _clock_seconds(granularity)
+    if seconds is not None:
+        return _clock_floor(tz, seconds, instant)
+    first = _calendar_first_date(granularity, billing_cycle_day, instant.astimezone(tz).date())
+    start = local_date_start(tz, first)
+    # Local dates can run backwards across a fall-back over midnight; step until it holds.
+    while start > instant:
+        first = _calendar_previous_date(granularity, billing_cycle_day, first)
+        start = local_date_start(tz, first)
+    while local_date_start(tz, _calendar_next_date(granularity, billing_cycle_day, first)) <= (
+        instant
+    ):
+        first = _calendar_next_date(granularity, billing_cycle_day, first)
+        start = local_date_start(tz, first)
+    return start
+
+
+def bucket_bounds(
+    *,
+    timezone: str,
+    granularity: Granularity,
+    billing_cycle_day: int,
+    start: datetime,
+    end: datetime,
+) -> list[datetime]:
+    """Boundaries ``b0 <= start < b1 < ... < bn >= end`` of the buckets covering ``[start, end)``.
+
+    The range is widened to whole buckets (start rounded down, end rounded up); bucket ``i`` is
+    ``[b[i], b[i+1])``. Boundaries are UTC datetimes.
+    """
+    tz = zone(timezone)
+    start, end = _aware(start), _aware(end)
+    if not start < end:
+        raise ValueError("start must be before end")
+    seconds = _clock_seconds(granularity)
+    bounds = [
+        bucket_start(
+            timezone=timezone,
+            granularity=granularity,
+            billing_cycle_day=billing_cycle_day,
+            instant=start,
+        ).astimezone(UTC)
+    ]
+    if seconds is not None:
+        while bounds[-1] < end:
+            bounds.append(_clock_next(tz, seconds, bounds[-1]))
+    else:
+        first = bounds[0].astimezone(tz).date()
+        first = _calendar_first_date(granularity, billing_cycle_day, first)
+        while bounds[-1] < end:
+            first = _calendar_next_date(granularity, billing_cycle_day, first)
+            bounds.append(local_date_start(tz, first))
+    return bounds
+
+
+def meter_bucket_bounds(
+    meter: Meter, granularity: Granularity, start: datetime, end: datetime
+) -> list[datetime]:
+    """``bucket_bounds`` for a meter: its timezone and its account's billing cycle day."""
+    return bucket_bounds(
+        timezone=meter.timezone,
+        granularity=granularity,
+        billing_cycle_day=meter.account.billing_cycle_day,
+        start=start,
+        end=end,
+    )

@@ -1,0 +1,213 @@
+"""Green Button "Download My Data": a meter's readings as an ESPI Atom feed or as CSV.
+
+Both stream: rows are produced from a chunked query and written as they come, so an export's
+memory stays flat whatever its range.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
+from xml.sax.saxutils import escape
+
+from customers.models import Customer, Meter
+from energygrid.money import format_money
+from usage.calendar import local_date_start, zone
+from usage.models import Quality
+from usage.pricing import PricedReading, priced_readings
+
+CSV_HEADER = ["start", "end", "quantity", "unitOfMeasure", "cost", "currency", "quality"]
+
+#: ESPI ServiceCategory kinds.
+SERVICE_KINDS = {"ELECTRIC": 0, "GAS": 1, "WATER": 2}
+#: Our unit -> (ESPI uom code, how many of that uom one of our unit is).
+ESPI_UNITS: dict[str, tuple[int, Decimal]] = {
+    "kWh": (72, Decimal(1000)),
+    "Wh": (72, Decimal(1)),
+    "therm": (169, Decimal(1)),
+    "CCF": (119, Decimal(100)),
+    "m3": (42, Decimal(1)),
+}
+#: ESPI values are integers; this power of ten keeps six decimals of our quantities.
+ESPI_POWER_OF_TEN = -3
+#: ESPI QualityOfReading codes: 0 valid, 8 estimated (using a reference day).
+ESPI_QUALITY = {Quality.ACTUAL: 0, Quality.ESTIMATED: 8}
+#: ISO 4217 numeric codes for the currencies we bill in.
+ISO_4217_NUMERIC = {"USD": 840, "CAD": 124, "EUR": 978, "GBP": 826, "AUD": 36, "JPY": 392}
+ESPI_COST_SCALE = Decimal(100_000)  # costs are in hundred-thousandths of the currency
+
+
+def _csv_line(values: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue()
+
+
+def csv_lines(*, meter: Meter, start: datetime, end: datetime, currency: str) -> Iterator[str]:
+    """One line per interval reading in ``[start, end)``, times with the meter's local offset."""
+    tz = zone(meter.timezone)
+    interval = timedelta(seconds=meter.interval_seconds)
+    yield _csv_line(CSV_HEADER)
+    for reading in priced_readings(meter=meter, lo=start, hi=end):
+        yield _csv_line(
+            [
+                reading.start.astimezone(tz).isoformat(),
+                (reading.start + interval).astimezone(tz).isoformat(),
+                _plain(reading.quantity),
+                meter.unit_of_measure,
+                format_money(reading.cost, currency) or "",
+                currency,
+                reading.quality,
+            ]
+        )
+
+
+def _plain(value: Decimal) -> str:
+    """A decimal without exponent or trailing zeros (``0.412``, ``3``)."""
+    return format(value.normalize(), "f")
+
+
+def _epoch(instant: datetime) -> int:
+    return int(instant.timestamp())
+
+
+def _dst_rule(transition: datetime) -> str:
+    """ESPI DstRuleType for a transition on a fixed date: month (bits 28-31), day of month
+    (bits 20-24), hour (bits 12-16), seconds (bits 0-11); operator 0 = that day of month."""
+    rule = (transition.month << 28) | (transition.day << 20) | (transition.hour << 12)
+    return f"{rule:08X}"
+
+
+def _local_time_parameters(timezone: str, around: datetime) -> dict[str, str | int]:
+    tz = zone(timezone)
+    year = around.astimezone(tz).year
+    january = datetime(year, 1, 15, 12, tzinfo=UTC).astimezone(tz)
+    july = datetime(year, 7, 15, 12, tzinfo=UTC).astimezone(tz)
+    standard = min(january.utcoffset(), july.utcoffset())
+    daylight = max(january.utcoffset(), july.utcoffset())
+    params: dict[str, str | int] = {
+        "tzOffset": int(standard.total_seconds()),
+        "dstOffset": int((daylight - standard).total_seconds()),
+        "dstStartRule": "00000000",
+        "dstEndRule": "00000000",
+    }
+    if daylight != standard:
+        hours = [datetime(year, 1, 1, tzinfo=UTC) + timedelta(hours=h) for h in range(8784)]
+        changes = [
+            (before, after)
+            for before, after in pairwise(hours)
+            if before.astimezone(tz).utcoffset() != after.astimezone(tz).utcoffset()
+        ]
+        for before, after in changes:
+            local_before = before.astimezone(tz).replace(tzinfo=None)
+            key = "dstStartRule" if after.astimezone(tz).utcoffset() == daylight else "dstEndRule"
+            params[key] = _dst_rule(local_before + timedelta(hours=1))
+    return params
+
+
+def _entry(self_href: str, title: str, content: str, related: list[str] = ()) -> str:
+    links = "".join(f'<link rel="related" href="{escape(href)}"/>' for href in related)
+    return (
+        f"<entry><id>urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, self_href)}</id>"
+        f'<link rel="self" href="{escape(self_href)}"/>{links}'
+        f"<title>{escape(title)}</title><content>{content}</content></entry>\n"
+    )
+
+
+def espi_feed(
+    *, meter: Meter, start: datetime, end: datetime, currency: str, customer: Customer
+) -> Iterator[str]:
+    """An ESPI Atom feed (UsagePoint, LocalTimeParameters, MeterReading, ReadingType, one
+    IntervalBlock per local day) that Green Button importers accept."""
+    base = f"/espi/1_1/resource/RetailCustomer/{customer.pk}/UsagePoint/{meter.pk}"
+    uom, per_unit = ESPI_UNITS.get(meter.unit_of_measure, (0, Decimal(1)))
+    scale = per_unit / Decimal(10) ** ESPI_POWER_OF_TEN
+    now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    local_time = "".join(
+        f"<{key}>{value}</{key}>"
+        for key, value in _local_time_parameters(meter.timezone, start).items()
+    )
+    reading_type = (
+        '<ReadingType xmlns="http://naesb.org/espi">'
+        "<accumulationBehaviour>4</accumulationBehaviour><commodity>1</commodity>"
+        f"<currency>{ISO_4217_NUMERIC.get(currency, 0)}</currency>"
+        "<dataQualifier>12</dataQualifier><flowDirection>1</flowDirection>"
+        f"<intervalLength>{meter.interval_seconds}</intervalLength><kind>12</kind>"
+        f"<phase>769</phase><powerOfTenMultiplier>{ESPI_POWER_OF_TEN}</powerOfTenMultiplier>"
+        f"<timeAttribute>0</timeAttribute><uom>{uom}</uom></ReadingType>"
+    )
+    yield (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:espi="http://naesb.org/espi">'
+        f"<id>urn:uuid:{uuid.uuid4()}</id><title>Green Button Download My Data: meter "
+        f"{escape(meter.meter_number)}</title><updated>{now}</updated>\n"
+    )
+    yield _entry(
+        base,
+        f"Meter {meter.meter_number}",
+        '<UsagePoint xmlns="http://naesb.org/espi"><ServiceCategory>'
+        f"<kind>{SERVICE_KINDS.get(meter.service_type, 0)}</kind></ServiceCategory></UsagePoint>",
+        [f"{base}/MeterReading", "/espi/1_1/resource/LocalTimeParameters/1"],
+    )
+    yield _entry(
+        "/espi/1_1/resource/LocalTimeParameters/1",
+        meter.timezone,
+        f'<LocalTimeParameters xmlns="http://naesb.org/espi">{local_time}</LocalTimeParameters>',
+    )
+    yield _entry(
+        f"{base}/MeterReading/1",
+        "Interval readings",
+        '<MeterReading xmlns="http://naesb.org/espi"/>',
+        [f"{base}/MeterReading/1/IntervalBlock", f"/espi/1_1/resource/ReadingType/{meter.pk}"],
+    )
+    yield _entry(f"/espi/1_1/resource/ReadingType/{meter.pk}", "Reading type", reading_type)
+    for day_start, day_end, readings in _by_local_day(meter, start, end):
+        body = "".join(_interval_reading(reading, meter, scale) for reading in readings)
+        yield _entry(
+            f"{base}/MeterReading/1/IntervalBlock/{_epoch(day_start)}",
+            "",
+            '<IntervalBlock xmlns="http://naesb.org/espi"><interval>'
+            f"<duration>{_epoch(day_end) - _epoch(day_start)}</duration>"
+            f"<start>{_epoch(day_start)}</start></interval>{body}</IntervalBlock>",
+        )
+    yield "</feed>\n"
+
+
+def _interval_reading(reading: PricedReading, meter: Meter, scale: Decimal) -> str:
+    cost = (
+        ""
+        if reading.cost is None
+        else f"<cost>{int((reading.cost * ESPI_COST_SCALE).to_integral_value())}</cost>"
+    )
+    quality = ESPI_QUALITY.get(reading.quality, 0)
+    return (
+        f"<IntervalReading>{cost}<ReadingQuality><quality>{quality}</quality></ReadingQuality>"
+        f"<timePeriod><duration>{meter.interval_seconds}</duration>"
+        f"<start>{_epoch(reading.start)}</start></timePeriod>"
+        f"<value>{int((reading.quantity * scale).to_integral_value())}</value></IntervalReading>"
+    )
+
+
+def _by_local_day(
+    meter: Meter, start: datetime, end: datetime
+) -> Iterator[tuple[datetime, datetime, list[PricedReading]]]:
+    """Readings grouped into the local days they fall in (one IntervalBlock each)."""
+    tz = zone(meter.timezone)
+    day: list[PricedReading] = []
+    day_start = day_end = None
+    for reading in priced_readings(meter=meter, lo=start, hi=end):
+        if day_end is None or reading.start >= day_end:
+            if day:
+                yield day_start, day_end, day
+            local_day = reading.start.astimezone(tz).date()
+            day_start = local_date_start(tz, local_day)
+            day_end = local_date_start(tz, local_day + timedelta(days=1))
+            day = []
+        day.append(reading)
+    if day:
+        yield day_start, day_end, day

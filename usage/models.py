@@ -1,0 +1,162 @@
+"""Meter data: raw interval readings and the rollups precomputed from them.
+
+On PostgreSQL ``usage_reading`` is range-partitioned by ``start`` (one partition per UTC month
+plus a DEFAULT one), created by migration 0001 in SQL; Django's model is the logical view of it.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from customers.models import Meter
+from metadata.catalog import Granularity
+
+
+class Quality(models.TextChoices):
+    """How a reading was obtained (VEE): measured, or filled in by the utility."""
+
+    ACTUAL = "ACTUAL", "Actual"
+    ESTIMATED = "ESTIMATED", "Estimated"
+
+
+#: Granularities kept as rollups; FIFTEEN_MINUTE is served straight from readings.
+ROLLUP_GRANULARITIES: tuple[Granularity, ...] = tuple(
+    g for g in Granularity if g is not Granularity.FIFTEEN_MINUTE
+)
+
+
+class Reading(models.Model):
+    """The energy one meter measured over ``[start, start + meter.interval_seconds)``.
+
+    The database key on PostgreSQL is ``(id, start)`` because a partitioned table's primary
+    key must include its partition key; ``id`` alone is unique (one sequence) so Django keeps
+    treating it as the primary key. ``(meter, start)`` is the natural key imports upsert on.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    meter = models.ForeignKey(
+        Meter,
+        on_delete=models.CASCADE,
+        related_name="readings",
+        db_index=False,  # the (meter, start) unique index leads with meter_id
+        help_text="The meter that measured it.",
+    )
+    start = models.DateTimeField(
+        help_text="Start of the interval (UTC instant); the reading covers "
+        "[start, start + meter.interval_seconds)."
+    )
+    quantity = models.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        help_text="Energy (or volume) used in the interval, in the meter's unit_of_measure; "
+        "a delta, never a register value. Non-negative.",
+    )
+    cost = models.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text="Cost the utility billed for the interval, in the tariff's currency, unrounded. "
+        "Null: price it with the meter's tariff (usage.pricing).",
+    )
+    quality = models.CharField(
+        max_length=9,
+        choices=Quality.choices,
+        default=Quality.ACTUAL,
+        help_text="ACTUAL (measured) or ESTIMATED (filled in by the utility's VEE).",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["meter", "start"], name="usage_reading_meter_start"),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=0), name="usage_reading_quantity_nonnegative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} @ {self.start:%Y-%m-%dT%H:%M}Z: {self.quantity}"
+
+
+class Rollup(models.Model):
+    """Totals of one meter's readings over one bucket of its local calendar.
+
+    Precomputed by ``usage.rollups`` so reads at HOUR and coarser never touch raw readings.
+    A bucket with no readings has no row. Every figure is an exact, unrounded aggregate of the
+    readings whose ``start`` lies in ``[start, end)``.
+    """
+
+    meter = models.ForeignKey(
+        Meter, on_delete=models.CASCADE, related_name="rollups", db_index=False
+    )
+    granularity = models.CharField(
+        max_length=16,
+        choices=[(g.name, g.value.name) for g in ROLLUP_GRANULARITIES],
+        help_text="Bucket size: a metadata.catalog.Granularity name (HOUR ... BILLING_PERIOD).",
+    )
+    start = models.DateTimeField(
+        help_text="UTC instant the bucket begins: a local boundary in the meter's timezone "
+        "(local midnight for DAY, Monday for WEEK, the billing cycle day for BILLING_PERIOD)."
+    )
+    end = models.DateTimeField(
+        help_text="UTC instant the bucket ends (exclusive) = the next bucket's start. "
+        "end - start is the bucket's real length (a DST day is 23 or 25 hours)."
+    )
+    quantity = models.DecimalField(
+        max_digits=22,
+        decimal_places=6,
+        help_text="Sum of the readings' quantities, in the meter's unit_of_measure.",
+    )
+    cost = models.DecimalField(
+        max_digits=28,
+        decimal_places=12,
+        null=True,
+        blank=True,
+        help_text="Sum of the readings' costs (own cost, else quantity x tariff price), "
+        "unrounded, in the tariff's currency. Null when any reading in the bucket has no "
+        "cost and no tariff rate prices it.",
+    )
+    actual_count = models.PositiveIntegerField(help_text="Readings in the bucket that are ACTUAL.")
+    estimated_count = models.PositiveIntegerField(
+        help_text="Readings in the bucket that are ESTIMATED."
+    )
+    expected_count = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        help_text="Intervals the bucket's real duration holds: (end - start) / "
+        "meter.interval_seconds (96 for a 24 h day of 15-minute data, 92 for a 23 h one). "
+        "coverage = (actual_count + estimated_count) / expected_count.",
+    )
+    peak_quantity = models.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        help_text="Largest single interval quantity in the bucket; peak demand (kW) = "
+        "peak_quantity / interval hours for energy units.",
+    )
+    computed_at = models.DateTimeField(help_text="When this row was last (re)computed.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["meter", "granularity", "start"], name="usage_rollup_bucket"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} {self.granularity} {self.start:%Y-%m-%dT%H:%M}Z"
+
+
+class RollupDirtyRange(models.Model):
+    """Readings of ``meter`` in ``[start, end)`` changed and its rollups have not caught up yet.
+
+    Written in the same transaction as the readings, so a lost or failed catch-up task is
+    never lost work: the periodic sweep (``usage.tasks.rollups_sweep``) picks up what is left.
+    """
+
+    meter = models.ForeignKey(Meter, on_delete=models.CASCADE, related_name="+")
+    start = models.DateTimeField(help_text="First changed reading's start (UTC).")
+    end = models.DateTimeField(help_text="End of the last changed reading (UTC, exclusive).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} [{self.start:%Y-%m-%d %H:%M}, {self.end:%Y-%m-%d %H:%M})"

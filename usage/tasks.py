@@ -1,0 +1,36 @@
+"""Celery tasks of the usage app: thin wrappers that take ids and call a service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from celery import shared_task
+from django.db import OperationalError
+from django.utils import timezone
+
+from customers.models import Meter
+from usage.partitions import reading_partitions_ahead
+from usage.rollups import rollups_catch_up_pending, rollups_refresh
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def rollups_catch_up(meter_id: str, start: str, end: str) -> None:
+    """Recomputes the rollups of ``meter_id`` touching ``[start, end)`` (ISO 8601 instants)."""
+    meter = Meter.objects.select_related("account").filter(pk=meter_id).first()
+    if meter is None:  # deleted since the readings landed: nothing to roll up
+        return
+    rollups_refresh(
+        meter=meter, start=datetime.fromisoformat(start), end=datetime.fromisoformat(end)
+    )
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def rollups_sweep() -> None:
+    """Catches up dirty ranges whose task was lost or failed for good."""
+    rollups_catch_up_pending()
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def reading_partitions_ensure_ahead() -> None:
+    """Creates the readings partitions for the coming months before data arrives for them."""
+    reading_partitions_ahead(now=timezone.now())
