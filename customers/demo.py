@@ -64,9 +64,10 @@ class _Place:
 
 
 # Climates from cold-winter to hot-summer, so weather-driven insights have something to find.
+# Weather regions are usage.synthetic's, which generates the demo's weather and usage.
 _PLACES = [
     _Place("Boston", "MA", "02108", "BOS", "America/New_York"),
-    _Place("Chicago", "IL", "60601", "ORD", "America/Chicago"),
+    _Place("Chicago", "IL", "60601", "CHI", "America/Chicago"),
     _Place("Denver", "CO", "80202", "DEN", "America/Denver"),
     _Place("Phoenix", "AZ", "85004", "PHX", "America/Phoenix"),
     _Place("Seattle", "WA", "98101", "SEA", "America/Los_Angeles"),
@@ -85,6 +86,10 @@ _LAST_NAMES = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson",
 _STREETS = ["Main St", "Oak Ave", "Maple Dr", "Cedar Ln", "Elm St", "Park Rd", "Lake View"]
 # Share of demo homes heated with gas (they get a second, hourly gas meter).
 _GAS_SHARE = 0.4
+# Share of demo homes on one Boston street of similar detached houses: enough neighbours for
+# the peer comparison's minimum cohort once the demo has a couple of dozen customers.
+_NEIGHBOURHOOD_SHARE = 0.6
+_NEIGHBOURHOOD_AREA = (130, 190)
 
 
 @dataclass(frozen=True)
@@ -101,8 +106,10 @@ def demo_subject(index: int) -> str:
 
 def _customer(rng: random.Random, index: int) -> dict[str, Any]:
     number = index + 1
-    place = rng.choice(_PLACES)
-    home_type = rng.choice(list(HomeType))
+    in_neighbourhood = rng.random() < _NEIGHBOURHOOD_SHARE
+    place = _PLACES[0] if in_neighbourhood else rng.choice(_PLACES)
+    home_type = HomeType.DETACHED if in_neighbourhood else rng.choice(list(HomeType))
+    area = _NEIGHBOURHOOD_AREA if in_neighbourhood else _FLOOR_AREA[home_type]
     first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
     meters = [
         {
@@ -144,7 +151,7 @@ def _customer(rng: random.Random, index: int) -> dict[str, Any]:
                     "region": place.region,
                     "postalCode": place.postal_code,
                     "country": "US",
-                    "floorAreaSqm": rng.randint(*_FLOOR_AREA[home_type]),
+                    "floorAreaSqm": rng.randint(*area),
                     "homeType": home_type,
                     "weatherRegion": place.weather_region,
                 },

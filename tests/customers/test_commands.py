@@ -18,11 +18,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from customers.demo import DEMO_SLUG, demo_document
 from customers.models import Account, Customer, Meter, Premise, Tariff, TariffRate, Utility
 from tests.conftest import SigningKey
 from tests.customers.cis_documents import acme_document, table_snapshot
+from usage.models import Reading, Rollup
 
 pytestmark = pytest.mark.django_db
 
@@ -275,7 +277,7 @@ def test_add_utility_refuses_a_jwks_url_that_is_insecure_or_unreachable(jwks_ser
 
 @pytest.fixture
 def demo(db) -> Utility:
-    run("seed_demo", "--customers", "2", "--seed", "7")
+    run("seed_demo", "--customers", "2", "--seed", "7", "--days", "0")
     return Utility.objects.get(slug=DEMO_SLUG)
 
 
@@ -353,7 +355,7 @@ def demo_content() -> list[tuple]:
 
 
 def test_seed_demo_creates_a_demo_utility_and_prints_how_to_log_in(api):
-    output = run("seed_demo", "--customers", "4", "--seed", "3")
+    output = run("seed_demo", "--customers", "4", "--seed", "3", "--days", "0")
 
     utility = Utility.objects.get(slug="demo")
     assert utility.private_key_pem and utility.issuer == "https://id.demo.energygrid.example"
@@ -377,22 +379,22 @@ def test_seed_demo_creates_a_demo_utility_and_prints_how_to_log_in(api):
 
 
 def test_seed_demo_is_idempotent_for_a_seed(db):
-    run("seed_demo", "--seed", "11")
+    run("seed_demo", "--seed", "11", "--days", "0")
     snapshot = table_snapshot()
 
-    output = run("seed_demo", "--seed", "11")
+    output = run("seed_demo", "--seed", "11", "--days", "0")
 
     assert table_snapshot() == snapshot, "re-running with the same seed changes nothing"
     assert "customers 0 created, 0 updated, 5 unchanged" in output
 
 
 def test_seed_demo_is_deterministic_for_a_seed(db):
-    run("seed_demo", "--customers", "6", "--seed", "5")
+    run("seed_demo", "--customers", "6", "--seed", "5", "--days", "0")
     first = demo_content()
     for model in (Meter, Premise, Account, Customer, TariffRate, Tariff):
         model.objects.all().delete()
 
-    run("seed_demo", "--customers", "6", "--seed", "5")
+    run("seed_demo", "--customers", "6", "--seed", "5", "--days", "0")
 
     assert demo_content() == first
     assert demo_document(customers=6, seed=5) == demo_document(customers=6, seed=5)
@@ -400,7 +402,7 @@ def test_seed_demo_is_deterministic_for_a_seed(db):
 
 
 def test_seed_demo_homes_vary_and_some_have_gas(db):
-    run("seed_demo", "--customers", "30", "--seed", "1")
+    run("seed_demo", "--customers", "30", "--seed", "1", "--days", "0")
 
     premises = Premise.objects.filter(account__utility__slug="demo")
     assert premises.values("home_type").distinct().count() >= 4
@@ -412,10 +414,10 @@ def test_seed_demo_homes_vary_and_some_have_gas(db):
 
 
 def test_seed_demo_keeps_its_signing_key_so_issued_tokens_stay_valid(db):
-    run("seed_demo", "--customers", "1")
+    run("seed_demo", "--customers", "1", "--days", "0")
     key = Utility.objects.get(slug="demo").private_key_pem
 
-    run("seed_demo", "--customers", "1", "--seed", "99")
+    run("seed_demo", "--customers", "1", "--seed", "99", "--days", "0")
 
     assert Utility.objects.get(slug="demo").private_key_pem == key
 
@@ -423,3 +425,41 @@ def test_seed_demo_keeps_its_signing_key_so_issued_tokens_stay_valid(db):
 @pytest.mark.parametrize("count", ["0", "10001", "-3"])
 def test_seed_demo_refuses_a_bad_customer_count(db, count):
     assert fails("seed_demo", "--customers", count) == "--customers must be between 1 and 10000"
+
+
+def readings_content() -> list[tuple]:
+    return list(
+        Reading.objects.order_by("meter__meter_number", "start").values_list(
+            "meter__meter_number", "start", "quantity", "quality"
+        )
+    )
+
+
+def test_seed_demo_loads_readings_and_rollups_deterministically(
+    db, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        output = run("seed_demo", "--customers", "2", "--days", "10", "--seed", "4")
+
+    first = readings_content()
+    assert f"{len(first)} readings for" in output
+    electric = Meter.objects.filter(utility__slug="demo", service_type="ELECTRIC")
+    for meter in electric:
+        readings = Reading.objects.filter(meter=meter)
+        assert readings.count() > 9 * 96
+        assert readings.filter(start__gte=timezone.now()).count() == 0
+        days = Rollup.objects.filter(meter=meter, granularity="DAY")
+        assert sum(days.values_list("quantity", flat=True)) == sum(
+            readings.values_list("quantity", flat=True)
+        )
+    Reading.objects.all().delete()
+
+    run("seed_demo", "--customers", "2", "--days", "10", "--seed", "4")
+
+    assert readings_content() == first
+
+
+@pytest.mark.parametrize("days", ["3", "-1", "5000"])
+def test_seed_demo_refuses_a_bad_day_count(db, days):
+    with pytest.raises(CommandError, match="--days must be 0 or between"):
+        run("seed_demo", "--days", days)

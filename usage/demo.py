@@ -1,0 +1,127 @@
+"""Demo meter data: a year and more of synthetic readings for the demo utility's meters.
+
+Generated with ``usage.synthetic`` (weather-driven, DST-correct, with gaps, estimates and
+injected anomalies) and loaded through ``readings_upsert``, the same validation, upsert and
+rollup catch-up path as an imported file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+from django.utils import timezone
+
+from customers.models import Meter, ServiceType, Utility
+from usage import synthetic
+from usage.calendar import local_date_start, zone
+from usage.imports import readings_upsert
+from usage.models import Quality
+
+
+@dataclass(frozen=True)
+class DemoMeterData:
+    meter: Meter
+    readings: int
+    ground_truth: synthetic.GroundTruth
+
+
+@dataclass(frozen=True)
+class DemoUsage:
+    meters: list[DemoMeterData]
+    weather: dict[str, tuple[date, np.ndarray]]
+    """Per weather region: first local date and daily mean °C (what the usage followed)."""
+
+
+def _profile(seed: int, index: int, meter: Meter, gas: bool) -> synthetic.HomeProfile:
+    """A home profile for the meter's premise: its home type and floor area, and gas heating
+    exactly when the account has a gas meter. Deterministic for (seed, account)."""
+    rng = np.random.default_rng([seed, index])
+    profile = synthetic.random_profile(rng)
+    while profile.has_gas != gas:
+        profile = synthetic.random_profile(rng)
+    premise = meter.account.premise
+    return dataclasses.replace(
+        profile,
+        home_type=premise.home_type,
+        floor_area_sqm=premise.floor_area_sqm or profile.floor_area_sqm,
+    )
+
+
+def _rows(
+    series: synthetic.SyntheticSeries, before: datetime
+) -> Iterator[tuple[datetime, Decimal, None, str]]:
+    cutoff = before.timestamp()
+    for start, quantity, estimated in zip(
+        series.starts.tolist(), series.quantities.tolist(), series.estimated.tolist(), strict=True
+    ):
+        if start >= cutoff:
+            return
+        yield (
+            datetime.fromtimestamp(start, UTC),
+            Decimal(f"{quantity:.{series.decimals}f}"),
+            None,
+            Quality.ESTIMATED if estimated else Quality.ACTUAL,
+        )
+
+
+def demo_usage_seed(
+    *,
+    utility: Utility,
+    days: int,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+) -> DemoUsage:
+    """Readings for every meter of ``utility`` over the ``days`` local days up to now.
+
+    Each region's weather and each home's profile come from the seed, so re-running with the
+    same seed upserts identical readings (nothing changes).
+    """
+    now = timezone.now()
+    meters = list(
+        Meter.objects.filter(utility=utility)
+        .select_related("account__premise", "tariff")
+        .order_by("meter_number")
+    )
+    gas_accounts = {m.account_id for m in meters if m.service_type == ServiceType.GAS}
+    account_index = {
+        account_id: index
+        for index, account_id in enumerate(sorted({m.account_id for m in meters}, key=str))
+    }
+    weather: dict[str, tuple[date, np.ndarray]] = {}
+    loaded = []
+    for meter in meters:
+        tz = zone(meter.timezone)
+        last_day = now.astimezone(tz).date()
+        first_day = last_day - timedelta(days=days - 1)
+        region = meter.account.premise.weather_region
+        if region not in weather:
+            weather[region] = (
+                first_day,
+                synthetic.weather_series(region=region, start=first_day, days=days, seed=seed),
+            )
+        temperatures = weather[region][1]
+        index = account_index[meter.account_id]
+        profile = _profile(seed, index, meter, meter.account_id in gas_accounts)
+        generate = (
+            synthetic.gas_intervals
+            if meter.service_type == ServiceType.GAS
+            else synthetic.electric_intervals
+        )
+        series = generate(
+            profile=profile,
+            start_utc=local_date_start(tz, first_day),
+            days=days,
+            tz=meter.timezone,
+            temperatures=temperatures,
+            seed=seed * 100_003 + index * 2 + (meter.service_type == ServiceType.GAS),
+        )
+        result = readings_upsert(meter=meter, readings=_rows(series, before=now))
+        loaded.append(DemoMeterData(meter, result.rows, series.ground_truth))
+        if progress is not None:
+            progress(1)
+    return DemoUsage(meters=loaded, weather=weather)
