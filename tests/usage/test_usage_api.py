@@ -10,8 +10,9 @@ from decimal import Decimal
 
 import defusedxml.ElementTree as ET
 import pytest
+from django.core.management import call_command
 
-from tests.conftest import assert_problem
+from tests.conftest import assert_problem, make_meter
 from usage.models import Quality, Reading
 from usage.rollups import rollups_rebuild
 
@@ -305,3 +306,30 @@ def test_export_range_is_bounded(alice_api, meter):
     )
 
     assert_problem(response, 400, "range-too-large")
+
+
+def test_espi_export_reimports_exactly(alice_api, alice, march, tmp_path):
+    """Download My Data, then load the file onto another meter: the same readings come back."""
+    start = datetime(2026, 3, 8, 5, tzinfo=UTC)
+    Reading.objects.filter(meter=march, start=start).update(
+        quality=Quality.ESTIMATED, cost=Decimal("0.123450")
+    )
+    response = alice_api.get(
+        f"/usage/v1/Usage/{march.id}/export",
+        {"format": "espi", "start": "2026-03-07", "end": "2026-03-10"},
+    )
+    feed = tmp_path / "export.xml"
+    feed.write_bytes(b"".join(response.streaming_content))
+    copy = make_meter(march.account, "E-ALICE-COPY")
+
+    call_command("import_readings", str(feed), "--format", "espi", "--meter", copy.meter_number)
+
+    def readings(meter):
+        return list(
+            Reading.objects.filter(meter=meter)
+            .order_by("start")
+            .values_list("start", "quantity", "quality")
+        )
+
+    assert readings(copy) == readings(march)
+    assert Reading.objects.get(meter=copy, start=start).cost == Decimal("0.12345")
