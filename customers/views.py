@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,46 +34,55 @@ def _input(serializer_class, request: Request) -> dict:
     return serializer.validated_data
 
 
-class LoginView(APIView):
+class _TokenExchangeView(APIView):
+    """Public, login-throttled POST that trades a token in the body for a new session."""
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [LoginRateThrottle]
+    input_serializer: type[serializers.Serializer]
 
-    @extend_schema(
+    def exchange(self, data: dict) -> services.Session:
+        raise NotImplementedError
+
+    def post(self, request: Request) -> Response:
+        try:
+            session = self.exchange(_input(self.input_serializer, request))
+        except (IdentityTokenInvalid, services.SessionInvalid):
+            raise TokenRefused() from None
+        return Response(SessionSerializer(session).data)
+
+
+@extend_schema_view(
+    post=extend_schema(
         request=LoginInputSerializer,
         responses={200: SessionSerializer, 401: _REFUSED},
         tags=["Customer"],
         summary="Exchange the utility's OIDC ID token for our session tokens",
         auth=[],
     )
-    def post(self, request: Request) -> Response:
-        data = _input(LoginInputSerializer, request)
-        try:
-            session = services.session_login(identity_token=data["identityToken"])
-        except IdentityTokenInvalid:
-            raise TokenRefused() from None
-        return Response(SessionSerializer(session).data)
+)
+class LoginView(_TokenExchangeView):
+    input_serializer = LoginInputSerializer
+
+    def exchange(self, data: dict) -> services.Session:
+        return services.session_login(identity_token=data["identityToken"])
 
 
-class RefreshView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes = [LoginRateThrottle]
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         request=RefreshInputSerializer,
         responses={200: SessionSerializer, 401: _REFUSED},
         tags=["Customer"],
         summary="Rotate the refresh token (the old one dies) and get a new access token",
         auth=[],
     )
-    def post(self, request: Request) -> Response:
-        data = _input(RefreshInputSerializer, request)
-        try:
-            session = services.session_refresh(refresh_token=data["refreshToken"])
-        except services.SessionInvalid:
-            raise TokenRefused() from None
-        return Response(SessionSerializer(session).data)
+)
+class RefreshView(_TokenExchangeView):
+    input_serializer = RefreshInputSerializer
+
+    def exchange(self, data: dict) -> services.Session:
+        return services.session_refresh(refresh_token=data["refreshToken"])
 
 
 class LogoutView(APIView):

@@ -146,6 +146,18 @@ class Rollup(models.Model):
         return f"{self.meter_id} {self.granularity} {self.start:%Y-%m-%dT%H:%M}Z"
 
 
+#: A rollup's figures, in the order code that reads or writes them in bulk uses.
+ROLLUP_FIGURES = (
+    "end",
+    "quantity",
+    "cost",
+    "actual_count",
+    "estimated_count",
+    "expected_count",
+    "peak_quantity",
+)
+
+
 class RollupDirtyRange(models.Model):
     """Readings of ``meter`` in ``[start, end)`` changed and its rollups have not caught up yet.
 

@@ -30,7 +30,14 @@ from django.utils import timezone
 from customers.models import Meter
 from metadata.catalog import Granularity
 from usage.calendar import bucket_bounds
-from usage.models import ROLLUP_GRANULARITIES, Quality, Reading, Rollup, RollupDirtyRange
+from usage.models import (
+    ROLLUP_FIGURES,
+    ROLLUP_GRANULARITIES,
+    Quality,
+    Reading,
+    Rollup,
+    RollupDirtyRange,
+)
 from usage.pricing import PRICE_GRID_SQL, priced_readings
 
 #: First key of the two-key advisory lock a rollup refresh holds per meter ("ROLL").
@@ -48,15 +55,6 @@ _LONGEST_INTERVAL_SECONDS = {
     Granularity.BILLING_PERIOD: 28 * 86400,
 }
 
-_FIGURES = (
-    "end",
-    "quantity",
-    "cost",
-    "actual_count",
-    "estimated_count",
-    "expected_count",
-    "peak_quantity",
-)
 
 _REFRESH_SQL = f"""
 WITH price_grid AS ({PRICE_GRID_SQL}),
@@ -225,14 +223,14 @@ def _refresh_python(
         row
         for start, row in fresh.items()
         if start not in existing
-        or any(getattr(row, f) != getattr(existing[start], f) for f in _FIGURES)
+        or any(getattr(row, f) != getattr(existing[start], f) for f in ROLLUP_FIGURES)
     ]
     Rollup.objects.bulk_create(
         changed,
         batch_size=500,
         update_conflicts=True,
         unique_fields=["meter", "granularity", "start"],
-        update_fields=[*_FIGURES, "computed_at"],
+        update_fields=[*ROLLUP_FIGURES, "computed_at"],
     )
     stale = [row.pk for start, row in existing.items() if start not in fresh]
     for i in range(0, len(stale), 500):

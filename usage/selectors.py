@@ -19,7 +19,7 @@ from rest_framework.exceptions import NotFound
 from customers.models import Customer, Meter
 from metadata.catalog import Granularity
 from usage.calendar import local_date_start, zone
-from usage.models import Quality, Reading, Rollup
+from usage.models import ROLLUP_FIGURES, Quality, Reading, Rollup
 from usage.pricing import PricedReading, priced_readings
 
 
@@ -95,17 +95,7 @@ def usage_series(
         meter=meter, granularity=granularity.name, start__gte=low, start__lt=bounds[-1]
     )
     return [
-        Bucket(*row)
-        for row in rows.order_by("start").values_list(
-            "start",
-            "end",
-            "quantity",
-            "cost",
-            "actual_count",
-            "estimated_count",
-            "expected_count",
-            "peak_quantity",
-        )[:limit]
+        Bucket(*row) for row in rows.order_by("start").values_list("start", *ROLLUP_FIGURES)[:limit]
     ]
 
 
