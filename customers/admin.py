@@ -42,7 +42,7 @@ def _staff_utility_id(request: HttpRequest) -> UUID | None:
 
 
 # How each model reaches its utility, for filtering rows and foreign-key choices.
-_UTILITY_PATH: dict[type[Model], str] = {
+_UTILITY_PATHS: dict[type[Model], str] = {
     Utility: "pk",
     Customer: "utility",
     Account: "utility",
@@ -53,13 +53,18 @@ _UTILITY_PATH: dict[type[Model], str] = {
 }
 
 
+def register_utility_path(model: type[Model], path: str) -> None:
+    """Lets another app's admin scope ``model`` by the lookup that leads to its utility."""
+    _UTILITY_PATHS[model] = path
+
+
 def _scoped(queryset: QuerySet, request: HttpRequest) -> QuerySet:
     if request.user.is_superuser:
         return queryset
     utility_id = _staff_utility_id(request)
     if utility_id is None:
         return queryset.none()
-    return queryset.filter(**{_UTILITY_PATH[queryset.model]: utility_id})
+    return queryset.filter(**{_UTILITY_PATHS[queryset.model]: utility_id})
 
 
 class UtilityScopedMixin:
@@ -70,7 +75,7 @@ class UtilityScopedMixin:
 
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
         related = db_field.related_model
-        if related in _UTILITY_PATH:
+        if related in _UTILITY_PATHS:
             kwargs["queryset"] = _scoped(related._default_manager.all(), request)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "metadata",
     "usage",
     "insights",
+    "budgets",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +178,8 @@ SPECTACULAR_SETTINGS = {
         "UnitOfMeasureEnum": "metadata.catalog.UNIT_OF_MEASURE_IDS",
         "InsightTypeEnum": "metadata.catalog.INSIGHT_TYPE_IDS",
         "BudgetPeriodEnum": "metadata.catalog.BUDGET_PERIOD_IDS",
+        "BudgetKindEnum": "budgets.models.BudgetKind",
+        "BudgetStateEnum": "budgets.models.BudgetState",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -196,6 +199,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 # One task at a time per worker process: rollups and insights are heavy.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Tasks run (with meter_id=) after a meter's rollups catch up: they read the fresh rollups.
+ROLLUP_FOLLOW_UP_TASKS = ["budgets.tasks.budget_alerts_check"]
 # Periodic work; each entry expires just under its period so missed runs don't pile up.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "purge-expired-identity-tokens": {
@@ -214,6 +219,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "usage.tasks.reading_partitions_ensure_ahead",
         "schedule": timedelta(days=1),
         "options": {"expires": 23 * 3600},
+    },
+    # BUDGET_ALERT insights for thresholds that usage landed since the last run has crossed.
+    "budgets-alerts-check": {
+        "task": "budgets.tasks.budget_alerts_check",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 55 * 60},
+    },
+    # Idempotency-Key records past their 24 hours.
+    "budgets-idempotency-purge": {
+        "task": "budgets.tasks.idempotency_records_purge",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 55 * 60},
     },
 }
 

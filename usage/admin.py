@@ -11,10 +11,9 @@ from functools import cached_property
 
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from customers.models import UtilityStaff
+from customers.admin import UtilityScopedMixin, register_utility_path
 from usage.models import Reading, Rollup
 
 COUNT_CAP = 10_000
@@ -28,25 +27,16 @@ class CappedCountPaginator(Paginator):
         return self.object_list[: COUNT_CAP + 1].count()
 
 
-class MeterDataAdmin(admin.ModelAdmin):
+register_utility_path(Reading, "meter__utility")
+register_utility_path(Rollup, "meter__utility")
+
+
+class MeterDataAdmin(UtilityScopedMixin, admin.ModelAdmin):
     paginator = CappedCountPaginator
     show_full_result_count = False
     list_select_related = ["meter"]
     search_fields = ["=meter__meter_number"]
     search_help_text = "Exact meter number."
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        utility_id = (
-            UtilityStaff.objects.filter(user=request.user)
-            .values_list("utility_id", flat=True)
-            .first()
-        )
-        if utility_id is None:
-            return queryset.none()
-        return queryset.filter(meter__utility_id=utility_id)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

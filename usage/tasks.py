@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from celery import shared_task
+from celery import current_app, shared_task
+from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
@@ -22,6 +23,10 @@ def rollups_catch_up(meter_id: str, start: str, end: str) -> None:
     rollups_refresh(
         meter=meter, start=datetime.fromisoformat(start), end=datetime.fromisoformat(end)
     )
+    # What depends on fresh rollups (budget alerts, insights) is named in settings, so usage
+    # does not import the apps built on top of it.
+    for task_name in settings.ROLLUP_FOLLOW_UP_TASKS:
+        current_app.signature(task_name, kwargs={"meter_id": meter_id}).delay()
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
