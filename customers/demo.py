@@ -86,10 +86,11 @@ _LAST_NAMES = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson",
 _STREETS = ["Main St", "Oak Ave", "Maple Dr", "Cedar Ln", "Elm St", "Park Rd", "Lake View"]
 # Share of demo homes heated with gas (they get a second, hourly gas meter).
 _GAS_SHARE = 0.4
-# Share of demo homes on one Boston street of similar detached houses: enough neighbours for
+# Share of demo homes on one Boston street of detached houses in one floor-area band (150-250
+# m², as insights.analytics.peers bands them): enough neighbours for
 # the peer comparison's minimum cohort once the demo has a couple of dozen customers.
-_NEIGHBOURHOOD_SHARE = 0.6
-_NEIGHBOURHOOD_AREA = (130, 190)
+_NEIGHBOURHOOD_SHARE = 0.75
+_NEIGHBOURHOOD_AREA = (155, 240)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -50,3 +51,15 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     if not (value.isascii() and value.isdigit()) or int(value) < minimum:
         raise ImproperlyConfigured(f"{name} must be a whole number >= {minimum}, not {value!r}")
     return int(value)
+
+
+def env_decimal(name: str, default: str) -> Decimal:
+    """A non-negative decimal number; anything else refuses to start."""
+    value = env_str(name, default) or default
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        number = Decimal(-1)
+    if not number.is_finite() or number < 0:
+        raise ImproperlyConfigured(f"{name} must be a non-negative number, not {value!r}")
+    return number

@@ -7,9 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from energygrid.env import env_bool, env_int, env_list, env_rate, env_str
+from energygrid.env import env_bool, env_decimal, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -200,7 +201,12 @@ CELERY_TASK_ACKS_LATE = True
 # One task at a time per worker process: rollups and insights are heavy.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Tasks run (with meter_id=) after a meter's rollups catch up: they read the fresh rollups.
-ROLLUP_FOLLOW_UP_TASKS = ["budgets.tasks.budget_alerts_check"]
+ROLLUP_FOLLOW_UP_TASKS = [
+    "budgets.tasks.budget_alerts_check",
+    "insights.tasks.insights_refresh_for_meter",
+]
+# A bill forecast this much above the previous period's bill raises a HIGH_BILL_ALERT.
+INSIGHTS_HIGH_BILL_MARGIN = env_decimal("INSIGHTS_HIGH_BILL_MARGIN", "0.2")
 # Periodic work; each entry expires just under its period so missed runs don't pile up.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "purge-expired-identity-tokens": {
@@ -231,6 +237,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "budgets.tasks.idempotency_records_purge",
         "schedule": timedelta(hours=1),
         "options": {"expires": 55 * 60},
+    },
+    # Every customer's insights, nightly, once the night's readings and rollups have landed.
+    "insights-nightly": {
+        "task": "insights.tasks.insights_nightly",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": 23 * 3600},
     },
 }
 

@@ -16,6 +16,7 @@ api_v1 = [
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("customers.urls")),
     path("", include("usage.urls")),
+    path("", include("insights.urls")),
     path("", include("budgets.urls")),
     path("Metadata/", include("metadata.urls")),
 ]

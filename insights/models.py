@@ -78,3 +78,55 @@ class Insight(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.subject_key} {self.period_start:%Y-%m-%d}"
+
+
+class WeatherDay(models.Model):
+    """One day's mean temperature in one weather region (``import_weather``, ``seed_demo``).
+
+    A premise reaches its weather through ``Premise.weather_region``, and a meter's local date
+    is the weather date: daily means are published per local calendar day of the region.
+    """
+
+    region = models.CharField(
+        max_length=32, help_text="Weather region key, as Premise.weather_region names it."
+    )
+    date = models.DateField(help_text="Local calendar date of the region.")
+    mean_temperature_c = models.DecimalField(
+        max_digits=5, decimal_places=2, help_text="Daily mean temperature, °C."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["region", "date"], name="weather_day_region_date")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region} {self.date}: {self.mean_temperature_c} °C"
+
+
+class MeterGroundTruth(models.Model):
+    """What the synthetic generator put into a meter's data, for ``evaluate_insights`` to score
+    the models against: the true always-on power and the days an anomaly was injected.
+
+    Only synthetic (demo) meters have one; real meters have no ground truth.
+    """
+
+    meter = models.OneToOneField(
+        Meter, on_delete=models.CASCADE, primary_key=True, related_name="ground_truth"
+    )
+    baseload_watts = models.FloatField(
+        null=True, blank=True, help_text="True always-on power, W (null: not an energy meter)."
+    )
+    anomalies = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Injected anomalous local days: [{"date": "YYYY-MM-DD", "excess": number}], '
+        "excess in the meter's unit.",
+    )
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "meter ground truth"
+
+    def __str__(self) -> str:
+        return f"ground truth of {self.meter_id}"

@@ -30,13 +30,6 @@ class DemoMeterData:
     ground_truth: synthetic.GroundTruth
 
 
-@dataclass(frozen=True)
-class DemoUsage:
-    meters: list[DemoMeterData]
-    weather: dict[str, tuple[date, np.ndarray]]
-    """Per weather region: first local date and daily mean °C (what the usage followed)."""
-
-
 def _profile(seed: int, index: int, meter: Meter, gas: bool) -> synthetic.HomeProfile:
     """A home profile for the meter's premise: its home type and floor area, and gas heating
     exactly when the account has a gas meter. Deterministic for (seed, account)."""
@@ -69,17 +62,43 @@ def _rows(
         )
 
 
+def demo_weather(*, utility: Utility, days: int, seed: int) -> dict[str, tuple[date, np.ndarray]]:
+    """Each weather region of ``utility``'s premises: its first local date and the daily mean
+    °C of the ``days`` local days up to today (what the demo's usage will follow)."""
+    regions = (
+        Meter.objects.filter(utility=utility)
+        .values_list("account__premise__weather_region", "timezone")
+        .distinct()
+        .order_by("account__premise__weather_region")
+    )
+    weather: dict[str, tuple[date, np.ndarray]] = {}
+    for region, timezone_name in regions:
+        if region not in weather:
+            first_day = _first_day(timezone_name, days)
+            weather[region] = (
+                first_day,
+                synthetic.weather_series(region=region, start=first_day, days=days, seed=seed),
+            )
+    return weather
+
+
+def _first_day(timezone_name: str, days: int) -> date:
+    return timezone.now().astimezone(zone(timezone_name)).date() - timedelta(days=days - 1)
+
+
 def demo_usage_seed(
     *,
     utility: Utility,
+    weather: dict[str, tuple[date, np.ndarray]],
     days: int,
     seed: int,
     progress: Callable[[int], None] | None = None,
-) -> DemoUsage:
-    """Readings for every meter of ``utility`` over the ``days`` local days up to now.
+) -> list[DemoMeterData]:
+    """Readings for every meter of ``utility`` over the ``days`` local days up to now, following
+    ``weather`` (from :func:`demo_weather`).
 
-    Each region's weather and each home's profile come from the seed, so re-running with the
-    same seed upserts identical readings (nothing changes).
+    Each home's profile comes from the seed, so re-running with the same seed upserts
+    identical readings (nothing changes).
     """
     now = timezone.now()
     meters = list(
@@ -92,19 +111,9 @@ def demo_usage_seed(
         account_id: index
         for index, account_id in enumerate(sorted({m.account_id for m in meters}, key=str))
     }
-    weather: dict[str, tuple[date, np.ndarray]] = {}
     loaded = []
     for meter in meters:
-        tz = zone(meter.timezone)
-        last_day = now.astimezone(tz).date()
-        first_day = last_day - timedelta(days=days - 1)
-        region = meter.account.premise.weather_region
-        if region not in weather:
-            weather[region] = (
-                first_day,
-                synthetic.weather_series(region=region, start=first_day, days=days, seed=seed),
-            )
-        temperatures = weather[region][1]
+        first_day, temperatures = weather[meter.account.premise.weather_region]
         index = account_index[meter.account_id]
         profile = _profile(seed, index, meter, meter.account_id in gas_accounts)
         generate = (
@@ -114,7 +123,7 @@ def demo_usage_seed(
         )
         series = generate(
             profile=profile,
-            start_utc=local_date_start(tz, first_day),
+            start_utc=local_date_start(zone(meter.timezone), first_day),
             days=days,
             tz=meter.timezone,
             temperatures=temperatures,
@@ -124,4 +133,4 @@ def demo_usage_seed(
         loaded.append(DemoMeterData(meter, result.rows, series.ground_truth))
         if progress is not None:
             progress(1)
-    return DemoUsage(meters=loaded, weather=weather)
+    return loaded

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from celery import current_app, shared_task
+from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from customers.models import Meter
 from usage.partitions import reading_partitions_ahead
@@ -24,9 +25,10 @@ def rollups_catch_up(meter_id: str, start: str, end: str) -> None:
         meter=meter, start=datetime.fromisoformat(start), end=datetime.fromisoformat(end)
     )
     # What depends on fresh rollups (budget alerts, insights) is named in settings, so usage
-    # does not import the apps built on top of it.
-    for task_name in settings.ROLLUP_FOLLOW_UP_TASKS:
-        current_app.signature(task_name, kwargs={"meter_id": meter_id}).delay()
+    # does not import the apps built on top of it. Importing the task (rather than sending it
+    # by name) registers it in this process, so eager mode runs it here too.
+    for task_path in settings.ROLLUP_FOLLOW_UP_TASKS:
+        import_string(task_path).delay(meter_id=meter_id)
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from tests.conftest import assert_problem
 
 PREFIX = "/usage/v1"
-#: Every path the contract (issue 2) names, with its methods.
+#: Every path the contract names, with its methods.
 CONTRACT_OPERATIONS = {
     "/Customer/login": {"post"},
     "/Customer/refresh": {"post"},
@@ -28,10 +28,17 @@ CONTRACT_OPERATIONS = {
     "/Metadata/units-of-measure": {"get"},
     "/Metadata/insight-types": {"get"},
     "/Metadata/budget-periods": {"get"},
+    "/Usage/{meterId}": {"get"},
+    "/Usage/{meterId}/summary": {"get"},
+    "/Usage/{meterId}/export": {"get"},
+    "/Budgets": {"get", "post"},
+    "/Budgets/{budgetId}": {"get", "patch", "delete"},
+    "/Insights": {"get"},
+    "/Insights/{insightId}": {"get", "patch"},
 }
 METADATA = sorted(path for path in CONTRACT_OPERATIONS if path.startswith("/Metadata/"))
 PUBLIC = {"/Customer/login", "/Customer/refresh", *METADATA}
-PAGED_LISTS = ["/Accounts", "/Meters"]
+PAGED_LISTS = ["/Accounts", "/Meters", "/Budgets", "/Insights"]
 
 
 @pytest.fixture(scope="module")

@@ -385,7 +385,7 @@ def test_seed_demo_is_idempotent_for_a_seed(db):
     output = run("seed_demo", "--seed", "11", "--days", "0")
 
     assert table_snapshot() == snapshot, "re-running with the same seed changes nothing"
-    assert "customers 0 created, 0 updated, 5 unchanged" in output
+    assert "customers 0 created, 0 updated, 16 unchanged" in output
 
 
 def test_seed_demo_is_deterministic_for_a_seed(db):
@@ -402,15 +402,24 @@ def test_seed_demo_is_deterministic_for_a_seed(db):
 
 
 def test_seed_demo_homes_vary_and_some_have_gas(db):
-    run("seed_demo", "--customers", "30", "--seed", "1", "--days", "0")
+    run("seed_demo", "--customers", "60", "--seed", "1", "--days", "0")
 
     premises = Premise.objects.filter(account__utility__slug="demo")
     assert premises.values("home_type").distinct().count() >= 4
     assert premises.values("weather_region").distinct().count() >= 3
     assert premises.values("floor_area_sqm").distinct().count() >= 10
     gas = Meter.objects.filter(utility__slug="demo", service_type="GAS")
-    assert 0 < gas.count() < 30
+    assert 0 < gas.count() < 60
     assert {(m.unit_of_measure, m.interval_seconds) for m in gas} == {("therm", 3600)}
+
+
+def test_the_default_demo_has_a_neighbourhood_big_enough_for_peer_comparison(db):
+    run("seed_demo", "--days", "0")
+
+    neighbours = Premise.objects.filter(
+        weather_region="BOS", home_type="DETACHED", floor_area_sqm__range=(150, 249)
+    )
+    assert neighbours.count() >= 11  # a home and at least ten others
 
 
 def test_seed_demo_keeps_its_signing_key_so_issued_tokens_stay_valid(db):

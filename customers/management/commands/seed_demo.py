@@ -1,14 +1,20 @@
-"""``seed_demo``: a demo utility with its own signing key, tariffs and customers."""
+"""``seed_demo``: a demo utility with its own signing key, tariffs, customers, a year and more of
+weather-driven readings, and the insights they give."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from customers.demo import demo_seed
-from usage.demo import demo_usage_seed
+from customers.models import Utility
+from insights.services import ground_truth_record, insights_generate, weather_upsert
+from insights.weather import WeatherRow
+from usage.demo import demo_usage_seed, demo_weather
 
 _MAX_CUSTOMERS = 10_000
 _MIN_DAYS, _MAX_DAYS = 7, 3660
@@ -17,14 +23,14 @@ _MIN_DAYS, _MAX_DAYS = 7, 3660
 class Command(BaseCommand):
     help = (
         "Creates or updates the demo utility (own signing key), flat and time-of-use tariffs "
-        "and N customers with accounts, premises, meters and D days of 15-minute (electric) and "
-        "hourly (gas) readings up to now. Deterministic for a seed; "
-        "re-running with the same seed changes nothing."
+        "and N customers with accounts, premises, meters, D days of weather-driven 15-minute "
+        "(electric) and hourly (gas) readings up to now, and their insights. Deterministic for "
+        "a seed; re-running with the same seed changes nothing."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
-            "--customers", type=int, default=5, help=f"How many (1-{_MAX_CUSTOMERS})."
+            "--customers", type=int, default=16, help=f"How many (1-{_MAX_CUSTOMERS})."
         )
         parser.add_argument(
             "--days",
@@ -45,15 +51,7 @@ class Command(BaseCommand):
             result = demo_seed(customers=customers, seed=seed, progress=bar.update)
         self.stdout.write(result.imported.summary())
         if days:
-            meters = result.utility.meters.count()
-            with tqdm(total=meters, unit="meter", desc="readings", disable=None) as bar:
-                usage = demo_usage_seed(
-                    utility=result.utility, days=days, seed=seed, progress=bar.update
-                )
-            readings = sum(meter.readings for meter in usage.meters)
-            self.stdout.write(
-                f"{readings} readings for {len(usage.meters)} meters over {days} days"
-            )
+            self._seed_data(result.utility, days=days, seed=seed)
         self.stdout.write(f"Demo utility: {result.utility.slug}")
         self.stdout.write("Get an ID token for a demo customer (then POST it to Customer/login):")
         for subject in result.subjects:
@@ -61,3 +59,34 @@ class Command(BaseCommand):
                 "python manage.py issue_identity_token "
                 f"--utility {result.utility.slug} --subject {subject}"
             )
+
+    def _seed_data(self, utility: Utility, *, days: int, seed: int) -> None:
+        """Weather, then readings that follow it (keeping the generator's ground truth for
+        evaluate_insights), then every customer's insights."""
+        weather = demo_weather(utility=utility, days=days, seed=seed)
+        weather_upsert(
+            rows=[
+                WeatherRow(region, first_day + timedelta(days=i), Decimal(f"{celsius:.1f}"))
+                for region, (first_day, temperatures) in weather.items()
+                for i, celsius in enumerate(temperatures.tolist())
+            ]
+        )
+        with tqdm(total=utility.meters.count(), unit="meter", desc="readings", disable=None) as bar:
+            loaded = demo_usage_seed(
+                utility=utility, weather=weather, days=days, seed=seed, progress=bar.update
+            )
+        for data in loaded:
+            ground_truth_record(
+                meter=data.meter,
+                baseload_watts=data.ground_truth.baseload_watts,
+                anomalies=data.ground_truth.anomalies,
+            )
+        readings = sum(data.readings for data in loaded)
+        self.stdout.write(f"{readings} readings for {len(loaded)} meters over {days} days")
+        customers = list(utility.customers.filter(active=True).order_by("subject"))
+        written = 0
+        with tqdm(total=len(customers), unit="customer", desc="insights", disable=None) as bar:
+            for customer in customers:
+                written += insights_generate(customer=customer)
+                bar.update(1)
+        self.stdout.write(f"{written} insights for {len(customers)} customers")

@@ -1,0 +1,147 @@
+"""The billing-period forecast: what the period will have used by its end, from its first days.
+
+Shared by the nightly ``BILL_FORECAST``/``HIGH_BILL_ALERT`` insights and the backtest, so
+``evaluate_insights`` measures exactly what customers are shown.
+
+Inputs are a meter's *daily frame*: a DataFrame indexed by local date (one row per day,
+contiguous) with ``quantity`` (NaN where nothing was read), ``coverage`` (share of the day's
+intervals read, 0-1) and ``temperature`` (°C, NaN where unknown), and the weather region's
+history (a Series of °C by date) for normals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from insights.analytics.daily_model import DailyModel, fit_daily_model
+from insights.analytics.forecast import Noise, forecast_total
+from insights.analytics.weather import temperature_normals
+
+#: A day counts as complete (fit for training) when this share of its intervals was read.
+COMPLETE_COVERAGE = 0.9
+#: Days of history a model is trained on (CalTRACK's baseline year).
+TRAINING_DAYS = 365
+
+
+def day_range(first: date, end: date) -> pd.DatetimeIndex:
+    """Local dates ``[first, end)``."""
+    return pd.date_range(first, end - timedelta(days=1), freq="D")
+
+
+def fit_as_of(daily: pd.DataFrame, as_of: date) -> DailyModel | None:
+    """The daily model trained on the complete days of the year up to ``as_of`` (inclusive)."""
+    window = daily.loc[
+        pd.Timestamp(as_of - timedelta(days=TRAINING_DAYS - 1)) : pd.Timestamp(as_of)
+    ]
+    complete = window[window["coverage"] >= COMPLETE_COVERAGE]
+    return fit_daily_model(
+        complete.index, complete["quantity"].to_numpy(), complete["temperature"].to_numpy()
+    )
+
+
+def temperatures_for(weather: pd.Series, dates: pd.DatetimeIndex) -> tuple[np.ndarray, bool]:
+    """Temperature of each date: observed (or imported forecast) where the region has it, else
+    the normal. Returns the values and whether any normal was needed."""
+    observed = weather.reindex(dates)
+    missing = observed.isna()
+    if not missing.any():
+        return observed.to_numpy(dtype=float), False
+    normals = temperature_normals(weather, dates)
+    return observed.where(~missing, normals).to_numpy(dtype=float), True
+
+
+def expected_daily(model: DailyModel, weather: pd.Series, dates: pd.DatetimeIndex) -> np.ndarray:
+    """The model's expected usage on each of ``dates`` under their (observed or normal) weather."""
+    temperature = temperatures_for(weather, dates)[0] if model.uses_weather else None
+    return model.predict(dates, temperature)
+
+
+def _forecast_noise(model: DailyModel, daily: pd.DataFrame, weather: pd.Series) -> Noise:
+    """Scatter of actual usage around what the model predicts from *normal* weather.
+
+    When future days are forecast from normals, the weather's own surprise is part of the
+    error; residuals against normals measure both at once, so the interval stays honest.
+    """
+    dates = model.training_dates
+    normals = temperature_normals(weather, dates).to_numpy(dtype=float)
+    if np.isnan(normals).any():
+        return Noise.of(model.results.resid)
+    actual = daily["quantity"].reindex(dates).to_numpy(dtype=float)
+    return Noise.of(actual - model.predict(dates, normals))
+
+
+@dataclass(frozen=True)
+class PeriodForecast:
+    first: date
+    end: date
+    model: DailyModel
+    used_to_date: float
+    """Metered usage of the period's days up to the as-of date."""
+    quantity: float
+    low: float
+    high: float
+    elapsed_days: int
+    remaining: pd.Series
+    """The model's expected usage for each day after the as-of date."""
+    expected_daily_mean: float
+    """The model's expected usage per day over the whole period (for change drivers)."""
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.first).days
+
+
+def forecast_period(
+    *,
+    daily: pd.DataFrame,
+    weather: pd.Series,
+    first: date,
+    end: date,
+    as_of: date,
+    model: DailyModel | None = None,
+) -> PeriodForecast | None:
+    """Forecast of the period ``[first, end)`` knowing the days up to ``as_of`` (inclusive).
+
+    Known days count as metered; a known day with missing intervals is completed with the
+    model's expectation for its missing share; the remaining days are the model's expectation
+    under the weather (observed or imported where the region has it, else normals), with an
+    80 % prediction interval. None when there is not enough history to fit a model.
+    """
+    model = model or fit_as_of(daily, as_of)
+    if model is None:
+        return None
+    dates = day_range(first, end)
+    known = dates[dates <= pd.Timestamp(as_of)]
+    remaining = dates[dates > pd.Timestamp(as_of)]
+    rows = daily.reindex(known)
+    used = float(rows["quantity"].fillna(0.0).sum())
+    temperature, used_normals = None, False
+    if model.uses_weather:
+        temperature = temperatures_for(weather, dates)[0]
+        used_normals = bool(weather.reindex(remaining).isna().any())
+    expected = model.predict(dates, temperature)
+    missing_share = 1.0 - rows["coverage"].fillna(0.0).clip(upper=1.0).to_numpy()
+    gap_fill = float(np.sum(missing_share * expected[: len(known)]))
+
+    noise = (
+        _forecast_noise(model, daily, weather) if used_normals else Noise.of(model.results.resid)
+    )
+    future = None if temperature is None else temperature[len(known) :]
+    total = forecast_total(model, remaining, future, noise)
+    base = used + gap_fill
+    return PeriodForecast(
+        first=first,
+        end=end,
+        model=model,
+        used_to_date=used,
+        quantity=base + total.point,
+        low=base + total.low,
+        high=base + total.high,
+        elapsed_days=len(known),
+        remaining=pd.Series(expected[len(known) :], index=remaining),
+        expected_daily_mean=float(expected.mean()),
+    )

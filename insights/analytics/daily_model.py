@@ -1,0 +1,151 @@
+"""The daily usage model every insight shares: a CalTRACK-style change-point regression.
+
+``usage = β0 + Σ dow + βh·HDD(b_h) + βc·CDD(b_c)`` fitted by OLS (statsmodels) on up to a year
+of complete days. As CalTRACK does, four forms compete — intercept-only, heating-only,
+cooling-only and heating-and-cooling — with balance points found by grid search; a form
+qualifies only when each degree-day slope is positive and significant (p < 0.1) and its
+degree days are non-zero on enough days, and the qualifying form with the best adjusted R²
+wins. Day-of-week terms are added to every form (CalTRACK's daily model has none; homes do
+differ at weekends). Without weather for the premise's region the model is calendar-only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+from insights.analytics.weather import (
+    COOLING_BALANCE_GRID_C,
+    HEATING_BALANCE_GRID_C,
+    cooling_degree_days,
+    heating_degree_days,
+)
+
+#: Fewer complete days than this and no model is fitted (four of each weekday).
+MIN_TRAINING_DAYS = 28
+#: Share of training days that must have a temperature for a weather model (CalTRACK: 90 %).
+WEATHER_SUFFICIENCY = 0.9
+#: A degree-day slope must be significant at this level to keep its term.
+MAX_P_VALUE = 0.1
+#: ... and its degree days non-zero on at least this many training days.
+MIN_DEGREE_DAY_DAYS = 10
+
+CALENDAR = "calendar"
+INTERCEPT = "intercept"
+HEATING = "heating"
+COOLING = "cooling"
+HEATING_COOLING = "heating_cooling"
+
+
+def _calendar_columns(dates: pd.DatetimeIndex) -> np.ndarray:
+    """Intercept plus one indicator per weekday from Tuesday to Sunday (Monday is the base)."""
+    weekday = dates.day_of_week.to_numpy()
+    indicators = (weekday[:, None] == np.arange(1, 7)[None, :]).astype(float)
+    return np.column_stack([np.ones(len(dates)), indicators])
+
+
+@dataclass(frozen=True)
+class DailyModel:
+    """A fitted daily model; ``results`` is the statsmodels OLS results object."""
+
+    kind: str
+    heating_balance_c: float | None
+    cooling_balance_c: float | None
+    results: Any
+    training_dates: pd.DatetimeIndex
+
+    @property
+    def uses_weather(self) -> bool:
+        return self.heating_balance_c is not None or self.cooling_balance_c is not None
+
+    def design(self, dates: pd.DatetimeIndex, temperature: np.ndarray | None) -> np.ndarray:
+        """The regressors of ``dates``; ``temperature`` (°C per date) is needed by weather forms."""
+        columns = [_calendar_columns(dates)]
+        if self.uses_weather:
+            if temperature is None or np.isnan(np.asarray(temperature, dtype=float)).any():
+                raise ValueError(f"a {self.kind} model needs a temperature for every day")
+            if self.heating_balance_c is not None:
+                columns.append(heating_degree_days(temperature, self.heating_balance_c)[:, None])
+            if self.cooling_balance_c is not None:
+                columns.append(cooling_degree_days(temperature, self.cooling_balance_c)[:, None])
+        return np.column_stack(columns)
+
+    def predict(self, dates: pd.DatetimeIndex, temperature: np.ndarray | None = None) -> np.ndarray:
+        """Expected usage per day (never below zero: a meter does not run backwards)."""
+        return np.maximum(0.0, self.results.predict(self.design(dates, temperature)))
+
+    def weather_degree_days(self, temperature: np.ndarray) -> np.ndarray:
+        """HDD + CDD at the model's own balance points: how much heating or cooling a day needs."""
+        total = np.zeros(len(temperature))
+        if self.heating_balance_c is not None:
+            total += heating_degree_days(temperature, self.heating_balance_c)
+        if self.cooling_balance_c is not None:
+            total += cooling_degree_days(temperature, self.cooling_balance_c)
+        return total
+
+    @property
+    def heating_slope(self) -> float | None:
+        return None if self.heating_balance_c is None else float(self.results.params[7])
+
+    @property
+    def cooling_slope(self) -> float | None:
+        if self.cooling_balance_c is None:
+            return None
+        return float(self.results.params[8 if self.heating_balance_c is not None else 7])
+
+
+def _qualifies(results: Any, terms: int) -> bool:
+    """Every degree-day slope (the last ``terms`` coefficients) positive and significant."""
+    slopes = results.params[-terms:]
+    return bool(np.all(slopes > 0) and np.all(results.pvalues[-terms:] < MAX_P_VALUE))
+
+
+def fit_daily_model(
+    dates: pd.DatetimeIndex, quantity: np.ndarray, temperature: np.ndarray | None
+) -> DailyModel | None:
+    """The best daily model of ``quantity`` on ``dates`` (complete days only), or None when
+    there are fewer than :data:`MIN_TRAINING_DAYS` days. ``temperature`` may hold NaN."""
+    quantity = np.asarray(quantity, dtype=float)
+    usable = np.isfinite(quantity)
+    if usable.sum() < MIN_TRAINING_DAYS:
+        return None
+    temps = None if temperature is None else np.asarray(temperature, dtype=float)
+    if temps is None or np.isfinite(temps[usable]).mean() < WEATHER_SUFFICIENCY:
+        calendar = _calendar_columns(dates[usable])
+        results = sm.OLS(quantity[usable], calendar).fit()
+        return DailyModel(CALENDAR, None, None, results, dates[usable])
+
+    usable &= np.isfinite(temps)
+    training = dates[usable]
+    y, t, calendar = quantity[usable], temps[usable], _calendar_columns(training)
+    candidates: list[tuple[float, DailyModel]] = []
+
+    def consider(kind: str, heating: float | None, cooling: float | None) -> None:
+        degree_days = []
+        if heating is not None:
+            degree_days.append(heating_degree_days(t, heating))
+        if cooling is not None:
+            degree_days.append(cooling_degree_days(t, cooling))
+        if any(np.count_nonzero(values) < MIN_DEGREE_DAY_DAYS for values in degree_days):
+            return  # the term would be (nearly) all zeros: nothing to estimate its slope from
+        results = sm.OLS(y, np.column_stack([calendar, *degree_days])).fit()
+        if kind == INTERCEPT or _qualifies(results, len(degree_days)):
+            model = DailyModel(kind, heating, cooling, results, training)
+            candidates.append((float(results.rsquared_adj), model))
+
+    consider(INTERCEPT, None, None)
+    for heating in HEATING_BALANCE_GRID_C:
+        consider(HEATING, heating, None)
+    for cooling in COOLING_BALANCE_GRID_C:
+        consider(COOLING, None, cooling)
+    for heating, cooling in product(HEATING_BALANCE_GRID_C, COOLING_BALANCE_GRID_C):
+        if heating < cooling:
+            consider(HEATING_COOLING, heating, cooling)
+    # The intercept-only form has no slope to disqualify it, so there is always a candidate;
+    # ties keep the simpler form (listed first).
+    return max(candidates, key=lambda candidate: candidate[0])[1]

@@ -1,0 +1,188 @@
+"""The data the insight models read, as pandas frames: DAY and HOUR rollups and the weather.
+
+Models read rollups (never raw readings): they are exact totals per local bucket, and cheap.
+Dates are the meter's local calendar dates, as naive pandas Timestamps at midnight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from django.db.models.functions import ExtractHour
+from django.utils import timezone
+
+from customers.models import Meter
+from insights.analytics.baseload import LOOKBACK_DAYS, NIGHT_HOURS
+from insights.models import WeatherDay
+from metadata.catalog import ENERGY_UNITS_TO_KW, Granularity
+from usage.calendar import local_date_start, zone
+from usage.models import Rollup
+
+
+def meter_weather_region(meter: Meter) -> str:
+    """The weather region of the meter's premise ('' when it has none)."""
+    premise = getattr(meter.account, "premise", None)
+    return premise.weather_region if premise is not None else ""
+
+
+def region_weather(region: str) -> pd.Series:
+    """Every daily mean temperature (°C) known for ``region``, by date; empty without one."""
+    rows = (
+        WeatherDay.objects.filter(region=region)
+        .order_by("date")
+        .values_list("date", "mean_temperature_c")
+        if region
+        else []
+    )
+    dates, values = zip(*rows, strict=True) if rows else ((), ())
+    return pd.Series(
+        np.asarray(values, dtype=float), index=pd.DatetimeIndex(dates), name="temperature"
+    )
+
+
+@dataclass(frozen=True)
+class MeterHistory:
+    """A meter's whole daily history, ready for the models."""
+
+    meter: Meter
+    daily: pd.DataFrame
+    """One row per local date from the first day with data to ``last_day``: ``quantity``,
+    ``cost`` (NaN where unpriced or unread), ``coverage`` (0-1), ``temperature`` (°C or NaN)."""
+    weather: pd.Series
+    """The premise region's whole weather history (may reach past ``last_day``: forecasts)."""
+    last_day: date
+    """The last local date with data, never today or later (today is still being read)."""
+
+    @property
+    def first_day(self) -> date:
+        return self.daily.index[0].date()
+
+
+def meter_history(*, meter: Meter, today: date | None = None) -> MeterHistory | None:
+    """The meter's DAY rollups and weather as a frame; None when it has no complete day yet."""
+    tz = zone(meter.timezone)
+    today = today or timezone.now().astimezone(tz).date()
+    rows = list(
+        Rollup.objects.filter(
+            meter=meter, granularity=Granularity.DAY.name, start__lt=local_date_start(tz, today)
+        )
+        .order_by("start")
+        .values_list(
+            "start", "quantity", "cost", "actual_count", "estimated_count", "expected_count"
+        )
+    )
+    if not rows:
+        return None
+    frame = pd.DataFrame(
+        [
+            (
+                start.astimezone(tz).date(),
+                float(quantity),
+                np.nan if cost is None else float(cost),
+                min(1.0, (actual + estimated) / float(expected)),
+            )
+            for start, quantity, cost, actual, estimated, expected in rows
+        ],
+        columns=["date", "quantity", "cost", "coverage"],
+    )
+    frame["date"] = pd.to_datetime(frame["date"])
+    index = pd.date_range(frame["date"].iloc[0], frame["date"].iloc[-1], freq="D")
+    daily = frame.set_index("date").reindex(index)
+    daily["coverage"] = daily["coverage"].fillna(0.0)
+    weather = region_weather(meter_weather_region(meter))
+    daily["temperature"] = weather.reindex(index).to_numpy()
+    return MeterHistory(meter=meter, daily=daily, weather=weather, last_day=index[-1].date())
+
+
+def _hour_frame(meter: Meter, rows: list[tuple]) -> pd.DataFrame:
+    tz = zone(meter.timezone)
+    records = []
+    for start, end, quantity, cost, actual, estimated, expected in rows:
+        local = start.astimezone(tz)
+        records.append(
+            (
+                start,
+                end,
+                pd.Timestamp(local.date()),
+                local.hour,
+                local.isoweekday(),
+                float(quantity),
+                np.nan if cost is None else float(cost),
+                (end - start).total_seconds() / 3600,
+                actual + estimated >= expected,
+            )
+        )
+    frame = pd.DataFrame(
+        records,
+        columns=[
+            "start",
+            "end",
+            "date",
+            "hour",
+            "isoweekday",
+            "quantity",
+            "cost",
+            "hours",
+            "complete",
+        ],
+    )
+    frame["date"] = pd.to_datetime(frame["date"])
+    frame["complete"] = frame["complete"].astype(bool)
+    return frame
+
+
+_HOUR_FIELDS = (
+    "start",
+    "end",
+    "quantity",
+    "cost",
+    "actual_count",
+    "estimated_count",
+    "expected_count",
+)
+
+
+def hourly_frame(*, meter: Meter, first_day: date, end_day: date) -> pd.DataFrame:
+    """The meter's HOUR rollups on local dates ``[first_day, end_day)``: ``date``, ``hour``
+    (local wall hour), ``isoweekday``, ``quantity``, ``cost``, ``hours`` (the bucket's real
+    length) and ``complete`` (every interval read)."""
+    tz = zone(meter.timezone)
+    rows = (
+        Rollup.objects.filter(
+            meter=meter,
+            granularity=Granularity.HOUR.name,
+            start__gte=local_date_start(tz, first_day),
+            start__lt=local_date_start(tz, end_day),
+        )
+        .order_by("start")
+        .values_list(*_HOUR_FIELDS)
+    )
+    return _hour_frame(meter, list(rows))
+
+
+def night_demand(*, meter: Meter, last_day: date) -> pd.DataFrame:
+    """Average demand (W) of each complete night-time hour in the year up to ``last_day``:
+    ``date`` and ``watts``. Empty for meters whose unit is not energy (gas, water)."""
+    kw_per_unit = ENERGY_UNITS_TO_KW.get(meter.unit_of_measure)
+    if kw_per_unit is None:
+        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "watts": []})
+    tz = zone(meter.timezone)
+    rows = (
+        Rollup.objects.filter(
+            meter=meter,
+            granularity=Granularity.HOUR.name,
+            start__gte=local_date_start(tz, last_day - timedelta(days=LOOKBACK_DAYS)),
+            start__lt=local_date_start(tz, last_day + timedelta(days=1)),
+        )
+        .annotate(local_hour=ExtractHour("start", tzinfo=tz))
+        .filter(local_hour__in=sorted(NIGHT_HOURS))
+        .order_by("start")
+        .values_list(*_HOUR_FIELDS)
+    )
+    hours = _hour_frame(meter, list(rows))
+    hours = hours[hours["complete"]]
+    watts = hours["quantity"] * kw_per_unit * 1000 / hours["hours"]
+    return pd.DataFrame({"date": hours["date"], "watts": watts})

@@ -1,0 +1,48 @@
+"""Staff see their own utility's customers' insights in the admin, read-only."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Permission, User
+from django.test import Client
+from django.urls import reverse
+
+from customers.models import UtilityStaff
+from tests.insights.test_api import add_insight
+
+
+def staff_client(utility=None) -> Client:
+    user = User.objects.create_user("ops", password="unused", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="insights"))
+    if utility is not None:
+        UtilityStaff.objects.create(user=user, utility=utility)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+CHANGELIST = reverse("admin:insights_insight_changelist")
+
+
+def test_staff_see_their_utilitys_insights_and_search_by_subject(acme, alice, bob):
+    mine, theirs = add_insight(alice), add_insight(bob)
+    client = staff_client(acme)
+
+    page = client.get(CHANGELIST).content.decode()
+    assert str(mine.pk) in page
+    assert str(theirs.pk) not in page
+    assert str(mine.pk) in client.get(CHANGELIST, {"q": "alice"}).content.decode()
+    assert str(mine.pk) not in client.get(CHANGELIST, {"q": "bob"}).content.decode()
+    change = reverse("admin:insights_insight_change", args=[theirs.pk])
+    assert client.get(change).status_code == 302  # not theirs: "does not exist" redirect
+
+
+def test_insights_are_read_only_and_staff_without_utility_see_none(alice):
+    insight = add_insight(alice)
+    assert str(insight.pk) not in staff_client().get(CHANGELIST).content.decode()
+    root = User.objects.create_superuser("root", password="unused")
+    client = Client()
+    client.force_login(root)
+    change = client.get(reverse("admin:insights_insight_change", args=[insight.pk]))
+    assert change.status_code == 200
+    assert b'name="_save"' not in change.content
+    assert client.get(reverse("admin:insights_insight_add")).status_code == 403

@@ -1,0 +1,348 @@
+"""The models' maths on small hand-made series whose answers are known."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from insights.analytics import anomalies, baseload, metrics, peak, peers
+from insights.analytics.bill import forecast_period
+from insights.analytics.daily_model import (
+    CALENDAR,
+    COOLING,
+    HEATING,
+    HEATING_COOLING,
+    INTERCEPT,
+    fit_daily_model,
+)
+from insights.analytics.forecast import (
+    MORE_DAYS,
+    USAGE,
+    WEATHER,
+    Noise,
+    change_components,
+    forecast_total,
+    main_driver,
+)
+from insights.analytics.weather import (
+    cooling_degree_days,
+    heating_degree_days,
+    temperature_normals,
+)
+
+START = date(2025, 1, 6)  # a Monday
+
+
+def dates(days: int, start: date = START) -> pd.DatetimeIndex:
+    return pd.date_range(start, periods=days, freq="D")
+
+
+def jitter(days: int, scale: float = 0.05, seed: int = 0) -> np.ndarray:
+    """Small noise, so fits are not exact (an exact fit has no p-values to speak of)."""
+    return np.random.default_rng(seed).normal(0, scale, days)
+
+
+def seasonal_temperatures(days: int) -> np.ndarray:
+    """A year-like swing from -5 °C to 30 °C and back, with day-to-day wobble."""
+    return 12.5 - 17.5 * np.cos(2 * np.pi * np.arange(days) / days) + jitter(days, 1.5, 1)
+
+
+# --- degree days and normals -----------------------------------------------------------------
+
+
+def test_degree_days():
+    temperature = np.array([10.0, 16.0, 18.0, 25.0])
+    assert heating_degree_days(temperature, 16).tolist() == [6.0, 0.0, 0.0, 0.0]
+    assert cooling_degree_days(temperature, 22).tolist() == [0.0, 0.0, 0.0, 3.0]
+
+
+def test_normals_follow_the_seasonal_cycle_of_a_long_history():
+    history_dates = dates(730, date(2023, 1, 1))
+    angle = 2 * np.pi * history_dates.to_julian_date().to_numpy() / 365.25
+    history = pd.Series(10 + 8 * np.cos(angle) + 2 * np.sin(angle), index=history_dates)
+    future = dates(30, date(2025, 1, 1))
+    future_angle = 2 * np.pi * future.to_julian_date().to_numpy() / 365.25
+    expected = 10 + 8 * np.cos(future_angle) + 2 * np.sin(future_angle)
+    assert np.allclose(temperature_normals(history, future), expected, atol=1e-6)
+
+
+def test_normals_of_a_short_history_are_the_last_fortnight():
+    history = pd.Series(np.r_[np.full(20, 0.0), np.full(14, 7.0)], index=dates(34))
+    assert temperature_normals(history, dates(3, START + timedelta(days=40))).tolist() == [7.0] * 3
+    assert temperature_normals(history.iloc[0:0], dates(2)).isna().all()
+
+
+# --- the daily model -------------------------------------------------------------------------
+
+
+def test_heating_model_recovers_balance_point_slope_and_weekend():
+    days = 200
+    index = dates(days)
+    temperature = seasonal_temperatures(days)
+    weekend = (index.day_of_week >= 5).astype(float)
+    usage = 10 + 2 * heating_degree_days(temperature, 16) + 3 * weekend + jitter(days)
+
+    model = fit_daily_model(index, usage, temperature)
+
+    assert model.kind == HEATING
+    assert model.heating_balance_c == 16
+    assert model.heating_slope == pytest.approx(2, abs=0.02)
+    saturday = pd.DatetimeIndex([pd.Timestamp("2025-06-07")])
+    monday = pd.DatetimeIndex([pd.Timestamp("2025-06-09")])
+    assert model.predict(saturday, np.array([20.0]))[0] == pytest.approx(13, abs=0.05)
+    assert model.predict(monday, np.array([6.0]))[0] == pytest.approx(30, abs=0.1)
+
+
+def test_heating_and_cooling_model_finds_both_balance_points():
+    days = 300
+    temperature = seasonal_temperatures(days)
+    usage = (
+        5
+        + 1.5 * heating_degree_days(temperature, 15)
+        + 2 * cooling_degree_days(temperature, 22)
+        + jitter(days)
+    )
+    model = fit_daily_model(dates(days), usage, temperature)
+    assert (model.kind, model.heating_balance_c, model.cooling_balance_c) == (
+        HEATING_COOLING,
+        15,
+        22,
+    )
+    assert model.cooling_slope == pytest.approx(2, abs=0.02)
+
+
+def test_cooling_only_and_intercept_only_homes():
+    days = 200
+    temperature = seasonal_temperatures(days)
+    cooling = 4 + 1.2 * cooling_degree_days(temperature, 24) + jitter(days)
+    assert fit_daily_model(dates(days), cooling, temperature).kind == COOLING
+    flat = 7 + jitter(days, 0.5)
+    model = fit_daily_model(dates(days), flat, temperature)
+    assert model.kind == INTERCEPT
+    assert not model.uses_weather
+
+
+def test_without_weather_the_model_is_calendar_only():
+    days = 56
+    index = dates(days)
+    usage = np.where(index.day_of_week >= 5, 20.0, 12.0) + jitter(days)
+    model = fit_daily_model(index, usage, None)
+    assert model.kind == CALENDAR
+    assert model.predict(dates(7)) == pytest.approx([12] * 5 + [20] * 2, abs=0.05)
+
+
+def test_too_little_history_gives_no_model():
+    assert fit_daily_model(dates(27), np.ones(27), None) is None
+
+
+# --- forecasts and their intervals -----------------------------------------------------------
+
+
+def test_variance_of_a_sum_of_ar1_errors():
+    assert Noise(2.0, 0.0).variance_of_sum(10) == pytest.approx(40)
+    # n = 2, rho = 0.5: sigma^2 (2 + 2 * 1 * 0.5) = 3 sigma^2
+    assert Noise(1.0, 0.5).variance_of_sum(2) == pytest.approx(3)
+
+
+def test_forecast_total_is_the_sum_of_days_with_an_interval_around_it():
+    days = 60
+    model = fit_daily_model(dates(days), 10 + jitter(days, 0.5), None)
+    future = dates(20, START + timedelta(days=days))
+    total = forecast_total(model, future, None, Noise.of(model.results.resid))
+    assert total.point == pytest.approx(200, abs=2)
+    assert total.low < total.point < total.high
+    assert total.high - total.low == pytest.approx(2 * 1.29 * 0.5 * np.sqrt(20), rel=0.35)
+
+
+def test_period_forecast_counts_metered_days_fills_gaps_and_forecasts_the_rest():
+    days = 90
+    index = dates(days)
+    daily = pd.DataFrame(
+        {"quantity": 10 + jitter(days, 0.01), "coverage": 1.0, "temperature": np.nan},
+        index=index,
+    )
+    first = (START + timedelta(days=70)).replace()
+    as_of = first + timedelta(days=9)
+    daily.loc[pd.Timestamp(first), ["quantity", "coverage"]] = [5.0, 0.5]
+
+    forecast = forecast_period(
+        daily=daily,
+        weather=pd.Series(dtype=float),
+        first=first,
+        end=first + timedelta(30),
+        as_of=as_of,
+    )
+
+    assert forecast.model.kind == CALENDAR
+    assert forecast.elapsed_days == 10
+    assert forecast.used_to_date == pytest.approx(95, abs=0.1)
+    # 95 metered + 5 for the half day unread + 20 days x 10 expected
+    assert forecast.quantity == pytest.approx(300, abs=0.5)
+    assert forecast.low < forecast.quantity < forecast.high
+    assert len(forecast.remaining) == 20
+
+
+def test_change_components_add_up_and_name_the_driver():
+    longer = change_components(
+        current_quantity=310,
+        current_days=31,
+        previous_quantity=280,
+        previous_days=28,
+        current_expected_daily=10,
+        previous_expected_daily=10,
+    )
+    assert longer == {WEATHER: 0, MORE_DAYS: pytest.approx(30), USAGE: pytest.approx(0)}
+    assert main_driver(longer) == MORE_DAYS
+
+    colder = change_components(
+        current_quantity=450,
+        current_days=30,
+        previous_quantity=300,
+        previous_days=30,
+        current_expected_daily=14,
+        previous_expected_daily=10,
+    )
+    assert colder == {WEATHER: 120, MORE_DAYS: 0, USAGE: 30}
+    assert sum(colder.values()) == 150
+    assert main_driver(colder) == WEATHER
+
+    habits = change_components(
+        current_quantity=400,
+        current_days=30,
+        previous_quantity=300,
+        previous_days=30,
+        current_expected_daily=10,
+        previous_expected_daily=10,
+    )
+    assert main_driver(habits) == USAGE
+
+
+# --- anomalies -------------------------------------------------------------------------------
+
+
+def test_only_the_day_far_above_expectation_is_anomalous():
+    index = dates(90)
+    expected = pd.Series(20.0, index=index)
+    actual = expected + np.tile([-1.0, 0.0, 1.0], 30)
+    actual.iloc[45] = 30.0  # +10 where the scatter is +-1
+    actual.iloc[60] = 22.5  # high-ish, but within the usual scatter's tail
+    scores = anomalies.daily_scores(actual, expected)
+    assert list(scores.index[scores["anomalous"]]) == [index[45]]
+    assert scores["z"].iloc[45] > anomalies.DAY_THRESHOLD
+
+
+def test_an_anomaly_must_also_be_a_sizeable_share_of_the_day():
+    index = dates(90)
+    expected = pd.Series(100.0, index=index)
+    actual = expected + np.tile([-0.1, 0.0, 0.1], 30)
+    actual.iloc[45] = 105.0  # huge z, but only 5 % over
+    assert not anomalies.daily_scores(actual, expected)["anomalous"].any()
+
+
+def test_the_unusual_hour_is_found_against_its_own_hour_of_day():
+    days = dates(63)
+    rows = []
+    for day in days:
+        for hour in range(24):
+            usual = 2.0 if hour == 19 else 0.5
+            wobble = 0.05 * ((day.day + hour) % 3 - 1)
+            rows.append((day, hour, usual + wobble, 15.0))
+    hours = pd.DataFrame(rows, columns=["date", "hour", "quantity", "day_expected"])
+    scan_from = days[-7]
+    at_three = (hours["date"] == days[-3]) & (hours["hour"] == 3)
+    hours.loc[at_three, "quantity"] = 3.0  # 3 kWh at 3 am, where 0.5 is usual
+    flagged = anomalies.hourly_anomalies(hours, scan_from)
+    assert [(row.date, row.hour) for row in flagged.itertuples()] == [(days[-3], 3)]
+    assert flagged["expected"].iloc[0] == pytest.approx(0.5, abs=0.06)
+
+
+# --- baseload --------------------------------------------------------------------------------
+
+
+def _nights(values_by_night: list[list[float]], last: date) -> pd.DataFrame:
+    rows = [
+        (pd.Timestamp(last - timedelta(days=len(values_by_night) - 1 - i)), watts)
+        for i, night in enumerate(values_by_night)
+        for watts in night
+    ]
+    return pd.DataFrame(rows, columns=["date", "watts"])
+
+
+def test_baseload_is_a_low_quantile_of_night_demand():
+    last = date(2025, 6, 30)
+    demand = _nights([[100.0 + h for h in range(10)] for _ in range(30)], last)
+    # 10th percentile of 100..109 (numpy's linear interpolation): 100.9
+    assert baseload.baseload_watts(demand, last_day=last, degree_days=None) == pytest.approx(100.9)
+
+
+def test_nights_that_needed_heating_are_left_out():
+    last = date(2025, 1, 31)
+    # The last 35 nights cold (heat pump on: 1500 W), the 40 before them mild.
+    nights = [[120.0] * 5] * 40 + [[1500.0] * 5] * 35
+    demand = _nights(nights, last)
+    need = pd.Series(
+        [0.0] * 40 + [12.0] * 35, index=pd.DatetimeIndex(sorted(demand["date"].unique()))
+    )
+    assert baseload.baseload_watts(demand, last_day=last, degree_days=need) == 120.0
+    # Without weather there is no telling: the recent (cold) nights are used.
+    assert baseload.baseload_watts(demand, last_day=last, degree_days=None) == 1500.0
+
+
+def test_too_few_nights_give_no_baseload():
+    last = date(2025, 6, 30)
+    demand = _nights([[100.0]] * (baseload.MIN_NIGHTS - 1), last)
+    assert baseload.baseload_watts(demand, last_day=last, degree_days=None) is None
+
+
+# --- peak time -------------------------------------------------------------------------------
+
+
+def test_peak_hour_and_its_share():
+    hours = np.tile(np.arange(24), 3)
+    quantity = np.where(hours == 19, 4.0, 1.0)  # 4 of a 27-unit day
+    hour, share = peak.peak_hour(hours, quantity)
+    assert (hour, share) == (19, pytest.approx(4 / 27))
+
+
+def test_shift_saving_moves_a_share_of_peak_priced_usage_to_the_cheapest_price():
+    quantity = np.array([10.0, 5.0, 5.0])
+    price = np.array([0.30, 0.10, 0.15])
+    # 20 % of 10 units x (0.30 - 0.10) over 30 days, scaled to an average month.
+    expected = 0.2 * 10 * 0.2 * (365.25 / 12) / 30
+    assert peak.shift_saving(quantity, price, days=30) == pytest.approx(expected)
+    assert peak.shift_saving(quantity, np.full(3, 0.2), days=30) == 0.0
+
+
+# --- peers -----------------------------------------------------------------------------------
+
+
+def test_peer_statistics_need_ten_other_homes():
+    assert peers.peer_statistics(5.0, np.arange(1.0, 10.0)) is None  # 9 others
+    stats = peers.peer_statistics(5.5, np.arange(1.0, 11.0))  # 10 others
+    assert stats.cohort_size == 10
+    assert stats.percentile == 50.0
+    assert stats.average == 5.5
+    assert stats.efficient == pytest.approx(2.8)  # 20th percentile of 1..10
+
+
+def test_floor_area_bands():
+    assert peers.floor_area_band(59) == (0, 60)
+    assert peers.floor_area_band(60) == (60, 100)
+    assert peers.floor_area_band(140) == (100, 150)
+    assert peers.floor_area_band(900) == (250, None)
+
+
+# --- scores ----------------------------------------------------------------------------------
+
+
+def test_ashrae_scores():
+    actual = np.array([10.0, 20.0, 30.0])
+    predicted = np.array([12.0, 18.0, 30.0])
+    assert metrics.mape(actual, predicted) == pytest.approx((0.2 + 0.1 + 0) / 3 * 100)
+    assert metrics.cv_rmse(actual, predicted) == pytest.approx(np.sqrt(8 / 3) / 20 * 100)
+    assert metrics.nmbe(actual, predicted) == pytest.approx(0.0)
+    assert metrics.nmbe(actual, actual - 1) == pytest.approx(3 / 60 * 100)
+    assert metrics.precision_recall({1, 2, 3, 4}, {1, 2, 5}) == (0.5, pytest.approx(2 / 3))

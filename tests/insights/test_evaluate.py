@@ -1,0 +1,84 @@
+"""``evaluate_insights``: the backtest on synthetic data, end to end."""
+
+from __future__ import annotations
+
+from datetime import date
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from insights.evaluation import OURS, RUN_RATE, YEAR_AGO, render_report
+from insights.management.commands import evaluate_insights
+
+START = date(2024, 8, 1)
+#: A year and a quarter: enough for a few billing periods to have a year-ago twin.
+DAYS = 470
+
+
+@pytest.fixture
+def homes(alice, synthetic):
+    """Two electric homes and a gas one, 15 months of data each, with their ground truth."""
+    synthetic(seed=1, start=START, days=DAYS)
+    synthetic(seed=2, start=START, days=DAYS)
+    synthetic(seed=4, start=START, days=DAYS, gas=True)
+
+
+def test_our_forecast_beats_both_baselines_and_the_table_says_so(homes, monkeypatch):
+    reports = []
+
+    def keep(report):
+        reports.append(report)
+        return render_report(report)
+
+    monkeypatch.setattr(evaluate_insights, "render_report", keep)
+    out = StringIO()
+    call_command("evaluate_insights", "--customer", "alice", stdout=out, stderr=StringIO())
+    table = out.getvalue()
+    print(table)  # the numbers, for the record (pytest -s)
+
+    [report] = reports
+    ours, run_rate = report.all_periods
+    assert (ours.method, run_rate.method) == (OURS, RUN_RATE)
+    assert ours.periods == run_rate.periods >= 20
+    assert ours.mape < run_rate.mape
+    assert ours.cv_rmse < run_rate.cv_rmse
+    year_ours, _, year_ago = report.year_ago_periods
+    assert year_ago.method == YEAR_AGO
+    assert year_ago.periods >= 3
+    assert year_ours.mape < year_ago.mape
+    assert report.forecast_beats_baselines is True
+
+    assert report.anomalies.meters == 3
+    assert report.anomalies.injected > 0
+    assert report.anomalies.precision >= 0.5
+    assert report.anomalies.recall >= 0.5
+    assert report.baseload.meters == 2
+    assert report.baseload.mape < 10
+
+    for heading in (
+        "Bill forecast at day 10",
+        "MAPE %",
+        "CV(RMSE) %",
+        "NMBE %",
+        OURS,
+        RUN_RATE,
+        YEAR_AGO,
+        "Usage anomalies (days) against the injected ground truth",
+        "precision",
+        "recall",
+        "Always-on power against the generator's true baseload",
+        "Our forecast beats both baselines (MAPE and CV(RMSE)): yes",
+    ):
+        assert heading in table
+
+
+def test_evaluate_with_nothing_loaded_says_so(alice):
+    out = StringIO()
+    call_command("evaluate_insights", stdout=out, stderr=StringIO())
+    assert "not enough data to tell" in out.getvalue()
+
+
+def test_unknown_customer_is_a_one_line_error(db):
+    with pytest.raises(CommandError, match="unknown customer 'ghost'"):
+        call_command("evaluate_insights", "--customer", "ghost", stdout=StringIO())
