@@ -17,29 +17,14 @@ from xml.sax.saxutils import escape
 
 from customers.models import Customer, Meter
 from energygrid.money import format_money
+from usage import espi
 from usage.calendar import local_date_start, zone
-from usage.models import Quality
 from usage.pricing import PricedReading, priced_readings
 
 CSV_HEADER = ["start", "end", "quantity", "unitOfMeasure", "cost", "currency", "quality"]
 
-#: ESPI ServiceCategory kinds.
-SERVICE_KINDS = {"ELECTRIC": 0, "GAS": 1, "WATER": 2}
-#: Our unit -> (ESPI uom code, how many of that uom one of our unit is).
-ESPI_UNITS: dict[str, tuple[int, Decimal]] = {
-    "kWh": (72, Decimal(1000)),
-    "Wh": (72, Decimal(1)),
-    "therm": (169, Decimal(1)),
-    "CCF": (119, Decimal(100)),
-    "m3": (42, Decimal(1)),
-}
 #: ESPI values are integers; this power of ten keeps six decimals of our quantities.
 ESPI_POWER_OF_TEN = -3
-#: ESPI QualityOfReading codes: 0 valid, 8 estimated (using a reference day).
-ESPI_QUALITY = {Quality.ACTUAL: 0, Quality.ESTIMATED: 8}
-#: ISO 4217 numeric codes for the currencies we bill in.
-ISO_4217_NUMERIC = {"USD": 840, "CAD": 124, "EUR": 978, "GBP": 826, "AUD": 36, "JPY": 392}
-ESPI_COST_SCALE = Decimal(100_000)  # costs are in hundred-thousandths of the currency
 
 
 def _csv_line(values: list[str]) -> str:
@@ -125,8 +110,8 @@ def espi_feed(
     """An ESPI Atom feed (UsagePoint, LocalTimeParameters, MeterReading, ReadingType, one
     IntervalBlock per local day) that Green Button importers accept."""
     base = f"/espi/1_1/resource/RetailCustomer/{customer.pk}/UsagePoint/{meter.pk}"
-    uom, per_unit = ESPI_UNITS.get(meter.unit_of_measure, (0, Decimal(1)))
-    scale = per_unit / Decimal(10) ** ESPI_POWER_OF_TEN
+    uom, meter_units_per_uom = espi.METER_UNIT_TO_UOM.get(meter.unit_of_measure, (0, Decimal(1)))
+    scale = 1 / meter_units_per_uom / Decimal(10) ** ESPI_POWER_OF_TEN
     now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     local_time = "".join(
         f"<{key}>{value}</{key}>"
@@ -135,7 +120,7 @@ def espi_feed(
     reading_type = (
         '<ReadingType xmlns="http://naesb.org/espi">'
         "<accumulationBehaviour>4</accumulationBehaviour><commodity>1</commodity>"
-        f"<currency>{ISO_4217_NUMERIC.get(currency, 0)}</currency>"
+        f"<currency>{espi.CURRENCY_CODES.get(currency, 0)}</currency>"
         "<dataQualifier>12</dataQualifier><flowDirection>1</flowDirection>"
         f"<intervalLength>{meter.interval_seconds}</intervalLength><kind>12</kind>"
         f"<phase>769</phase><powerOfTenMultiplier>{ESPI_POWER_OF_TEN}</powerOfTenMultiplier>"
@@ -150,8 +135,8 @@ def espi_feed(
     yield _entry(
         base,
         f"Meter {meter.meter_number}",
-        '<UsagePoint xmlns="http://naesb.org/espi"><ServiceCategory>'
-        f"<kind>{SERVICE_KINDS.get(meter.service_type, 0)}</kind></ServiceCategory></UsagePoint>",
+        '<UsagePoint xmlns="http://naesb.org/espi"><ServiceCategory><kind>'
+        f"{espi.SERVICE_KINDS.get(meter.service_type, 0)}</kind></ServiceCategory></UsagePoint>",
         [f"{base}/MeterReading", "/espi/1_1/resource/LocalTimeParameters/1"],
     )
     yield _entry(
@@ -182,9 +167,9 @@ def _interval_reading(reading: PricedReading, meter: Meter, scale: Decimal) -> s
     cost = (
         ""
         if reading.cost is None
-        else f"<cost>{int((reading.cost * ESPI_COST_SCALE).to_integral_value())}</cost>"
+        else f"<cost>{int(reading.cost.scaleb(-espi.COST_EXPONENT).to_integral_value())}</cost>"
     )
-    quality = ESPI_QUALITY.get(reading.quality, 0)
+    quality = espi.QUALITY_CODES.get(reading.quality, 0)
     return (
         f"<IntervalReading>{cost}<ReadingQuality><quality>{quality}</quality></ReadingQuality>"
         f"<timePeriod><duration>{meter.interval_seconds}</duration>"

@@ -32,6 +32,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from customers.models import Meter, Utility
+from usage import espi
 from usage.calendar import zone
 from usage.models import Quality, Reading, RollupDirtyRange
 from usage.partitions import reading_partitions_ensure
@@ -56,39 +57,14 @@ _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 _INTEGER = re.compile(r"[+-]?\d+")
 
-# ESPI: unit (uom code) -> factor into a meter unit. Codes, not titles: titles lie.
-_UOM_NAMES = {72: "Wh", 169: "therm", 119: "ft³", 42: "m³", 128: "US gal"}
-_UOM_TO_METER_UNIT: dict[tuple[int, str], Decimal] = {
-    (72, "kWh"): Decimal("0.001"),
-    (72, "Wh"): Decimal(1),
-    (169, "therm"): Decimal(1),
-    (119, "CCF"): Decimal("0.01"),
-    (42, "m3"): Decimal(1),
-    (128, "gal"): Decimal(1),
-}
-# ESPI ReadingType currency (ISO 4217 numeric) -> alphabetic code.
-_CURRENCIES = {
-    36: "AUD",
-    124: "CAD",
-    356: "INR",
-    392: "JPY",
-    554: "NZD",
-    826: "GBP",
-    840: "USD",
-    978: "EUR",
-}
-# ESPI QualityOfReading codes: measured values vs values the utility filled in or derived.
-_ACTUAL_QUALITIES = {0, 10, 14, 17, 18, 19}
-_ESTIMATED_QUALITIES = {7, 8, 9, 11, 12, 13, 15, 16}
 # (parent, element) pairs of an IntervalReading that the import reads.
+_QUALITIES = frozenset(Quality.values)
 _READING_FIELDS = {
     ("timePeriod", "start"),
     ("timePeriod", "duration"),
     ("IntervalReading", "value"),
     ("IntervalReading", "cost"),
 }
-# ESPI IntervalReading/cost is in hundred-thousandths of the currency.
-_COST_EXPONENT = -5
 
 
 class ReadingsImportError(Exception):
@@ -267,7 +243,7 @@ def _csv_readings(
             errors.add(line, str(error))
             continue
         quality = values.get("quality") or Quality.ACTUAL
-        if quality not in Quality.values:
+        if quality not in _QUALITIES:
             errors.add(line, f"quality {quality!r} is not ACTUAL or ESTIMATED")
             continue
         problem = reading_problem(
@@ -415,9 +391,9 @@ class _EspiHandler(handler.ContentHandler):
                 "the ReadingType (linked from the block's MeterReading) before the blocks",
             )
         unit = self.meter.unit_of_measure
-        factor = _UOM_TO_METER_UNIT.get((reading_type.uom, unit))
+        factor = espi.UOM_TO_METER_UNIT.get((reading_type.uom, unit))
         if factor is None:
-            uom = _UOM_NAMES.get(reading_type.uom, "an unsupported unit")
+            uom = espi.UOM_NAMES.get(reading_type.uom, "an unsupported unit")
             raise _fatal(
                 self.source,
                 self.line,
@@ -426,7 +402,7 @@ class _EspiHandler(handler.ContentHandler):
             )
         billed_in = self.meter.account.customer.billing_currency
         currency = reading_type.currency
-        if currency is not None and _CURRENCIES.get(currency) != billed_in:
+        if currency is not None and espi.CURRENCIES.get(currency) != billed_in:
             self._cost_problem = (
                 f"costs are in currency {currency} but the customer is billed in {billed_in}"
             )
@@ -450,12 +426,14 @@ class _EspiHandler(handler.ContentHandler):
             return None
         codes = reading["quality"]
         if any(not code.isdigit() for code in codes) or not {int(c) for c in codes} <= (
-            _ACTUAL_QUALITIES | _ESTIMATED_QUALITIES
+            espi.ACTUAL_QUALITIES | espi.ESTIMATED_QUALITIES
         ):
             self.errors.add(line, f"unknown ReadingQuality {', '.join(codes)}")
             return None
         quality = (
-            Quality.ESTIMATED if {int(c) for c in codes} & _ESTIMATED_QUALITIES else Quality.ACTUAL
+            Quality.ESTIMATED
+            if {int(c) for c in codes} & espi.ESTIMATED_QUALITIES
+            else Quality.ACTUAL
         )
         cost = None
         if reading.get("cost"):
@@ -465,7 +443,7 @@ class _EspiHandler(handler.ContentHandler):
             if self._cost_problem:
                 self.errors.add(line, self._cost_problem)
                 return None
-            cost = Decimal(int(reading["cost"])).scaleb(_COST_EXPONENT)
+            cost = Decimal(int(reading["cost"])).scaleb(espi.COST_EXPONENT)
         assert self._block is not None
         quantity = Decimal(int(reading["value"])) * self._block[1]
         start = datetime.fromtimestamp(int(reading["start"]), UTC)
@@ -485,23 +463,23 @@ def _espi_readings(
     references (defusedxml)."""
     parser = create_parser()
     parser.setFeature(handler.feature_namespaces, True)
-    espi = _EspiHandler(source=source, meter=meter, errors=errors)
-    parser.setContentHandler(espi)
-    espi.setDocumentLocator(ExpatLocator(parser))  # parse() would; feed() does not
+    feed = _EspiHandler(source=source, meter=meter, errors=errors)
+    parser.setContentHandler(feed)
+    feed.setDocumentLocator(ExpatLocator(parser))  # parse() would; feed() does not
     try:
         while chunk := stream.read(1 << 16):
             parser.feed(chunk)
-            yield from espi.ready
-            espi.ready.clear()
+            yield from feed.ready
+            feed.ready.clear()
         parser.close()
     except SAXParseException as error:
         message = f"not well-formed XML: {error.getMessage()}"
         raise _fatal(source, error.getLineNumber(), message) from None
     except DefusedXmlException as error:
-        raise _fatal(source, espi.line, f"refused XML construct: {error}") from None
-    yield from espi.ready
-    if espi.readings_seen == 0:
-        raise _fatal(source, espi.line, "the feed holds no IntervalReading")
+        raise _fatal(source, feed.line, f"refused XML construct: {error}") from None
+    yield from feed.ready
+    if feed.readings_seen == 0:
+        raise _fatal(source, feed.line, "the feed holds no IntervalReading")
 
 
 # --- staging and upsert -----------------------------------------------------------------------
@@ -843,7 +821,7 @@ def readings_upsert(
             problem = reading_problem(
                 meter=meter, start=start, quantity=quantity, cost=cost, latest=latest
             )
-            if problem is None and quality not in Quality.values:
+            if problem is None and quality not in _QUALITIES:
                 problem = f"quality {quality!r} is not ACTUAL or ESTIMATED"
             if problem:
                 errors.add(number, problem)

@@ -1,0 +1,889 @@
+"""Benchmark: readings import, rollup rebuild and the usage read, each against a baseline
+measured in the same run on the same data (see benchmarks/README.md).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/eg_bench DJANGO_SECRET_KEY=bench \\
+        .venv/bin/python benchmarks/import_and_rollups.py [--meters 90] [--days 365]
+
+1. Generates a CSV of 15-minute readings with ``usage.synthetic`` (numpy, deterministic for
+   ``--seed``), streamed to a temporary file.
+2. Import: ``usage.imports.readings_import`` (the service behind ``import_readings``) vs a raw
+   ``COPY ... FROM STDIN (FORMAT csv)`` of the same file into a bare table with the same
+   columns and no constraints or indexes. The rollup catch-up tasks the import queues are
+   captured, not run, so the import figure is the import alone; they are run (and timed) next.
+3. Rollups: the captured catch-up tasks, then ``rebuild_rollups`` from empty (and once more,
+   with nothing to change), vs hand-written ``INSERT ... SELECT ... GROUP BY`` statements over
+   the same readings into a bare table: DAY only, and all five granularities in one statement
+   (GROUPING SETS). Checks that our DAY rollups equal the hand-written DAY rows.
+4. Read: GET /usage/v1/Usage/{meterId}?granularity=DAY for the whole range through Django's
+   test Client (in-process) vs a bare DRF APIView returning the same body.
+
+PostgreSQL only. It never runs inside a test and sets no thresholds: it prints ratios.
+Every run first deletes the rows of its own utility (slug ``bench``) left by a previous run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import io
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+import types
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as wall_time
+from pathlib import Path
+from typing import Any
+from unittest import mock
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+UTILITY_SLUG = "bench"
+METER_PREFIX = "BENCH-"
+BARE_READING_TABLE = "bench_bare_reading"
+BARE_ROLLUP_TABLE = "bench_bare_rollup"
+BARE_DAY_TABLE = "bench_bare_rollup_day"
+FLAT_PRICE = "0.150000"
+GRANULARITIES = ("HOUR", "DAY", "WEEK", "MONTH", "BILLING_PERIOD")
+
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--meters", type=int, default=90, help="meters (default 90)")
+    parser.add_argument(
+        "--days", type=int, default=365, help="local days of 15-minute data per meter (365)"
+    )
+    parser.add_argument("--seed", type=int, default=7, help="generator seed (7)")
+    parser.add_argument(
+        "--requests", type=int, default=200, help="requests per read round (200); 0 skips reads"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="read rounds, median kept (5)")
+    parser.add_argument(
+        "--skip-catch-up",
+        action="store_true",
+        help="do not run the import's queued catch-up tasks (rebuild only)",
+    )
+    parser.add_argument("--keep-csv", action="store_true", help="keep the generated CSV file")
+    parser.add_argument("--csv-dir", help="where the CSV is written (default: the temp dir)")
+    parser.add_argument(
+        "--cleanup", action="store_true", help="delete the benchmark's rows at the end"
+    )
+    args = parser.parse_args()
+    if args.meters < 1 or args.days < 3:
+        parser.error("need --meters >= 1 and --days >= 3")
+    return args
+
+
+# --- output -----------------------------------------------------------------------------------
+
+_T0 = time.perf_counter()
+
+
+def say(message: str) -> None:
+    print(f"[{time.perf_counter() - _T0:7.1f}s] {message}", flush=True)
+
+
+@contextlib.contextmanager
+def stopwatch() -> Iterator[list[float]]:
+    """Yields a one-element list that holds the elapsed seconds once the block ends."""
+    box = [0.0]
+    start = time.perf_counter()
+    try:
+        yield box
+    finally:
+        box[0] = time.perf_counter() - start
+
+
+@dataclass
+class Row:
+    section: str
+    what: str
+    seconds: float | None
+    rate: str
+    ratio: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, section: str, what: str, seconds: float | None, rate: str, ratio: str = ""):
+        self.rows.append(Row(section, what, seconds, rate, ratio))
+
+    def print(self) -> None:
+        headers = ("", "measured", "time", "throughput", "ratio")
+        cells = [
+            (r.section, r.what, "" if r.seconds is None else f"{r.seconds:.2f} s", r.rate, r.ratio)
+            for r in self.rows
+        ]
+        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+        line = "  ".join("-" * w for w in widths)
+        print()
+        print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+        print(line)
+        section = None
+        for cell in cells:
+            if section is not None and cell[0] != section:
+                print(line)
+            section = cell[0]
+            print("  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)).rstrip())
+        print(line)
+        for note in self.notes:
+            print(note)
+
+
+def per_second(count: float, seconds: float, unit: str) -> str:
+    return f"{count / seconds:,.0f} {unit}/s" if seconds > 0 else "-"
+
+
+def slower(ours: float, baseline: float, what: str) -> str:
+    return f"{ours / baseline:.1f}x {what}" if baseline > 0 else "-"
+
+
+# --- setup ------------------------------------------------------------------------------------
+
+
+def django_setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "energygrid.settings")
+    import django
+
+    django.setup()
+    # One INFO line per eagerly run catch-up task would bury the progress lines.
+    logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
+
+
+def ensure_database() -> None:
+    """Connects, creating the database first when the server says it does not exist."""
+    from django.db import OperationalError, connection
+
+    try:
+        connection.ensure_connection()
+        return
+    except OperationalError as error:
+        if "does not exist" not in str(error):
+            raise
+    import psycopg
+
+    params = connection.get_connection_params()
+    name = connection.settings_dict["NAME"]
+    params["dbname"] = "postgres"
+    say(f"creating database {name}")
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+    connection.ensure_connection()
+
+
+def execute(sql: str, params: Any = None) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def scalar(sql: str, params: Any = None) -> Any:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def clean_previous_run() -> None:
+    """Deletes what an earlier run of this script left (its utility's rows), then vacuums."""
+    from customers.models import Account, Customer, Meter, Tariff, Utility
+    from usage.models import Reading, Rollup, RollupDirtyRange
+
+    utility = Utility.objects.filter(slug=UTILITY_SLUG).first()
+    execute(f"DROP TABLE IF EXISTS {BARE_READING_TABLE}, {BARE_ROLLUP_TABLE}, {BARE_DAY_TABLE}")
+    if utility is None:
+        return
+    say("deleting the previous run's rows (utility 'bench')")
+    meters = "SELECT id FROM customers_meter WHERE utility_id = %s"
+    for model in (Rollup, RollupDirtyRange, Reading):
+        deleted = execute(
+            f"DELETE FROM {model._meta.db_table} WHERE meter_id IN ({meters})",  # noqa: S608
+            [utility.pk],
+        )
+        say(f"  {model._meta.db_table}: {deleted:,} rows deleted")
+    Meter.objects.filter(utility=utility).delete()
+    Account.objects.filter(utility=utility).delete()
+    Customer.objects.filter(utility=utility).delete()
+    Tariff.objects.filter(utility=utility).delete()
+    utility.delete()
+    say("  VACUUM ANALYZE usage_reading, usage_rollup")
+    execute(f"VACUUM ANALYZE {Reading._meta.db_table}, {Rollup._meta.db_table}")
+
+
+@dataclass(frozen=True)
+class BenchMeter:
+    number: str
+    region: str
+    timezone: str
+    seed: int
+
+
+def create_meters(count: int, seed: int) -> tuple[Any, list[BenchMeter]]:
+    """One utility, one customer, ``count`` accounts of one 15-minute electric meter each;
+    meters spread over the synthetic weather regions (and so over their time zones)."""
+    from customers.models import Account, Customer, Meter, Tariff, TariffRate, Utility
+    from usage.synthetic import WEATHER_REGIONS
+
+    utility = Utility.objects.create(
+        slug=UTILITY_SLUG,
+        name="Benchmark Power",
+        issuer="https://id.bench.example",
+        audience="energygrid-bench",
+        currency="USD",
+        timezone="America/New_York",
+    )
+    tariff = Tariff.objects.create(utility=utility, code="FLAT", name="Flat", currency="USD")
+    TariffRate.objects.create(
+        tariff=tariff, position=0, price=FLAT_PRICE, weekdays=127, from_hour=0, to_hour=24
+    )
+    customer = Customer.objects.create(
+        utility=utility,
+        subject="bench",
+        display_name="Benchmark",
+        billing_currency="USD",
+        timezone="America/New_York",
+    )
+    regions = list(WEATHER_REGIONS)
+    planned = []
+    for i in range(count):
+        region = regions[i % len(regions)]
+        planned.append(
+            BenchMeter(
+                f"{METER_PREFIX}{i:05d}",
+                region,
+                WEATHER_REGIONS[region].timezone,
+                seed * 100_003 + i,
+            )
+        )
+    accounts = Account.objects.bulk_create(
+        Account(
+            utility=utility,
+            customer=customer,
+            account_number=f"BENCH-A-{i:05d}",
+            status="ACTIVE",
+            billing_cycle_day=1 + i % 28,
+        )
+        for i in range(count)
+    )
+    Meter.objects.bulk_create(
+        Meter(
+            utility=utility,
+            account=account,
+            meter_number=m.number,
+            service_type="ELECTRIC",
+            unit_of_measure="kWh",
+            interval_seconds=900,
+            timezone=m.timezone,
+            tariff=tariff,
+        )
+        for account, m in zip(accounts, planned, strict=True)
+    )
+    return customer, planned
+
+
+def first_day(days: int) -> date:
+    """The first local date: the series ends two days before today, safely in the past."""
+    return date.today() - timedelta(days=days + 2)
+
+
+def write_csv(path: Path, meters: list[BenchMeter], days: int, seed: int) -> int:
+    """Streams every meter's synthetic readings to ``path`` (meterNumber,start,quantity,quality);
+    one meter in memory at a time. Returns the number of readings."""
+    import numpy as np
+
+    from usage.synthetic import electric_intervals, random_profile, weather_series
+
+    start = first_day(days)
+    total = 0
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("meterNumber,start,quantity,quality\n")
+        for i, meter in enumerate(meters, start=1):
+            rng = np.random.default_rng(meter.seed)
+            series = electric_intervals(
+                profile=random_profile(rng),
+                start_utc=datetime.combine(start, wall_time(), ZoneInfo(meter.timezone)),
+                days=days,
+                tz=meter.timezone,
+                temperatures=weather_series(region=meter.region, start=start, days=days, seed=seed),
+                seed=meter.seed,
+            )
+            starts = np.datetime_as_string(
+                series.starts.astype("datetime64[s]"), unit="s", timezone="UTC"
+            )
+            quantities = np.char.mod(f"%.{series.decimals}f", series.quantities)
+            qualities = np.where(series.estimated, "ESTIMATED", "ACTUAL")
+            prefix = meter.number + ","
+            columns = (starts.tolist(), quantities.tolist(), qualities.tolist())
+            out.writelines(f"{prefix}{s},{q},{k}\n" for s, q, k in zip(*columns, strict=True))
+            total += series.starts.size
+            if i % 10 == 0 or i == len(meters):
+                say(f"  generated {i}/{len(meters)} meters, {total:,} readings")
+    return total
+
+
+# --- import -----------------------------------------------------------------------------------
+
+
+class PhaseTimer:
+    """Accumulates the time spent inside wrapped functions, by label."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    def wrap(self, owner: Any, name: str, label: str) -> Any:
+        original = getattr(owner, name)
+        seconds = self.seconds
+
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                seconds[label] += time.perf_counter() - start
+
+        return mock.patch.object(owner, name, timed)
+
+
+class QueuedTasks:
+    """Stands in for the catch-up task during the import: records what would be queued."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def delay_on_commit(self, *args: Any) -> None:
+        self.calls.append(args)
+
+
+def run_import(csv_path: Path) -> tuple[Any, float, dict[str, float], QueuedTasks]:
+    """Our import of the file; catch-up tasks captured, phases timed (indicative)."""
+    from django.db import connection
+
+    from usage import imports
+
+    phases = PhaseTimer()
+    queued = QueuedTasks()
+    patches = [
+        mock.patch.object(imports, "rollups_catch_up", queued),
+        phases.wrap(imports._Stage, "load", "parse + validate + COPY to staging"),
+        phases.wrap(imports._PostgresStage, "write", "COPY to staging"),
+        phases.wrap(imports._Stage, "duplicates", "duplicate check (window over staging)"),
+        phases.wrap(imports._PostgresStage, "ranges", "ranges"),
+        phases.wrap(imports, "reading_partitions_ensure", "partitions"),
+        phases.wrap(imports._PostgresStage, "upsert", "upsert INSERT ... ON CONFLICT"),
+        phases.wrap(imports, "_extend_meter_bounds", "meter bounds"),
+        phases.wrap(imports, "_queue_rollups", "dirty ranges + queue"),
+    ]
+    with contextlib.ExitStack() as stack:
+        for patch in patches:
+            stack.enter_context(patch)
+        connection.close()  # a fresh connection, like a fresh `manage.py import_readings`
+        with stopwatch() as elapsed:
+            result = imports.readings_import(
+                path=csv_path,
+                file_format="csv",
+                utility_slug=UTILITY_SLUG,
+                progress=sys.stderr.isatty(),
+            )
+    seconds = dict(phases.seconds)
+    copy = seconds.get("COPY to staging", 0.0)
+    seconds["parse + validate + COPY to staging"] -= copy
+    seconds["parse + validate (Python)"] = seconds.pop("parse + validate + COPY to staging")
+    seconds["commit (deferred FK checks) + rest"] = elapsed[0] - sum(seconds.values())
+    return result, elapsed[0], seconds, queued
+
+
+def run_raw_copy(csv_path: Path) -> float:
+    """The same file into a bare table with the same columns: PostgreSQL's ingest floor."""
+    from django.db import connection, transaction
+
+    execute(
+        f"CREATE TABLE {BARE_READING_TABLE} (meter_number text, start timestamptz,"
+        " quantity numeric(18, 6), quality varchar(9))"
+    )
+    connection.close()
+    with (
+        stopwatch() as elapsed,  # outermost: the time includes the commit
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        csv_path.open("rb") as source,
+        cursor.copy(
+            f"COPY {BARE_READING_TABLE} (meter_number, start, quantity, quality)"
+            " FROM STDIN WITH (FORMAT csv, HEADER true)"
+        ) as copy,
+    ):
+        while chunk := source.read(1 << 20):
+            copy.write(chunk)
+    return elapsed[0]
+
+
+# --- rollups ----------------------------------------------------------------------------------
+
+_BARE_ROLLUP_DDL = """
+CREATE TABLE {table} (
+    meter_id uuid, granularity text, start timestamp, quantity numeric, cost numeric,
+    actual_count bigint, estimated_count bigint, peak_quantity numeric
+)
+"""
+
+# Every bench reading with its meter's local time, price and billing cycle day. The flat
+# tariff has one rate covering every hour, so joining it on tariff_id prices every reading
+# (a time-of-use tariff would need the weekday/hour match usage.pricing does).
+_PRICED = """
+    SELECT reading.meter_id, reading.quantity, reading.quality,
+           COALESCE(reading.cost, reading.quantity * rate.price) AS cost,
+           reading.start AT TIME ZONE meter.timezone AS local_start,
+           account.billing_cycle_day - 1 AS cycle_offset
+    FROM usage_reading AS reading
+    JOIN customers_meter AS meter ON meter.id = reading.meter_id
+    JOIN customers_account AS account ON account.id = meter.account_id
+    LEFT JOIN customers_tariffrate AS rate ON rate.tariff_id = meter.tariff_id
+    WHERE meter.utility_id = %(utility)s
+"""
+
+_FIGURES = """
+    sum(quantity), sum(cost),
+    count(*) FILTER (WHERE quality = 'ACTUAL'), count(*) FILTER (WHERE quality = 'ESTIMATED'),
+    max(quantity)
+"""
+
+BASELINE_DAY_SQL = f"""
+INSERT INTO {BARE_DAY_TABLE}
+SELECT meter_id, 'DAY', date_trunc('day', local_start) AS day, {_FIGURES}
+FROM ({_PRICED}) AS priced
+GROUP BY meter_id, day
+"""  # noqa: S608 (constant SQL)
+
+# All five granularities in one statement. BILLING_PERIOD: the cycle day is 1-28 here, so the
+# period holding a local time starts on the cycle day of the month of (local time - offset).
+BASELINE_ALL_SQL = f"""
+INSERT INTO {BARE_ROLLUP_TABLE}
+SELECT meter_id,
+       CASE WHEN GROUPING(hour) = 0 THEN 'HOUR' WHEN GROUPING(day) = 0 THEN 'DAY'
+            WHEN GROUPING(week) = 0 THEN 'WEEK' WHEN GROUPING(month) = 0 THEN 'MONTH'
+            ELSE 'BILLING_PERIOD' END,
+       COALESCE(hour, day, week, month, period),
+       {_FIGURES}
+FROM (
+    SELECT *, date_trunc('hour', local_start) AS hour, date_trunc('day', local_start) AS day,
+           date_trunc('week', local_start) AS week, date_trunc('month', local_start) AS month,
+           date_trunc('month', local_start - make_interval(days => cycle_offset))
+               + make_interval(days => cycle_offset) AS period
+    FROM ({_PRICED}) AS priced
+) AS bucketed
+GROUP BY GROUPING SETS ((meter_id, hour), (meter_id, day), (meter_id, week), (meter_id, month),
+                        (meter_id, period))
+"""  # noqa: S608 (constant SQL)
+
+# Our DAY rollups against the hand-written DAY rows: rows in either, rows that differ.
+COMPARE_DAY_SQL = f"""
+SELECT count(*),
+       count(*) FILTER (WHERE ours.meter_id IS NULL OR bare.meter_id IS NULL
+           OR (ours.quantity, ours.cost, ours.actual_count, ours.estimated_count,
+               ours.peak_quantity)
+              IS DISTINCT FROM
+              (bare.quantity, bare.cost, bare.actual_count, bare.estimated_count,
+               bare.peak_quantity))
+FROM (
+    SELECT rollup.meter_id, rollup.start AT TIME ZONE meter.timezone AS day, rollup.quantity,
+           rollup.cost, rollup.actual_count, rollup.estimated_count, rollup.peak_quantity
+    FROM usage_rollup AS rollup JOIN customers_meter AS meter ON meter.id = rollup.meter_id
+    WHERE rollup.granularity = 'DAY' AND meter.utility_id = %(utility)s
+) AS ours
+FULL JOIN {BARE_DAY_TABLE} AS bare
+  ON bare.meter_id = ours.meter_id AND bare.start = ours.day
+"""  # noqa: S608 (constant SQL)
+
+
+def timed_statement(sql: str, params: dict[str, Any]) -> tuple[float, int]:
+    """Runs one statement in its own transaction; (seconds including commit, rows)."""
+    from django.db import transaction
+
+    with stopwatch() as elapsed, transaction.atomic():
+        rows = execute(sql, params)
+    return elapsed[0], rows
+
+
+def rollup_counts(utility_id: Any) -> dict[str, int]:
+    from django.db.models import Count
+
+    from usage.models import Rollup
+
+    rows = (
+        Rollup.objects.filter(meter__utility_id=utility_id)
+        .values_list("granularity")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return dict(rows)
+
+
+def delete_rollups(utility_id: Any) -> None:
+    from usage.models import Rollup
+
+    execute(
+        "DELETE FROM usage_rollup WHERE meter_id IN"
+        " (SELECT id FROM customers_meter WHERE utility_id = %s)",
+        [utility_id],
+    )
+    execute(f"VACUUM ANALYZE {Rollup._meta.db_table}")
+
+
+# --- read -------------------------------------------------------------------------------------
+
+
+def read_benchmark(
+    customer: Any, meter_number: str, days: int, requests: int, rounds: int
+) -> dict[str, float]:
+    """Requests/s of our DAY series for the whole range vs bare DRF views of the same body
+    (median of ``rounds`` rounds of ``requests`` requests each, after a warm-up)."""
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.test import Client, override_settings
+    from django.urls import path
+    from rest_framework.permissions import AllowAny
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    from customers.models import Meter
+    from customers.services import session_issue
+
+    meter = Meter.objects.get(utility__slug=UTILITY_SLUG, meter_number=meter_number)
+    start = first_day(days)
+    url = (
+        f"/usage/v1/Usage/{meter.pk}?granularity=DAY&start={start.isoformat()}"
+        f"&end={(start + timedelta(days=days)).isoformat()}&pageSize={min(days + 1, 1000)}"
+    )
+    token = session_issue(customer=customer).access_token
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    body: dict[str, Any] = {}
+
+    class BareView(APIView):
+        """No authentication, permission or throttle: DRF's floor for this body."""
+
+        authentication_classes: list[Any] = []
+        permission_classes = [AllowAny]
+        throttle_classes: list[Any] = []
+
+        def get(self, request):
+            return Response(body)
+
+    class BareAuthView(APIView):
+        """The project's default authentication, permission and throttle; same body."""
+
+        def get(self, request):
+            return Response(body)
+
+    import energygrid.urls
+
+    urls = types.ModuleType("benchmarks_urlconf")
+    urls.urlpatterns = [
+        path("bench/bare", BareView.as_view()),
+        path("bench/bare-auth", BareAuthView.as_view()),
+        *energygrid.urls.urlpatterns,
+    ]
+    sys.modules[urls.__name__] = urls
+    rest = dict(settings.REST_FRAMEWORK)
+    rest["DEFAULT_THROTTLE_RATES"] = {
+        **rest["DEFAULT_THROTTLE_RATES"],
+        "customer": "100000000/min",
+    }
+    with override_settings(
+        ROOT_URLCONF=urls.__name__,
+        ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"],
+        REST_FRAMEWORK=rest,
+    ):
+        first = client.get(url)
+        if first.status_code != 200:
+            raise SystemExit(f"GET {url} answered {first.status_code}: {first.content[:300]!r}")
+        body.update(first.json())
+        items = len(body["items"]) if "items" in body else None
+        say(f"  our response: {items} DAY items, {len(first.content):,} bytes")
+        for bare in ("/bench/bare", "/bench/bare-auth"):
+            answer = client.get(bare)
+            if answer.status_code != 200 or answer.content != first.content:
+                raise SystemExit(f"{bare} does not return the same body ({answer.status_code})")
+
+        def rate(target: str) -> float:
+            cache.clear()  # throttle history starts empty for every round
+            with stopwatch() as elapsed:
+                for _ in range(requests):
+                    client.get(target)
+            return requests / elapsed[0]
+
+        targets = {"ours": url, "bare": "/bench/bare", "bare-auth": "/bench/bare-auth"}
+        for target in targets.values():  # warm-up
+            for _ in range(20):
+                client.get(target)
+        results: dict[str, list[float]] = defaultdict(list)
+        for round_number in range(1, rounds + 1):
+            for name, target in targets.items():
+                results[name].append(rate(target))
+            say(
+                f"  read round {round_number}: "
+                + ", ".join(f"{name} {values[-1]:,.0f} req/s" for name, values in results.items())
+            )
+        last = client.get(url)
+        if last.status_code != 200 or last.content != first.content:
+            raise SystemExit("our endpoint's answer changed during the benchmark")
+    measured = {name: statistics.median(values) for name, values in results.items()}
+    measured["items"] = float(items or 0)
+    measured["bytes"] = float(len(first.content))
+    return measured
+
+
+# --- the three benchmarks ---------------------------------------------------------------------
+
+
+def bench_import(report: Report, csv_path: Path, readings: int) -> tuple[float, QueuedTasks]:
+    say("import: usage.imports.readings_import (catch-up tasks captured, not run)")
+    result, seconds, phases, queued = run_import(csv_path)
+    say(
+        f"  {result.rows:,} rows ({result.changed:,} new or changed) for {result.meters}"
+        f" meters in {seconds:.1f} s; {len(queued.calls)} catch-up tasks queued"
+    )
+    if result.rows != readings or result.changed != readings:
+        raise SystemExit(f"imported {result.rows} rows, changed {result.changed}: expected all")
+    say(f"baseline: raw COPY of the same file into a bare table ({BARE_READING_TABLE})")
+    copy_seconds = run_raw_copy(csv_path)
+    copied = scalar(f"SELECT count(*) FROM {BARE_READING_TABLE}")  # noqa: S608
+    say(f"  {copied:,} rows in {copy_seconds:.1f} s")
+    if copied != readings:
+        raise SystemExit(f"COPY loaded {copied} rows, expected {readings}")
+    report.add(
+        "import",
+        "readings_import (CSV -> staging -> upsert)",
+        seconds,
+        per_second(readings, seconds, "rows"),
+        slower(seconds, copy_seconds, "COPY's time"),
+    )
+    report.add(
+        "import",
+        "baseline: COPY FROM STDIN csv, bare table",
+        copy_seconds,
+        per_second(readings, copy_seconds, "rows"),
+        "1.0x",
+    )
+    for label, spent in sorted(phases.items(), key=lambda item: -item[1]):
+        report.add("import", f"  phase: {label}", spent, f"{spent / seconds:.0%} of import")
+    return seconds, queued
+
+
+def bench_rollups(
+    report: Report, args: argparse.Namespace, utility_id: Any, readings: int, queued: QueuedTasks
+) -> float | None:
+    """Returns how long the import's catch-up tasks took (None when skipped)."""
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    from usage.tasks import rollups_catch_up
+
+    say("ANALYZE usage_reading (not timed; same statistics for every rollup run)")
+    execute("ANALYZE usage_reading")
+    for table in (BARE_DAY_TABLE, BARE_ROLLUP_TABLE):
+        execute(_BARE_ROLLUP_DDL.format(table=table))
+    params = {"utility": utility_id}
+    say("baseline: one INSERT ... SELECT ... GROUP BY, DAY buckets")
+    day_seconds, day_rows = timed_statement(BASELINE_DAY_SQL, params)
+    say(f"  {day_rows:,} rows in {day_seconds:.1f} s")
+    say("baseline: one INSERT ... SELECT ... GROUP BY GROUPING SETS, all five granularities")
+    all_seconds, all_rows = timed_statement(BASELINE_ALL_SQL, params)
+    say(f"  {all_rows:,} rows in {all_seconds:.1f} s")
+
+    catch_up: float | None = None
+    if not args.skip_catch_up:
+        say(f"ours: the {len(queued.calls)} rollups_catch_up tasks the import queued, eagerly")
+        # The follow-up tasks a catch-up queues (budget alerts...) are other tasks on other
+        # workers in production: they are not part of the rollup figure.
+        with override_settings(ROLLUP_FOLLOW_UP_TASKS=[]), stopwatch() as elapsed:
+            for call in queued.calls:
+                rollups_catch_up.apply(args=call, throw=True)
+        catch_up = elapsed[0]
+        counts = rollup_counts(utility_id)
+        say(f"  {sum(counts.values()):,} rollup rows in {catch_up:.1f} s")
+        report.add(
+            "rollups",
+            f"catch-up tasks queued by the import ({len(queued.calls)})",
+            catch_up,
+            per_second(readings, catch_up, "readings"),
+            slower(catch_up, all_seconds, "all-5 baseline"),
+        )
+        say("  deleting them again (not timed) so the rebuild starts from empty")
+        delete_rollups(utility_id)
+
+    say(f"ours: manage.py rebuild_rollups --utility {UTILITY_SLUG} (no rollups yet)")
+    with stopwatch() as rebuild:
+        call_command("rebuild_rollups", utility=UTILITY_SLUG, verbosity=0, stdout=io.StringIO())
+    counts = rollup_counts(utility_id)
+    ours_rows = sum(counts.values())
+    say(f"  {ours_rows:,} rollup rows in {rebuild[0]:.1f} s")
+    say("ours: rebuild_rollups again (nothing changed: reads, compares, writes nothing)")
+    with stopwatch() as again:
+        call_command("rebuild_rollups", utility=UTILITY_SLUG, verbosity=0, stdout=io.StringIO())
+    say(f"  {again[0]:.1f} s")
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(COMPARE_DAY_SQL, params)
+        total, differing = cursor.fetchone()
+        cursor.execute(
+            f"SELECT granularity, count(*) FROM {BARE_ROLLUP_TABLE} GROUP BY granularity"  # noqa: S608
+        )
+        baseline_counts = dict(cursor.fetchall())
+    say(f"  check: our DAY rollups vs the hand-written DAY rows: {differing} of {total} differ")
+    report.add(
+        "rollups",
+        f"rebuild_rollups, all 5 granularities ({ours_rows:,} rows)",
+        rebuild[0],
+        per_second(readings, rebuild[0], "readings"),
+        slower(rebuild[0], all_seconds, "all-5 baseline"),
+    )
+    report.add(
+        "rollups",
+        "rebuild_rollups again, nothing changed",
+        again[0],
+        per_second(readings, again[0], "readings"),
+        slower(again[0], all_seconds, "all-5 baseline"),
+    )
+    report.add(
+        "rollups",
+        f"baseline: 1 INSERT..SELECT..GROUP BY GROUPING SETS, 5 gran. ({all_rows:,} rows)",
+        all_seconds,
+        per_second(readings, all_seconds, "readings"),
+        "1.0x",
+    )
+    report.add(
+        "rollups",
+        f"baseline: 1 INSERT..SELECT..GROUP BY, DAY only ({day_rows:,} rows)",
+        day_seconds,
+        per_second(readings, day_seconds, "readings"),
+        f"rebuild = {rebuild[0] / day_seconds:.1f}x this",
+    )
+
+    def listed(rows: dict[str, int]) -> str:
+        return ", ".join(f"{g} {rows.get(g, 0):,}" for g in GRANULARITIES)
+
+    report.notes.append(f"rollup rows, ours: {listed(counts)}")
+    report.notes.append(f"rollup rows, hand-written: {listed(baseline_counts)}")
+    report.notes.append(
+        f"check: our DAY rollups vs the hand-written DAY rows: {differing} of {total} differ"
+    )
+    return catch_up
+
+
+def bench_read(report: Report, args: argparse.Namespace, customer: Any, meter_number: str) -> None:
+    say(
+        f"read: GET /Usage/{{meterId}}?granularity=DAY for {args.days} days,"
+        f" {args.rounds} rounds x {args.requests} requests per endpoint"
+    )
+    read = read_benchmark(customer, meter_number, args.days, args.requests, args.rounds)
+    report.add(
+        "read",
+        f"GET /Usage/{{meterId}}?granularity=DAY ({read['items']:.0f} items)",
+        None,
+        f"{read['ours']:,.0f} req/s",
+        slower(read["bare"], read["ours"], "bare's time"),
+    )
+    report.add(
+        "read",
+        f"baseline: bare APIView, same body ({read['bytes']:,.0f} B), no auth",
+        None,
+        f"{read['bare']:,.0f} req/s",
+        "1.0x",
+    )
+    report.add(
+        "read",
+        "bare APIView + our JWT auth/permission/throttle",
+        None,
+        f"{read['bare-auth']:,.0f} req/s",
+        slower(read["bare"], read["bare-auth"], "bare's time"),
+    )
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    args = _parse_args()
+    django_setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        print(
+            f"benchmarks need PostgreSQL, not {connection.vendor}: set DATABASE_URL=postgres://...",
+            file=sys.stderr,
+        )
+        return 2
+    ensure_database()
+    server = scalar("SHOW server_version")
+    say(f"PostgreSQL {server}, database {connection.settings_dict['NAME']}, {os.cpu_count()} CPUs")
+    say("migrate")
+    call_command("migrate", verbosity=0, interactive=False)
+    clean_previous_run()
+    say(f"creating {args.meters} meters")
+    customer, meters = create_meters(args.meters, args.seed)
+
+    report = Report()
+    csv_dir = Path(args.csv_dir) if args.csv_dir else Path(tempfile.gettempdir())
+    handle, name = tempfile.mkstemp(prefix="eg-bench-", suffix=".csv", dir=csv_dir)
+    os.close(handle)
+    csv_path = Path(name)
+    try:
+        say(f"generating readings ({args.meters} meters x {args.days} days) into {csv_path}")
+        with stopwatch() as generated:
+            readings = write_csv(csv_path, meters, args.days, args.seed)
+        size = csv_path.stat().st_size
+        say(f"  {readings:,} readings, {size / 1e6:,.1f} MB in {generated[0]:.1f} s")
+        import_seconds, queued = bench_import(report, csv_path, readings)
+        catch_up = bench_rollups(report, args, customer.utility_id, readings, queued)
+        if catch_up is not None:
+            both = import_seconds + catch_up
+            report.rows.insert(
+                2,
+                Row(
+                    "import",
+                    "import + its catch-up tasks (import with rollups)",
+                    both,
+                    per_second(readings, both, "rows"),
+                ),
+            )
+        if args.requests > 0:
+            bench_read(report, args, customer, meters[0].number)
+    finally:
+        if args.keep_csv:
+            say(f"CSV kept: {csv_path}")
+        else:
+            csv_path.unlink(missing_ok=True)
+        execute(f"DROP TABLE IF EXISTS {BARE_READING_TABLE}, {BARE_ROLLUP_TABLE}, {BARE_DAY_TABLE}")
+    if args.cleanup:
+        clean_previous_run()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    report.notes[:0] = [
+        f"data: {args.meters} meters x {args.days} days of 15-minute readings ="
+        f" {readings:,} readings (CSV {size / 1e6:,.1f} MB); PostgreSQL {server};"
+        f" {os.cpu_count()} CPUs, load average at the end {load}",
+        "ratio: our time / the baseline's time, both measured in this run on the same rows",
+    ]
+    report.print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
