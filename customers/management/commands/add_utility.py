@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from customers.utilities import UtilityInvalid, jwks_load, utility_register
+from energygrid.commands import OpsCommand
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Registers a utility and the keys its ID tokens are checked with (re-run updates it)."
 
     def add_arguments(self, parser) -> None:

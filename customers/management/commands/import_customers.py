@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from customers.cis import CustomersImportInvalid, customers_document_parse, customers_import
+from energygrid.commands import OpsCommand
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = (
         "Imports a CIS extract (JSON, one utility per file): tariffs, customers, accounts, "
         "premises and meters. Validated in full first; upserts; re-importing changes nothing."

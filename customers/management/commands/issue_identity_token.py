@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from customers.keys import IdentityTokenUnavailable, identity_token_issue
 from customers.models import Utility
+from energygrid.commands import OpsCommand
 
 _MAX_TTL_SECONDS = 3600
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = (
         "Prints a fresh single-use ID token for a subject, signed with a utility key this "
         "install holds (the demo utility's). Exchange it at POST /usage/v1/Customer/login."

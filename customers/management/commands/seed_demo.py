@@ -7,11 +7,12 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from customers.demo import demo_seed
 from customers.models import Utility
+from energygrid.commands import OpsCommand
 from insights.services import ground_truth_record, insights_generate, weather_upsert
 from insights.weather import WeatherRow
 from usage.demo import demo_usage_seed, demo_weather
@@ -20,7 +21,7 @@ _MAX_CUSTOMERS = 10_000
 _MIN_DAYS, _MAX_DAYS = 7, 3660
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = (
         "Creates or updates the demo utility (own signing key), flat and time-of-use tariffs "
         "and N customers with accounts, premises, meters, D days of weather-driven 15-minute "

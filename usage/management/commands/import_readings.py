@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from energygrid.commands import OpsCommand
 from usage.imports import ReadingsImportError, readings_import
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = (
         "Imports interval readings from a CSV file (meterNumber,start,quantity[,quality][,cost]) "
         "or a Green Button ESPI feed (--format espi --meter N). Upserts on (meter, start); a file "

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from argparse import ArgumentTypeError
 from datetime import date
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from customers.models import Meter
+from energygrid.commands import OpsCommand
 from usage.calendar import local_date_start, zone
 from usage.rollups import rollups_rebuild
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = (
         "Recomputes rollups from the readings (all meters, or one), from a local date on. "
         "Idempotent: the same readings always give the same rollups."
@@ -34,7 +36,7 @@ class Command(BaseCommand):
         try:
             return date.fromisoformat(text)
         except ValueError:
-            raise CommandError(f"--since {text!r} is not a date (YYYY-MM-DD)") from None
+            raise ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
     def handle(self, *args: Any, **options: Any) -> None:
         meters = Meter.objects.select_related("account").order_by("utility__slug", "meter_number")
