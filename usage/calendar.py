@@ -241,3 +241,14 @@ def meter_bucket_bounds(
         start=start,
         end=end,
     )
+
+
+def meter_bucket_range(
+    meter, granularity: Granularity, start: datetime, end: datetime
+) -> tuple[datetime, datetime]:
+    """``[start, end)`` widened to whole buckets of the meter's calendar: the first and last
+    boundaries of :func:`meter_bucket_bounds`, without computing the ones in between."""
+    tick = timedelta(microseconds=1)
+    first = meter_bucket_bounds(meter, granularity, start, start + tick)[0]
+    last = meter_bucket_bounds(meter, granularity, end - tick, end)[-1]
+    return first, last

@@ -18,7 +18,7 @@ from rest_framework.exceptions import NotFound
 
 from customers.models import Customer, Meter
 from metadata.catalog import Granularity
-from usage.calendar import local_date_start, zone
+from usage.calendar import local_date_start, meter_bucket_bounds, zone
 from usage.models import ROLLUP_FIGURES, Quality, Reading, Rollup
 from usage.pricing import PricedReading, priced_readings
 
@@ -76,33 +76,32 @@ def usage_series(
     *,
     meter: Meter,
     granularity: Granularity,
-    bounds: list[datetime],
+    start: datetime,
+    end: datetime,
     after: datetime | None,
     limit: int,
 ) -> list[Bucket]:
-    """Up to ``limit`` non-empty buckets within ``bounds`` (whole buckets) starting after
+    """Up to ``limit`` non-empty buckets of ``[start, end)`` (bucket boundaries) starting after
     the bucket that starts at ``after`` (a page token's position)."""
-    if after is not None:
-        position = bisect.bisect_right(bounds, after)
-        if position >= len(bounds):
-            return []
-        low = bounds[position]
-    else:
-        low = bounds[0]
     if granularity is Granularity.FIFTEEN_MINUTE:
-        return _buckets_from_readings(meter, bounds, low, limit)
+        return _buckets_from_readings(meter, start, end, after, limit)
     rows = Rollup.objects.filter(
-        meter=meter, granularity=granularity.name, start__gte=low, start__lt=bounds[-1]
+        meter=meter, granularity=granularity.name, start__gte=start, start__lt=end
     )
+    if after is not None:
+        rows = rows.filter(start__gt=after)
     return [
         Bucket(*row) for row in rows.order_by("start").values_list("start", *ROLLUP_FIGURES)[:limit]
     ]
 
 
 def _buckets_from_readings(
-    meter: Meter, bounds: list[datetime], low: datetime, limit: int
+    meter: Meter, start: datetime, end: datetime, after: datetime | None, limit: int
 ) -> list[Bucket]:
     """Quarter-hour buckets straight from readings (one reading each on a 15-minute meter)."""
+    bounds = meter_bucket_bounds(meter, Granularity.FIFTEEN_MINUTE, start, end)
+    # ``after`` is a bucket start from our signed page token, so a later boundary exists.
+    low = start if after is None else bounds[bisect.bisect_right(bounds, after)]
     per_bucket = max(1, Granularity.FIFTEEN_MINUTE.value.nominal_seconds // meter.interval_seconds)
     cap = (limit + 1) * per_bucket
     readings = list(islice(priced_readings(meter=meter, lo=low, hi=bounds[-1]), cap))

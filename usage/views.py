@@ -28,7 +28,7 @@ from energygrid.api.problems import InvalidQuery, RangeTooLarge
 from energygrid.money import format_money
 from metadata.catalog import ENERGY_UNITS_TO_KW, Granularity
 from usage import exports, selectors
-from usage.calendar import meter_bucket_bounds, zone
+from usage.calendar import meter_bucket_range, zone
 from usage.serializers import (
     ExportQuerySerializer,
     RangeQuerySerializer,
@@ -98,9 +98,14 @@ class UsageViewSet(viewsets.GenericViewSet):
         size = parse_page_size(request)
         after_values = decode_token(request)
         after = datetime.fromisoformat(after_values[0]) if after_values else None
-        bounds = meter_bucket_bounds(meter, granularity, query["start"], query["end"])
+        start, end = meter_bucket_range(meter, granularity, query["start"], query["end"])
         buckets = selectors.usage_series(
-            meter=meter, granularity=granularity, bounds=bounds, after=after, limit=size + 1
+            meter=meter,
+            granularity=granularity,
+            start=start,
+            end=end,
+            after=after,
+            limit=size + 1,
         )
         token = encode_token(request, [buckets[size - 1].start]) if len(buckets) > size else None
         currency = request.user.billing_currency
@@ -145,11 +150,9 @@ class UsageViewSet(viewsets.GenericViewSet):
         query = self._query(RangeQuerySerializer, meter)
         _check_range(query["start"], query["end"], meter, Granularity.DAY.value.max_range_days)
         tz = zone(meter.timezone)
-        bounds = meter_bucket_bounds(meter, Granularity.DAY, query["start"], query["end"])
+        start, end = meter_bucket_range(meter, Granularity.DAY, query["start"], query["end"])
         summary = selectors.usage_summary(
-            meter=meter,
-            first_day=bounds[0].astimezone(tz).date(),
-            end_day=bounds[-1].astimezone(tz).date(),
+            meter=meter, first_day=start.astimezone(tz).date(), end_day=end.astimezone(tz).date()
         )
         currency = request.user.billing_currency
 

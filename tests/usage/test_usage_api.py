@@ -333,3 +333,19 @@ def test_espi_export_reimports_exactly(alice_api, alice, march, tmp_path):
 
     assert readings(copy) == readings(march)
     assert Reading.objects.get(meter=copy, start=start).cost == Decimal("0.12345")
+
+
+def test_walking_quarter_hour_pages_yields_every_reading_once(alice_api, march):
+    seen, token = [], None
+    while True:
+        params = {"granularity": "FIFTEEN_MINUTE", "start": "2026-03-08", "end": "2026-03-09"}
+        body = usage(
+            alice_api, march, pageSize=25, **({"pageToken": token} if token else {}), **params
+        ).json()
+        seen.extend(item["start"] for item in body["items"])
+        token = body.get("nextPageToken")
+        if not token:
+            break
+
+    assert len(seen) == len(set(seen)) == 92  # the 23-hour day
+    assert seen[7:9] == ["2026-03-08T01:45:00-05:00", "2026-03-08T03:00:00-04:00"]
