@@ -48,11 +48,12 @@ def _profile(seed: int, index: int, meter: Meter, gas: bool) -> synthetic.HomePr
 def _rows(
     series: synthetic.SyntheticSeries, before: datetime
 ) -> Iterator[tuple[datetime, Decimal, None, str]]:
-    cutoff = before.timestamp()
+    """The series' readings that have ended by ``before`` (a meter reports whole intervals)."""
+    cutoff = before.timestamp() - series.interval_seconds
     for start, quantity, estimated in zip(
         series.starts.tolist(), series.quantities.tolist(), series.estimated.tolist(), strict=True
     ):
-        if start >= cutoff:
+        if start > cutoff:
             return
         yield (
             datetime.fromtimestamp(start, UTC),
