@@ -1,16 +1,23 @@
 """The data the insight models read, as pandas frames: DAY and HOUR rollups and the weather.
 
-Models read rollups (never raw readings): they are exact totals per local bucket, and cheap.
+Models read rollups: they are exact totals per local bucket, and cheap. The one exception is
+always-on power, which needs the night-time intervals themselves (an hour's total hides the
+heat pump's off-cycles): :func:`night_interval_demand` reads the raw readings of at most
+:data:`~insights.analytics.baseload.WINDOW_DAYS` chosen nights, five hours each.
 Dates are the meter's local calendar dates, as naive pandas Timestamps at midnight.
 """
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import reduce
 
 import numpy as np
 import pandas as pd
+from django.db.models import Q
 from django.db.models.functions import ExtractHour
 from django.utils import timezone
 
@@ -19,7 +26,7 @@ from insights.analytics.baseload import LOOKBACK_DAYS, NIGHT_HOURS
 from insights.models import WeatherDay
 from metadata.catalog import ENERGY_UNITS_TO_KW, Granularity
 from usage.calendar import local_date_start, zone
-from usage.models import Rollup
+from usage.models import Quality, Reading, Rollup
 
 
 def meter_weather_region(meter: Meter) -> str:
@@ -186,3 +193,39 @@ def night_demand(*, meter: Meter, last_day: date) -> pd.DataFrame:
     hours = hours[hours["complete"]]
     watts = hours["quantity"] * kw_per_unit * 1000 / hours["hours"]
     return pd.DataFrame({"date": hours["date"], "watts": watts})
+
+
+def night_interval_demand(*, meter: Meter, nights: Iterable[pd.Timestamp]) -> pd.DataFrame:
+    """Average demand (W) of each measured (ACTUAL) night-time interval of ``nights`` (local
+    dates): ``date`` and ``watts``. Raw readings, so at the meter's own resolution; estimated
+    reads are left out (a utility's interpolation is not a measurement of the off-cycles)."""
+    kw_per_unit = ENERGY_UNITS_TO_KW.get(meter.unit_of_measure)
+    nights = sorted({pd.Timestamp(night).date() for night in nights})
+    if kw_per_unit is None or not nights:
+        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "watts": []})
+    tz = zone(meter.timezone)
+    night_end = max(NIGHT_HOURS) + 1
+    spans = reduce(
+        operator.or_,
+        (
+            Q(
+                start__gte=local_date_start(tz, night),
+                start__lt=datetime.combine(night, time(night_end), tzinfo=tz),
+            )
+            for night in nights
+        ),
+    )
+    rows = (
+        Reading.objects.filter(spans, meter=meter, quality=Quality.ACTUAL)
+        .order_by("start")
+        .values_list("start", "quantity")
+    )
+    watts_per_unit = kw_per_unit * 1000 * 3600 / meter.interval_seconds
+    records = []
+    for start, quantity in rows:
+        local = start.astimezone(tz)
+        if local.hour in NIGHT_HOURS:
+            records.append((pd.Timestamp(local.date()), float(quantity) * watts_per_unit))
+    frame = pd.DataFrame(records, columns=["date", "watts"])
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame

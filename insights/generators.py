@@ -31,7 +31,13 @@ from insights.analytics.bill import (
 )
 from insights.analytics.daily_model import DailyModel
 from insights.analytics.forecast import MORE_DAYS, USAGE, WEATHER, change_components, main_driver
-from insights.datasets import MeterHistory, hourly_frame, meter_history, night_demand
+from insights.datasets import (
+    MeterHistory,
+    hourly_frame,
+    meter_history,
+    night_demand,
+    night_interval_demand,
+)
 from insights.drafts import InsightDraft
 from insights.models import Severity
 from insights.selectors import peer_month_quantities
@@ -47,7 +53,7 @@ MODEL_VERSIONS: dict[str, str] = {
     InsightType.USAGE_ANOMALY.name: "usage-anomaly/1.0",
     InsightType.PERIOD_COMPARISON.name: "period-comparison/1.0",
     InsightType.PEER_COMPARISON.name: "peer-comparison/1.0",
-    InsightType.ALWAYS_ON.name: "always-on/1.0",
+    InsightType.ALWAYS_ON.name: "always-on/1.1",
     InsightType.PEAK_TIME.name: "peak-time/1.0",
 }
 #: The types this pipeline produces (BUDGET_ALERT comes from the budgets app).
@@ -586,7 +592,13 @@ def always_on_drafts(ctx: MeterContext) -> list[InsightDraft]:
 
 
 def estimate_baseload(ctx: MeterContext, last_day: date | None = None) -> float | None:
-    """The meter's baseload (W) as of ``last_day`` (default: its last day of data)."""
+    """The meter's baseload (W) as of ``last_day`` (default: its last day of data).
+
+    The nights are chosen from the HOUR rollups (nights whose five hours were read) and the
+    degree days of the daily model; their demand is then read at the meter's resolution: the
+    raw intervals of the chosen nights for a meter read more often than hourly (the
+    compressor's off-cycles show between its cycles), the hours themselves for an hourly one.
+    """
     last_day = last_day or ctx.last_day
     model = ctx.model if last_day == ctx.last_day else fit_as_of(ctx.daily, last_day)
     degree_days = None
@@ -595,11 +607,17 @@ def estimate_baseload(ctx: MeterContext, last_day: date | None = None) -> float 
         degree_days = pd.Series(
             model.weather_degree_days(temperature.to_numpy()), index=temperature.index
         )
-    return baseload.baseload_watts(
-        night_demand(meter=ctx.meter, last_day=last_day),
-        last_day=last_day,
-        degree_days=degree_days,
+    hours = night_demand(meter=ctx.meter, last_day=last_day)
+    choice = baseload.choose_nights(
+        pd.Index(hours["date"].unique()), last_day=last_day, degree_days=degree_days
     )
+    if choice is None:
+        return None
+    if ctx.meter.interval_seconds < 3600:
+        demand = night_interval_demand(meter=ctx.meter, nights=choice.nights)
+    else:
+        demand = hours[hours["date"].isin(choice.nights)]
+    return baseload.low_quantile(demand["watts"].to_numpy(dtype=float), choice.quantile)
 
 
 # --- PEAK_TIME -------------------------------------------------------------------------------

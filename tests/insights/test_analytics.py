@@ -297,6 +297,91 @@ def test_too_few_nights_give_no_baseload():
     assert baseload.baseload_watts(demand, last_day=last, degree_days=None) is None
 
 
+#: A heat pump's compressor: 3 kW for 10 minutes, 0.5 kWh a cycle.
+COMPRESSOR_WATTS = 3000.0
+BASE_WATTS = 150.0
+
+
+def _cycling_night(cycles: list[int]) -> list[float]:
+    """A night's 15-minute demand (W): the baseload, plus the compressor's cycles in each
+    interval (a 10-minute cycle at 3 kW averages 2 kW over a quarter-hour)."""
+    return [BASE_WATTS + n * COMPRESSOR_WATTS * 10 / 15 for n in cycles]
+
+
+def _hourly(demand: pd.DataFrame) -> pd.DataFrame:
+    """The same nights as hourly averages (4 quarter-hours an hour): what HOUR rollups give."""
+    hours = demand.groupby([demand["date"], np.arange(len(demand)) // 4])["watts"].mean()
+    return hours.reset_index(level=0).reset_index(drop=True)
+
+
+def test_compressor_off_cycles_between_its_cycles_reveal_the_baseload():
+    """A cold spell from the start of history (no mild night at all): every hour of every
+    night holds compressor cycles, so hourly averages sit ~1 kW above the baseload, but one
+    quarter-hour in three is idle and the low quantile of the intervals finds 150 W."""
+    last = date(2025, 1, 20)
+    nights = [_cycling_night([1, 1, 0] * 6 + [1, 1]) for _ in range(20)]
+    demand = _nights(nights, last)
+    need = pd.Series(np.linspace(8, 20, 20), index=pd.DatetimeIndex(demand["date"].unique()))
+
+    assert baseload.baseload_watts(demand, last_day=last, degree_days=need) == BASE_WATTS
+    hourly = baseload.baseload_watts(_hourly(demand), last_day=last, degree_days=need)
+    assert hourly >= BASE_WATTS + 1000  # what always-on/1.0 reported
+
+
+def test_mildest_nights_use_the_lower_quantile_and_catch_rare_off_cycles():
+    """Deep winter: the compressor runs in all but 8 % of the mildest nights' intervals (and
+    twice an interval on the colder nights). The 10 % quantile would land on a cycle; the
+    mildest nights are read at the 5 % quantile, which is still idle time."""
+    last = date(2025, 1, 31)
+    mildest = [
+        _cycling_night([0, 0] + [1] * 18) if i < 8 else _cycling_night([1] * 20) for i in range(10)
+    ]
+    colder = [_cycling_night([2] * 20) for _ in range(20)]
+    demand = _nights(colder[:10] + mildest + colder[10:], last)
+    dates = pd.DatetimeIndex(demand["date"].unique())
+    need = pd.Series([25.0] * 10 + [12.0] * 10 + [25.0] * 10, index=dates)
+
+    choice = baseload.choose_nights(dates, last_day=last, degree_days=need)
+    assert list(choice.nights) == list(dates[10:20])
+    assert choice.quantile == baseload.FALLBACK_QUANTILE
+    assert baseload.baseload_watts(demand, last_day=last, degree_days=need) == BASE_WATTS
+    samples = demand.loc[demand["date"].isin(choice.nights), "watts"].to_numpy()
+    assert np.quantile(samples, baseload.QUANTILE) > BASE_WATTS + 1000
+
+
+def test_night_choice_prefers_recent_mild_nights_then_mild_ones_of_the_year():
+    last = date(2025, 3, 31)
+    dates = pd.date_range(end=pd.Timestamp(last), periods=120, freq="D")
+    # Mild (0.5 DD) every fourth night, else cold: 7-8 mild nights in the last 30 days.
+    need = pd.Series(np.where(np.arange(120) % 4 == 0, 0.5, 10.0), index=dates)
+
+    choice = baseload.choose_nights(dates, last_day=last, degree_days=need)
+    assert choice.quantile == baseload.QUANTILE
+    assert list(choice.nights) == list(dates[::4][-2 * baseload.MIN_NIGHTS :])
+
+    # Every other night mild: 15 in the window, all of them used.
+    need = pd.Series(np.where(np.arange(120) % 2 == 0, 0.5, 10.0), index=dates)
+    choice = baseload.choose_nights(dates, last_day=last, degree_days=need)
+    assert list(choice.nights) == list(dates[::2][-15:])
+
+    # Without weather: the last 30 nights, whatever they needed.
+    choice = baseload.choose_nights(dates, last_day=last, degree_days=None)
+    assert list(choice.nights) == list(dates[-baseload.WINDOW_DAYS :])
+    assert choice.quantile == baseload.QUANTILE
+
+
+def test_nights_after_the_day_or_over_a_year_before_are_not_chosen():
+    last = date(2025, 6, 30)
+    dates = pd.date_range(end=pd.Timestamp(last + timedelta(days=40)), periods=500, freq="D")
+    choice = baseload.choose_nights(dates, last_day=last, degree_days=None)
+    assert choice.nights[-1] == pd.Timestamp(last)
+    assert len(choice.nights) == baseload.WINDOW_DAYS
+    # Only cold nights, and only 9 of them within the year: no estimate.
+    need = pd.Series(10.0, index=dates)
+    few = dates[dates <= pd.Timestamp(last)][-9:]
+    assert baseload.choose_nights(few, last_day=last, degree_days=need) is None
+
+
 # --- peak time -------------------------------------------------------------------------------
 
 

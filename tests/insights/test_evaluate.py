@@ -54,7 +54,8 @@ def test_our_forecast_beats_both_baselines_and_the_table_says_so(homes, monkeypa
     assert report.anomalies.precision >= 0.5
     assert report.anomalies.recall >= 0.5
     assert report.baseload.meters == 2
-    assert report.baseload.mape < 10
+    assert report.baseload.mape < 5
+    assert abs(report.baseload.bias_percent) < 5
 
     for heading in (
         "Bill forecast at day 10",

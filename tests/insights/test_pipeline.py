@@ -8,11 +8,15 @@ from decimal import Decimal
 from io import StringIO
 
 import numpy as np
+import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
 
 from customers.models import Customer, Meter, Premise, Tariff, TariffRate, Weekday
 from insights import tasks
+from insights.analytics import baseload
+from insights.datasets import night_demand, night_interval_demand
+from insights.generators import MODEL_VERSIONS, estimate_baseload, meter_context
 from insights.models import Insight, MeterGroundTruth
 from insights.services import ground_truth_record, insights_generate
 from tests.conftest import make_account, make_customer, make_meter
@@ -72,7 +76,7 @@ def test_synthetic_home_gets_every_type_and_reruns_update_in_place(alice, synthe
     assert written == Insight.objects.count()
     assert {"BILL_FORECAST", "PERIOD_COMPARISON", "ALWAYS_ON", "PEAK_TIME"} <= set(insights)
     for insight in insights.values():
-        assert insight.model_version.endswith("/1.0")
+        assert insight.model_version == MODEL_VERSIONS[insight.type]
         assert insight.title and insight.summary
 
     forecast = insights["BILL_FORECAST"].data
@@ -112,6 +116,59 @@ def test_synthetic_home_gets_every_type_and_reruns_update_in_place(alice, synthe
         "HELPFUL",
     )
     assert after[insights["PEAK_TIME"].pk].status == "DISMISSED"
+
+
+# --- always-on -------------------------------------------------------------------------------
+
+
+def test_always_on_in_a_first_winter_finds_the_baseload_between_compressor_cycles(alice, synthetic):
+    """History starting on 1 December in Boston, in an electrically heated home: no night of
+    it was mild, and the heat pump cycles in every night-time hour. The 15-minute intervals
+    between its cycles still show the always-on power."""
+    meter, series = synthetic(seed=18, start=date(2024, 12, 1), days=45)
+    true_watts = series.ground_truth.baseload_watts
+    ctx = meter_context(customer=alice, meter=meter)
+    assert ctx.model.uses_weather
+
+    assert estimate_baseload(ctx) == pytest.approx(true_watts, rel=0.05)
+    # What hourly averages (always-on/1.0) made of the same nights: several times too much.
+    hourly = baseload.baseload_watts(
+        night_demand(meter=meter, last_day=ctx.last_day), last_day=ctx.last_day, degree_days=None
+    )
+    assert hourly > 2 * true_watts
+
+    insights_generate(customer=alice, types=["ALWAYS_ON"])
+    insight = Insight.objects.get(meter=meter, type="ALWAYS_ON")
+    assert insight.model_version == "always-on/1.1"
+    assert insight.data["baseloadWatts"] == pytest.approx(true_watts, rel=0.05)
+
+
+def test_night_interval_demand_reads_the_measured_night_intervals_of_the_nights_asked(alice):
+    meter = make_meter(make_account(alice, "N-1"), "E-NIGHT-1", timezone=TIMEZONE)
+    tz = zone(TIMEZONE)
+    nights = [date(2025, 3, 8), date(2025, 3, 9)]  # 9 March: clocks spring forward at 02:00
+    first = local_date_start(tz, nights[0]) - timedelta(hours=1)
+    starts = [first + timedelta(minutes=15 * i) for i in range(4 * 60)]  # through 10 March
+    Reading.objects.bulk_create(
+        Reading(
+            meter=meter,
+            start=start,
+            quantity=Decimal("0.050"),  # 200 W for a quarter-hour
+            quality="ESTIMATED" if start.astimezone(tz).hour == 2 else "ACTUAL",
+        )
+        for start in starts
+    )
+
+    demand = night_interval_demand(meter=meter, nights=[pd.Timestamp(n) for n in nights])
+
+    # 00:00-04:59 local without 02:xx (estimated): 16 quarter-hours each night; 9 March has
+    # no 02:xx at all. Nothing of 7 March's evening, 05:00 on, or the 10th (not asked).
+    assert demand.groupby("date").size().to_dict() == {
+        pd.Timestamp(nights[0]): 16,
+        pd.Timestamp(nights[1]): 16,
+    }
+    assert demand["watts"].tolist() == pytest.approx([200.0] * 32)
+    assert night_interval_demand(meter=meter, nights=[]).empty
 
 
 # --- peer comparison -------------------------------------------------------------------------

@@ -36,8 +36,11 @@ class Command(OpsCommand):
         parser.add_argument(
             "--days",
             type=int,
-            default=400,
-            help=f"Days of readings up to now ({_MIN_DAYS}-{_MAX_DAYS}); 0 for none.",
+            default=550,
+            help=(
+                f"Days of readings up to now ({_MIN_DAYS}-{_MAX_DAYS}); 0 for none. The default "
+                "(about 18 months) gives billing periods a year-ago period to compare with."
+            ),
         )
         parser.add_argument("--seed", type=int, default=42, help="Random seed (0 or more).")
 
