@@ -26,7 +26,7 @@ from insights.analytics.baseload import LOOKBACK_DAYS, NIGHT_HOURS
 from insights.models import WeatherDay
 from metadata.catalog import ENERGY_UNITS_TO_KW, Granularity
 from usage.calendar import local_date_start, zone
-from usage.models import Quality, Reading, Rollup
+from usage.models import ROLLUP_FIGURES, Quality, Reading, Rollup
 
 
 def meter_weather_region(meter: Meter) -> str:
@@ -104,10 +104,16 @@ def meter_history(*, meter: Meter, today: date | None = None) -> MeterHistory | 
     return MeterHistory(meter=meter, daily=daily, weather=weather, last_day=index[-1].date())
 
 
-def _hour_frame(meter: Meter, rows: list[tuple]) -> pd.DataFrame:
+#: What is read of an HOUR rollup: its start and figures.
+_HOUR_FIELDS = ("start", *ROLLUP_FIGURES)
+
+
+def _hour_frame(meter: Meter, rows: Iterable[dict]) -> pd.DataFrame:
+    """A frame of HOUR rollup ``rows`` (dicts of :data:`_HOUR_FIELDS`)."""
     tz = zone(meter.timezone)
     records = []
-    for start, end, quantity, cost, actual, estimated, expected in rows:
+    for row in rows:
+        start, end, cost = row["start"], row["end"], row["cost"]
         local = start.astimezone(tz)
         records.append(
             (
@@ -116,10 +122,10 @@ def _hour_frame(meter: Meter, rows: list[tuple]) -> pd.DataFrame:
                 pd.Timestamp(local.date()),
                 local.hour,
                 local.isoweekday(),
-                float(quantity),
+                float(row["quantity"]),
                 np.nan if cost is None else float(cost),
                 (end - start).total_seconds() / 3600,
-                actual + estimated >= expected,
+                row["actual_count"] + row["estimated_count"] >= row["expected_count"],
             )
         )
     frame = pd.DataFrame(
@@ -141,17 +147,6 @@ def _hour_frame(meter: Meter, rows: list[tuple]) -> pd.DataFrame:
     return frame
 
 
-_HOUR_FIELDS = (
-    "start",
-    "end",
-    "quantity",
-    "cost",
-    "actual_count",
-    "estimated_count",
-    "expected_count",
-)
-
-
 def hourly_frame(*, meter: Meter, first_day: date, end_day: date) -> pd.DataFrame:
     """The meter's HOUR rollups on local dates ``[first_day, end_day)``: ``date``, ``hour``
     (local wall hour), ``isoweekday``, ``quantity``, ``cost``, ``hours`` (the bucket's real
@@ -165,7 +160,7 @@ def hourly_frame(*, meter: Meter, first_day: date, end_day: date) -> pd.DataFram
             start__lt=local_date_start(tz, end_day),
         )
         .order_by("start")
-        .values_list(*_HOUR_FIELDS)
+        .values(*_HOUR_FIELDS)
     )
     return _hour_frame(meter, list(rows))
 
@@ -187,7 +182,7 @@ def night_demand(*, meter: Meter, last_day: date) -> pd.DataFrame:
         .annotate(local_hour=ExtractHour("start", tzinfo=tz))
         .filter(local_hour__in=sorted(NIGHT_HOURS))
         .order_by("start")
-        .values_list(*_HOUR_FIELDS)
+        .values(*_HOUR_FIELDS)
     )
     hours = _hour_frame(meter, list(rows))
     hours = hours[hours["complete"]]

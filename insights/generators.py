@@ -48,7 +48,7 @@ from usage.pricing import price_grid
 
 #: Version of each model; bump it when a method changes, so stored insights say what made them.
 MODEL_VERSIONS: dict[str, str] = {
-    InsightType.BILL_FORECAST.name: "bill-forecast/1.0",
+    InsightType.BILL_FORECAST.name: "bill-forecast/1.1",
     InsightType.HIGH_BILL_ALERT.name: "high-bill/1.0",
     InsightType.USAGE_ANOMALY.name: "usage-anomaly/1.0",
     InsightType.PERIOD_COMPARISON.name: "period-comparison/1.0",
@@ -144,6 +144,10 @@ class MeterContext:
         tz = zone(self.meter.timezone)
         return bounds[0].astimezone(tz).date(), bounds[1].astimezone(tz).date()
 
+    def current_billing_period(self) -> tuple[date, date]:
+        """The billing period the meter's data is in: the one holding ``last_day + 1``."""
+        return self.billing_period(self.last_day + timedelta(days=1))
+
     def rows(self, first: date, end: date) -> pd.DataFrame:
         return self.daily.reindex(day_range(first, end))
 
@@ -170,11 +174,16 @@ class MeterContext:
                 return candidate
         return None
 
+    @property
+    def subject_key(self) -> str:
+        """What this meter's insights are about, for their uniqueness."""
+        return f"meter:{self.meter.pk}"
+
     def draft(self, insight_type: str, first: datetime, end: datetime, **fields) -> InsightDraft:
         return InsightDraft(
             customer=self.customer,
             type=insight_type,
-            subject_key=f"meter:{self.meter.pk}",
+            subject_key=self.subject_key,
             account=self.meter.account,
             meter=self.meter,
             period_start=first,
@@ -232,7 +241,7 @@ def _costing(ctx: MeterContext, forecast: PeriodForecast) -> _Costing | None:
 def bill_drafts(ctx: MeterContext, wanted: set[str]) -> list[InsightDraft]:
     if ctx.model is None:
         return []
-    first, end = ctx.billing_period(ctx.last_day + timedelta(days=1))
+    first, end = ctx.current_billing_period()
     forecast = forecast_period(
         daily=ctx.daily,
         weather=ctx.history.weather,
@@ -478,7 +487,7 @@ def _hour_anomalies(ctx: MeterContext, days: set[pd.Timestamp]) -> list[InsightD
 def period_comparison_drafts(ctx: MeterContext) -> list[InsightDraft]:
     if ctx.model is None:
         return []
-    current_first, _ = ctx.billing_period(ctx.last_day + timedelta(days=1))
+    current_first, _ = ctx.current_billing_period()
     first, end = ctx.billing_period(current_first - timedelta(days=1))
     if first < ctx.history.first_day:
         return []

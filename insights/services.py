@@ -4,10 +4,13 @@ the pipeline that feeds it, the customer's status and feedback, and the data the
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Collection, Iterable
-from datetime import date
+from datetime import date, datetime
+from functools import reduce
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from customers.models import Customer, Meter
@@ -76,7 +79,12 @@ def insights_upsert(*, drafts: list[InsightDraft]) -> int:
 
 def insights_generate(*, customer: Customer, types: Collection[str] | None = None) -> int:
     """Runs every insight model (or those of ``types``) for ``customer`` and upserts what they
-    find; returns how many insights were written. BUDGET_ALERT is the budgets app's."""
+    find; returns how many insights were written. BUDGET_ALERT is the budgets app's.
+
+    A HIGH_BILL_ALERT is about a forecast, which moves: when this run (generating that type)
+    no longer raises a meter's alert for its current billing period, the alert raised by an
+    earlier run is withdrawn. Alerts of periods that have ended are history and stay.
+    """
     wanted = set(generators.GENERATED_TYPES if types is None else types)
     unknown = wanted - set(generators.GENERATED_TYPES)
     if unknown:
@@ -89,11 +97,16 @@ def insights_generate(*, customer: Customer, types: Collection[str] | None = Non
     drafts: list[InsightDraft] = []
     # Peer comparison is per home and service: its first meter, and its latest day of data.
     homes: dict[tuple, tuple[Meter, date]] = {}
+    # The current billing period's start of each meter the high-bill model looked at.
+    current_periods: dict[str, datetime] = {}
     for meter in meters:
         context = generators.meter_context(customer=customer, meter=meter)
         if context is None:
             continue
         drafts.extend(generators.meter_drafts(context, wanted))
+        if InsightType.HIGH_BILL_ALERT.name in wanted:
+            first, _ = context.current_billing_period()
+            current_periods[context.subject_key] = context.instant(first)
         home = (meter.account_id, meter.service_type, meter.unit_of_measure)
         first_meter, last_day = homes.get(home, (meter, context.last_day))
         homes[home] = (first_meter, max(last_day, context.last_day))
@@ -101,7 +114,33 @@ def insights_generate(*, customer: Customer, types: Collection[str] | None = Non
         for meter, last_day in homes.values():
             drafts.extend(generators.peer_drafts(customer=customer, meter=meter, last_day=last_day))
     with transaction.atomic():
-        return insights_upsert(drafts=drafts)
+        written = insights_upsert(drafts=drafts)
+        _withdraw_high_bill_alerts(customer=customer, current_periods=current_periods, kept=drafts)
+    return written
+
+
+def _withdraw_high_bill_alerts(
+    *, customer: Customer, current_periods: dict[str, datetime], kept: list[InsightDraft]
+) -> int:
+    """Deletes ``customer``'s HIGH_BILL_ALERTs of the meters' current billing periods
+    (``current_periods``: subject key -> period start) that ``kept`` does not raise again;
+    returns how many were deleted."""
+    raised = {
+        (draft.subject_key, draft.period_start)
+        for draft in kept
+        if draft.type == InsightType.HIGH_BILL_ALERT.name
+    }
+    stale = [
+        Q(subject_key=subject_key, period_start=start)
+        for subject_key, start in current_periods.items()
+        if (subject_key, start) not in raised
+    ]
+    if not stale:
+        return 0
+    deleted, _ = Insight.objects.filter(
+        reduce(operator.or_, stale), customer=customer, type=InsightType.HIGH_BILL_ALERT.name
+    ).delete()
+    return deleted
 
 
 def insight_update(

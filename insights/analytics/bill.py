@@ -19,7 +19,7 @@ import pandas as pd
 
 from insights.analytics.daily_model import DailyModel, fit_daily_model
 from insights.analytics.forecast import Noise, forecast_total
-from insights.analytics.weather import temperature_normals
+from insights.analytics.weather import temperature_normals, temperature_scenarios
 
 #: A day counts as complete (fit for training) when this share of its intervals was read.
 COMPLETE_COVERAGE = 0.9
@@ -63,8 +63,9 @@ def expected_daily(model: DailyModel, weather: pd.Series, dates: pd.DatetimeInde
 def _forecast_noise(model: DailyModel, daily: pd.DataFrame, weather: pd.Series) -> Noise:
     """Scatter of actual usage around what the model predicts from *normal* weather.
 
-    When future days are forecast from normals, the weather's own surprise is part of the
-    error; residuals against normals measure both at once, so the interval stays honest.
+    The fallback when the region's history is too short for weather scenarios (its normals
+    are then the last fortnight's mean): residuals against those normals hold the weather's
+    surprise along with the usage's, so the range at least covers both.
     """
     dates = model.training_dates
     normals = temperature_normals(weather, dates).to_numpy(dtype=float)
@@ -109,7 +110,10 @@ def forecast_period(
     Known days count as metered; a known day with missing intervals is completed with the
     model's expectation for its missing share; the remaining days are the model's expectation
     under the weather (observed or imported where the region has it, else normals), with an
-    80 % prediction interval. None when there is not enough history to fit a model.
+    80 % prediction interval. Where the weather is not known yet, the interval is drawn from
+    weather scenarios (see :func:`~insights.analytics.weather.temperature_scenarios`), or,
+    when the region's history is too short for them, from the scatter of usage around the
+    normals. None when there is not enough history to fit a model.
     """
     model = model or fit_as_of(daily, as_of)
     if model is None:
@@ -119,19 +123,19 @@ def forecast_period(
     remaining = dates[dates > pd.Timestamp(as_of)]
     rows = daily.reindex(known)
     used = float(rows["quantity"].fillna(0.0).sum())
-    temperature, used_normals = None, False
+    temperature, scenarios, noise = None, None, Noise.of(model.results.resid)
     if model.uses_weather:
         temperature = temperatures_for(weather, dates)[0]
-        used_normals = bool(weather.reindex(remaining).isna().any())
+        if weather.reindex(remaining).isna().any():
+            scenarios = temperature_scenarios(weather, remaining)
+            if scenarios is None:
+                noise = _forecast_noise(model, daily, weather)
     expected = model.predict(dates, temperature)
     missing_share = 1.0 - rows["coverage"].fillna(0.0).clip(upper=1.0).to_numpy()
     gap_fill = float(np.sum(missing_share * expected[: len(known)]))
 
-    noise = (
-        _forecast_noise(model, daily, weather) if used_normals else Noise.of(model.results.resid)
-    )
     future = None if temperature is None else temperature[len(known) :]
-    total = forecast_total(model, remaining, future, noise)
+    total = forecast_total(model, remaining, future, noise, scenarios=scenarios)
     base = used + gap_fill
     return PeriodForecast(
         first=first,

@@ -64,16 +64,21 @@ class DailyModel:
         return self.heating_balance_c is not None or self.cooling_balance_c is not None
 
     def design(self, dates: pd.DatetimeIndex, temperature: np.ndarray | None) -> np.ndarray:
-        """The regressors of ``dates``; ``temperature`` (°C per date) is needed by weather forms."""
-        columns = [_calendar_columns(dates)]
-        if self.uses_weather:
-            if temperature is None or np.isnan(np.asarray(temperature, dtype=float)).any():
-                raise ValueError(f"a {self.kind} model needs a temperature for every day")
-            if self.heating_balance_c is not None:
-                columns.append(heating_degree_days(temperature, self.heating_balance_c)[:, None])
-            if self.cooling_balance_c is not None:
-                columns.append(cooling_degree_days(temperature, self.cooling_balance_c)[:, None])
-        return np.column_stack(columns)
+        """The regressors of ``dates`` (days x terms); ``temperature`` (°C per date) is needed
+        by weather forms. A stack of temperature scenarios (scenarios x days) gives a stack of
+        designs (scenarios x days x terms)."""
+        calendar = _calendar_columns(dates)
+        if not self.uses_weather:
+            return calendar
+        temperature = None if temperature is None else np.asarray(temperature, dtype=float)
+        if temperature is None or np.isnan(temperature).any():
+            raise ValueError(f"a {self.kind} model needs a temperature for every day")
+        columns = [np.broadcast_to(calendar, (*temperature.shape, calendar.shape[1]))]
+        if self.heating_balance_c is not None:
+            columns.append(heating_degree_days(temperature, self.heating_balance_c)[..., None])
+        if self.cooling_balance_c is not None:
+            columns.append(cooling_degree_days(temperature, self.cooling_balance_c)[..., None])
+        return np.concatenate(columns, axis=-1)
 
     def predict(self, dates: pd.DatetimeIndex, temperature: np.ndarray | None = None) -> np.ndarray:
         """Expected usage per day (never below zero: a meter does not run backwards)."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 from statsmodels.tsa.stattools import acf
 
 from insights.analytics.daily_model import DailyModel
+from insights.analytics.weather import WeatherScenarios
 
 #: Central share of outcomes the forecast range covers.
 INTERVAL_COVERAGE = 0.8
@@ -20,8 +22,9 @@ _MAX_RHO = 0.95
 class Noise:
     """Day-to-day scatter of usage around the model: its spread and lag-1 autocorrelation.
 
-    Usage errors persist (a cold spell, a guest staying a week), so the error of a sum of days
-    grows faster than √n; an AR(1) with the residuals' own lag-1 autocorrelation captures that.
+    Usage errors may persist (a guest staying a week, a habit changing), so the error of a sum
+    of days can grow faster than √n; an AR(1) with the residuals' own lag-1 autocorrelation
+    captures that (negative autocorrelation is taken as none).
     """
 
     sd: float
@@ -51,26 +54,70 @@ class Total:
     high: float
 
 
+def _usage(model: DailyModel, design: np.ndarray) -> np.ndarray:
+    """Expected usage of each row of ``design`` (never below zero)."""
+    return np.maximum(0.0, design @ np.asarray(model.results.params, dtype=float))
+
+
+def _mixture_quantile(centres: np.ndarray, scale: float, t: Any, share: float) -> float:
+    """The ``share`` quantile of an equal mixture of Student-t laws ``centres + scale·T``."""
+
+    def below(x: float) -> float:
+        return float(np.mean(t.cdf((x - centres) / scale))) - share
+
+    reach = float(t.ppf(1 - 1e-6)) * scale
+    return float(optimize.brentq(below, centres.min() - reach, centres.max() + reach))
+
+
 def forecast_total(
     model: DailyModel,
     dates: pd.DatetimeIndex,
     temperature: np.ndarray | None,
     noise: Noise,
     coverage: float = INTERVAL_COVERAGE,
+    scenarios: WeatherScenarios | None = None,
 ) -> Total:
     """Expected usage summed over ``dates`` and its ``coverage`` prediction interval.
 
-    Var = aᵀ Cov(β) a (the coefficients' uncertainty, a = Σ design rows) + the AR(1) noise of
-    the sum; the quantile is Student's t with the fit's residual degrees of freedom.
+    The point is the model's usage under ``temperature`` (None for a calendar model) or, with
+    weather ``scenarios``, under their ``expected`` weather (the normals where the weather is
+    not known yet).
+
+    Known weather: Var = aᵀ Cov(β) a (the coefficients' uncertainty, a = Σ design rows) + the
+    AR(1) noise of the sum; the range is ± Student's t quantile (the fit's residual degrees of
+    freedom) · √Var.
+
+    Weather not known yet: the outcome is a mixture over the weather ``scenarios`` — in each,
+    the model's sum under that scenario's weather, with the same t-distributed error, whose
+    variance also holds the normals' own error (the change of the sum when every unknown day
+    is one standard error warmer or colder, squared). The range is the mixture's central
+    ``coverage`` interval: wider in a season whose weather swings more and whose degree days
+    it moves, and lopsided where the weather can only add degree days (around a balance
+    point). It always holds the point.
     """
     if len(dates) == 0:
         return Total(0.0, 0.0, 0.0)
-    design = model.design(dates, temperature)
+    design = model.design(dates, temperature if scenarios is None else scenarios.expected)
+    point = float(_usage(model, design).sum())
     a = design.sum(axis=0)
-    point = float(np.maximum(0.0, model.results.predict(design)).sum())
     variance = float(a @ model.results.cov_params() @ a) + noise.variance_of_sum(len(dates))
-    half = float(stats.t.ppf(0.5 + coverage / 2, model.results.df_resid)) * np.sqrt(variance)
-    return Total(point, max(0.0, point - half), point + half)
+    t = stats.t(model.results.df_resid)
+    tail = (1 - coverage) / 2
+    if scenarios is None:
+        half = float(t.ppf(1 - tail)) * np.sqrt(variance)
+        return Total(point, max(0.0, point - half), point + half)
+
+    def sums(temperatures: np.ndarray) -> np.ndarray:
+        return _usage(model, model.design(dates, temperatures)).sum(axis=-1)
+
+    centres = sums(scenarios.temperatures)
+    warmer = float(sums(scenarios.temperatures + scenarios.normal_sd).mean())
+    colder = float(sums(scenarios.temperatures - scenarios.normal_sd).mean())
+    variance += ((warmer - colder) / 2) ** 2
+    scale = max(float(np.sqrt(variance)), 1e-9 * max(1.0, point))
+    low = _mixture_quantile(centres, scale, t, tail)
+    high = _mixture_quantile(centres, scale, t, 1 - tail)
+    return Total(point, max(0.0, min(low, point)), max(high, point))
 
 
 #: The drivers a bill change is put down to (contract section 7, HIGH_BILL_ALERT).

@@ -31,6 +31,7 @@ from insights.analytics.weather import (
     cooling_degree_days,
     heating_degree_days,
     temperature_normals,
+    temperature_scenarios,
 )
 
 START = date(2025, 1, 6)  # a Monday
@@ -73,6 +74,109 @@ def test_normals_of_a_short_history_are_the_last_fortnight():
     history = pd.Series(np.r_[np.full(20, 0.0), np.full(14, 7.0)], index=dates(34))
     assert temperature_normals(history, dates(3, START + timedelta(days=40))).tolist() == [7.0] * 3
     assert temperature_normals(history.iloc[0:0], dates(2)).isna().all()
+
+
+WEATHER_YEARS = 20
+
+
+def hand_made_weather(seed: int = 11) -> tuple[pd.Series, callable, callable]:
+    """Twenty years of daily weather: normal 5 - 10 cos(2π doy/365.25) °C plus AR(1)
+    anomalies (rho 0.7) whose standard deviation is √(10 + 6 cos): 4 °C in January, 2 °C in
+    July. Returns the history and the true normal and spread as functions of the dates."""
+    index = pd.date_range(date(2004, 1, 1), date(2024, 1, 1) - timedelta(days=1), freq="D")
+
+    def angle(on: pd.DatetimeIndex) -> np.ndarray:
+        return 2 * np.pi * (on.day_of_year.to_numpy() - 1) / 365.25
+
+    def normal(on: pd.DatetimeIndex) -> np.ndarray:
+        return 5 - 10 * np.cos(angle(on))
+
+    def spread(on: pd.DatetimeIndex) -> np.ndarray:
+        return np.sqrt(10 + 6 * np.cos(angle(on)))
+
+    anomalies = ar1(np.random.default_rng(seed), len(index), 0.7, 1.0)[0] * spread(index)
+    return pd.Series(normal(index) + anomalies, index=index), normal, spread
+
+
+def test_weather_scenarios_keep_the_seasons_spread_and_the_weathers_persistence():
+    history, normal, spread = hand_made_weather()
+    january = dates(20, date(2024, 1, 1))
+    scenarios = temperature_scenarios(history, january)
+
+    assert scenarios.temperatures.shape == (1000, 20)  # 7285 runs, thinned evenly
+    assert scenarios.expected == pytest.approx(normal(january), abs=0.5)
+    assert scenarios.temperatures.std(axis=0) == pytest.approx(spread(january), rel=0.1)
+    # Runs of real anomalies persist: a 20-day sum varies as an AR(1)'s (rho 0.7, sigma 4),
+    # 4.9 times as much as 20 independent days would.
+    sums = scenarios.temperatures.sum(axis=1)
+    assert np.var(sums) == pytest.approx(ar1_sum_variance(20, 0.7, 4.0), rel=0.15)
+    assert 0 < scenarios.normal_sd.max() < 0.5  # twenty years pin the normal down
+
+    july = dates(20, date(2024, 7, 1))
+    summer = temperature_scenarios(history, july)
+    assert summer.temperatures.std(axis=0) == pytest.approx(spread(july), rel=0.1)
+
+    # A day whose weather is known (an imported forecast) is that weather in every scenario.
+    ahead = pd.concat([history, pd.Series([-3.0], index=january[:1])])
+    known = temperature_scenarios(ahead, january)
+    assert (known.temperatures[:, 0] == -3.0).all()
+    assert known.normal_sd[0] == 0 and known.expected[0] == -3.0
+    assert known.temperatures[:, 1:].std(axis=0) == pytest.approx(spread(january[1:]), rel=0.1)
+
+
+def test_no_weather_scenarios_from_a_short_history():
+    history, _, _ = hand_made_weather()
+    assert temperature_scenarios(history.iloc[-299:], dates(20, date(2024, 1, 1))) is None
+
+
+def test_the_range_under_unknown_weather_holds_80_percent_of_simulated_outcomes():
+    """A heat-pump home, 5 + 2 HDD(18) kWh a day ± 1, fitted on a year; its January forecast
+    made from normals and the region's weather scenarios. Every January day needs heating,
+    so the outcome's variance is 2² Var(Σ T) + 20: its 80 % range must hold 80 % of Januaries
+    simulated from the weather's own law."""
+    history, normal, spread = hand_made_weather()
+    rng = np.random.default_rng(12)
+    year = history.index[-365:]
+    usage = 5 + 2 * heating_degree_days(history[year].to_numpy(), 18) + rng.normal(0, 1, 365)
+    model = fit_daily_model(year, usage, history[year].to_numpy())
+    assert (model.kind, model.heating_slope) == (HEATING, pytest.approx(2, abs=0.05))
+    january = dates(20, date(2024, 1, 1))
+    scenarios = temperature_scenarios(history, january)
+
+    total = forecast_total(model, january, None, Noise.of(model.results.resid), scenarios=scenarios)
+
+    weather = normal(january) + spread(january) * ar1(rng, 20, 0.7, 1.0, paths=4000)
+    outcomes = (5 + 2 * heating_degree_days(weather, 18) + rng.normal(0, 1, weather.shape)).sum(
+        axis=1
+    )
+    held = np.mean((total.low <= outcomes) & (outcomes <= total.high))
+    assert held == pytest.approx(0.8, abs=0.04)
+    # The point is the model under normal weather.
+    assert total.point == pytest.approx(model.predict(january, scenarios.expected).sum())
+    # Known weather, by contrast, leaves only the model's own error.
+    known = forecast_total(model, january, weather[0], Noise.of(model.results.resid))
+    assert known.high - known.low < (total.high - total.low) / 3
+
+
+def test_the_range_leans_up_where_weather_can_only_add_degree_days():
+    """Early summer, a home that heats below 16 °C, normals above it: a cold spell adds
+    heating, a warm one takes none away, so the range reaches further up than down."""
+    history, _, _ = hand_made_weather()
+    year = history.index[-365:]
+    rng = np.random.default_rng(13)
+    usage = 5 + 2 * heating_degree_days(history[year].to_numpy(), 16) + rng.normal(0, 1, 365)
+    model = fit_daily_model(year, usage, history[year].to_numpy())
+    june = dates(20, date(2024, 6, 1))
+
+    total = forecast_total(
+        model,
+        june,
+        None,
+        Noise.of(model.results.resid),
+        scenarios=temperature_scenarios(history, june),
+    )
+
+    assert total.high - total.point > 1.5 * (total.point - total.low)
 
 
 # --- the daily model -------------------------------------------------------------------------
@@ -141,10 +245,61 @@ def test_too_little_history_gives_no_model():
 # --- forecasts and their intervals -----------------------------------------------------------
 
 
+def ar1(rng: np.random.Generator, days: int, rho: float, sd: float, paths: int = 1) -> np.ndarray:
+    """``paths`` x ``days`` stationary AR(1) series of lag-1 autocorrelation ``rho`` and
+    marginal standard deviation ``sd`` (the first day drawn from the stationary law)."""
+    shocks = rng.standard_normal((paths, days))
+    series = np.empty((paths, days))
+    series[:, 0] = shocks[:, 0]
+    for day in range(1, days):
+        series[:, day] = rho * series[:, day - 1] + np.sqrt(1 - rho**2) * shocks[:, day]
+    return sd * series
+
+
+def ar1_sum_variance(days: int, rho: float, sd: float) -> float:
+    """Var(Σ e) of ``days`` stationary AR(1) errors, in closed form:
+    sd² [n (1 + rho) / (1 - rho) - 2 rho (1 - rho^n) / (1 - rho)²]."""
+    return sd**2 * (days * (1 + rho) / (1 - rho) - 2 * rho * (1 - rho**days) / (1 - rho) ** 2)
+
+
 def test_variance_of_a_sum_of_ar1_errors():
     assert Noise(2.0, 0.0).variance_of_sum(10) == pytest.approx(40)
     # n = 2, rho = 0.5: sigma^2 (2 + 2 * 1 * 0.5) = 3 sigma^2
     assert Noise(1.0, 0.5).variance_of_sum(2) == pytest.approx(3)
+    # n = 20, rho = 0.6, sigma = 2: 4 (20 x 4 - 2 x 0.6 x (1 - 0.6^20) / 0.16) = 290.0
+    assert Noise(2.0, 0.6).variance_of_sum(20) == pytest.approx(290.0, abs=0.01)
+    assert Noise(2.0, 0.6).variance_of_sum(20) == pytest.approx(ar1_sum_variance(20, 0.6, 2.0))
+    # ... which is what 20-day sums of simulated AR(1) errors scatter by, 3.6 times n sigma^2.
+    sums = ar1(np.random.default_rng(5), 20, 0.6, 2.0, paths=20_000).sum(axis=1)
+    assert np.var(sums) == pytest.approx(290.0, rel=0.05)
+
+
+def test_noise_recovers_the_spread_and_persistence_of_ar1_residuals():
+    noise = Noise.of(ar1(np.random.default_rng(6), 20_000, 0.6, 2.0)[0])
+    assert noise.sd == pytest.approx(2.0, rel=0.03)
+    assert noise.rho == pytest.approx(0.6, abs=0.02)
+    # Errors that alternate (negative autocorrelation) are taken as independent.
+    alternating = ar1(np.random.default_rng(7), 2000, 0.6, 1.0)[0] * (-1) ** np.arange(2000)
+    assert Noise.of(alternating).rho == 0
+
+
+def test_the_range_of_a_sum_of_ar1_days_holds_80_percent_of_outcomes():
+    """A calendar model of 10 + AR(1) errors (rho 0.6, sigma 1): its 80 % range for the next
+    20 days holds the sum of 80 % of simulated futures; treating the days as independent
+    would hold only half of them (the sum's variance is 3.6 times n sigma^2)."""
+    rng = np.random.default_rng(8)
+    history = 730
+    model = fit_daily_model(dates(history), 10 + ar1(rng, history, 0.6, 1.0)[0], None)
+    future = dates(20, START + timedelta(days=history))
+    noise = Noise.of(model.results.resid)
+    outcomes = 200 + ar1(rng, 20, 0.6, 1.0, paths=4000).sum(axis=1)
+
+    def held(total) -> float:
+        return float(np.mean((total.low <= outcomes) & (outcomes <= total.high)))
+
+    assert held(forecast_total(model, future, None, noise)) == pytest.approx(0.8, abs=0.03)
+    independent = forecast_total(model, future, None, Noise(noise.sd, 0.0))
+    assert held(independent) == pytest.approx(0.5, abs=0.05)
 
 
 def test_forecast_total_is_the_sum_of_days_with_an_interval_around_it():

@@ -118,6 +118,78 @@ def test_synthetic_home_gets_every_type_and_reruns_update_in_place(alice, synthe
     assert after[insights["PEAK_TIME"].pk].status == "DISMISSED"
 
 
+# --- high-bill alerts follow the forecast ----------------------------------------------------
+
+STEP_START = date(2025, 3, 1)
+STEP_FROM = date(2025, 5, 5)  # a billing period starts (cycle day 5)
+STEP_LAST_DAY = date(2025, 5, 14)  # 10 days into it
+
+
+def stepped_home(customer: Customer, number: str) -> Meter:
+    """A home of ``customer`` with a daily meter: 10 kWh a day, then 30 from ``STEP_FROM``."""
+    meter = make_meter(make_account(customer, number), f"D-{number}", interval_seconds=86400)
+    tz = zone(meter.timezone)
+    days = (STEP_LAST_DAY - STEP_START).days + 1
+    Reading.objects.bulk_create(
+        Reading(
+            meter=meter,
+            start=local_date_start(tz, day),
+            quantity=Decimal("30" if day >= STEP_FROM else "10"),
+        )
+        for day in (STEP_START + timedelta(days=i) for i in range(days))
+    )
+    rollups_rebuild(meter=Meter.objects.select_related("account").get(pk=meter.pk))
+    return meter
+
+
+def test_a_current_high_bill_alert_whose_forecast_fell_is_withdrawn(alice):
+    rising = stepped_home(alice, "A0000001")
+    other = stepped_home(alice, "A0000002")
+    tz = zone(rising.timezone)
+    current = local_date_start(tz, STEP_FROM)
+    # An alert of a period that has ended is history, whatever later forecasts say.
+    ended = Insight.objects.create(
+        customer=alice,
+        type="HIGH_BILL_ALERT",
+        subject_key=f"meter:{rising.pk}",
+        account=rising.account,
+        meter=rising,
+        period_start=local_date_start(tz, date(2025, 4, 5)),
+        period_end=current,
+        title="Your bill may be 25 % higher than last period",
+        summary="...",
+        generated_at=current,
+        model_version="high-bill/1.0",
+    )
+    alerts = Insight.objects.filter(type="HIGH_BILL_ALERT", period_start=current)
+
+    # 10 days at 30 kWh where the last period's were 10: both homes are on track for more.
+    insights_generate(customer=alice)
+    assert sorted(alerts.values_list("meter_id", flat=True)) == sorted([rising.pk, other.pk])
+    alerts.update(status="READ")
+    Insight.objects.filter(type="BILL_FORECAST").update(status="READ", feedback="HELPFUL")
+
+    insights_generate(customer=alice)  # still high: updated in place, still read
+    assert list(alerts.values_list("status", flat=True)) == ["READ", "READ"]
+
+    # The utility corrects rising's readings since 5 May to 10 kWh a day: its forecast falls.
+    Reading.objects.filter(meter=rising, start__gte=current).update(quantity=Decimal("10"))
+    rollups_rebuild(meter=Meter.objects.select_related("account").get(pk=rising.pk))
+
+    insights_generate(customer=alice, types=["BILL_FORECAST"])  # not about alerts: kept
+    assert alerts.count() == 2
+
+    insights_generate(customer=alice)
+
+    assert list(alerts.values_list("meter_id", flat=True)) == [other.pk]
+    assert Insight.objects.filter(pk=ended.pk).exists()
+    forecasts = Insight.objects.filter(type="BILL_FORECAST", period_start=current)
+    assert forecasts.count() == 2
+    assert set(forecasts.values_list("status", "feedback")) == {("READ", "HELPFUL")}
+    rising_forecast = forecasts.get(meter=rising).data
+    assert rising_forecast["usedToDate"] == pytest.approx(100)
+
+
 # --- always-on -------------------------------------------------------------------------------
 
 
