@@ -477,11 +477,15 @@ def _finish(
     imperfections: Imperfections,
     anomaly_per_hour: tuple[float, float],
     decimals: int,
+    unit: str,
+    temperatures: np.ndarray,
     defects_rng: np.random.Generator,
     anomaly_rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Anomaly], list[tuple[int, int]]]:
+    **truth: float | None,
+) -> SyntheticSeries:
     """Inject anomalies, then degrade the clean series as a meter data system would: drop the
-    outages and replace the estimated runs with VEE interpolation of the surrounding reads."""
+    outages and replace the estimated runs with VEE interpolation of the surrounding reads.
+    ``truth`` is the rest of the :class:`GroundTruth` (baseload, balance points, slopes)."""
     n = clock.starts.size
     per_hour = 3600 / clock.step
     years = clock.days / 365
@@ -542,12 +546,20 @@ def _finish(
         for s, length in zip(outage_starts, outage_lengths, strict=True)
     ]
     outages.sort()
-    return (
-        clock.starts[kept],
-        np.round(quantities[kept], decimals),
-        estimated[kept],
-        anomalies,
-        outages,
+    return SyntheticSeries(
+        starts=clock.starts[kept],
+        quantities=np.round(quantities[kept], decimals),
+        estimated=estimated[kept],
+        interval_seconds=clock.step,
+        unit=unit,
+        decimals=decimals,
+        ground_truth=GroundTruth(
+            anomalies=anomalies,
+            outages=outages,
+            first_local_date=clock.first_local_date,
+            temperatures=temperatures,
+            **truth,
+        ),
     )
 
 
@@ -601,33 +613,21 @@ def electric_intervals(
         cycle_output=cycle_kwh,
         rng=cooling,
     )
-    starts, quantities, estimated, injected, outages = _finish(
+    return _finish(
         clock=clock,
         quantities=watts * clock.hours_per_interval / 1000 + hvac,
         imperfections=imperfections,
         anomaly_per_hour=(1.0, 2.0),  # a 1-2 kW space heater
         decimals=KWH_DECIMALS,
+        unit="kWh",
+        temperatures=temps,
         defects_rng=defects,
         anomaly_rng=anomalies,
-    )
-    return SyntheticSeries(
-        starts=starts,
-        quantities=quantities,
-        estimated=estimated,
-        interval_seconds=ELECTRIC_INTERVAL_SECONDS,
-        unit="kWh",
-        decimals=KWH_DECIMALS,
-        ground_truth=GroundTruth(
-            baseload_watts=profile.baseload_watts,
-            heating_balance_c=profile.heating_balance_c,
-            heating_slope=profile.heating_kwh_per_hdd,
-            cooling_balance_c=profile.cooling_balance_c,
-            cooling_slope=profile.cooling_kwh_per_cdd,
-            anomalies=injected,
-            outages=outages,
-            first_local_date=clock.first_local_date,
-            temperatures=temps,
-        ),
+        baseload_watts=profile.baseload_watts,
+        heating_balance_c=profile.heating_balance_c,
+        heating_slope=profile.heating_kwh_per_hdd,
+        cooling_balance_c=profile.cooling_balance_c,
+        cooling_slope=profile.cooling_kwh_per_cdd,
     )
 
 
@@ -681,31 +681,19 @@ def gas_intervals(
         cycle_output=burner_therms_per_hour * 12 / 60,
         rng=heating,
     )
-    starts, quantities, estimated, injected, outages = _finish(
+    return _finish(
         clock=clock,
         quantities=hot_water + space_heat,
         imperfections=imperfections,
         anomaly_per_hour=(0.1, 0.3),  # thermostat left high / window left open
         decimals=THERM_DECIMALS,
+        unit="therm",
+        temperatures=temps,
         defects_rng=defects,
         anomaly_rng=anomalies,
-    )
-    return SyntheticSeries(
-        starts=starts,
-        quantities=quantities,
-        estimated=estimated,
-        interval_seconds=GAS_INTERVAL_SECONDS,
-        unit="therm",
-        decimals=THERM_DECIMALS,
-        ground_truth=GroundTruth(
-            baseload_watts=None,
-            heating_balance_c=profile.heating_balance_c,
-            heating_slope=profile.gas_therms_per_hdd,
-            cooling_balance_c=profile.cooling_balance_c,
-            cooling_slope=0.0,
-            anomalies=injected,
-            outages=outages,
-            first_local_date=clock.first_local_date,
-            temperatures=temps,
-        ),
+        baseload_watts=None,
+        heating_balance_c=profile.heating_balance_c,
+        heating_slope=profile.gas_therms_per_hdd,
+        cooling_balance_c=profile.cooling_balance_c,
+        cooling_slope=0.0,
     )
