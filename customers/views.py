@@ -18,9 +18,11 @@ from customers.serializers import (
     RefreshInputSerializer,
     SessionSerializer,
 )
+from energygrid.api.conditional import ETagRetrieveMixin, conditional_response
 from energygrid.api.pagination import KeysetPagination
 from energygrid.api.problems import TokenRefused
 from energygrid.api.query import parse_query
+from energygrid.api.schema import ETAG_HEADER, IF_NONE_MATCH, NOT_MODIFIED
 from energygrid.api.throttling import LoginRateThrottle
 
 _REFUSED = OpenApiResponse(
@@ -102,16 +104,26 @@ class LogoutView(APIView):
 
 
 class ProfileView(APIView):
-    @extend_schema(responses=ProfileSerializer, tags=["Customer"], summary="Your profile")
+    @extend_schema(
+        responses={200: ProfileSerializer, 304: NOT_MODIFIED},
+        parameters=[ETAG_HEADER, IF_NONE_MATCH],
+        tags=["Customer"],
+        summary="Your profile",
+    )
     def get(self, request: Request) -> Response:
-        return Response(ProfileSerializer(request.user).data)
+        return conditional_response(request, self, ProfileSerializer(request.user).data)
 
 
 @extend_schema_view(
     list=extend_schema(summary="Your accounts", tags=["Accounts"]),
-    retrieve=extend_schema(summary="One of your accounts", tags=["Accounts"]),
+    retrieve=extend_schema(
+        summary="One of your accounts",
+        tags=["Accounts"],
+        parameters=[ETAG_HEADER, IF_NONE_MATCH],
+        responses={200: AccountSerializer, 304: NOT_MODIFIED},
+    ),
 )
-class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class AccountViewSet(ETagRetrieveMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = AccountSerializer
     pagination_class = KeysetPagination
     keyset_ordering = ("account_number", "id")
@@ -127,9 +139,14 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         tags=["Meters"],
         parameters=[MeterFilterSerializer],
     ),
-    retrieve=extend_schema(summary="One of your meters", tags=["Meters"]),
+    retrieve=extend_schema(
+        summary="One of your meters",
+        tags=["Meters"],
+        parameters=[ETAG_HEADER, IF_NONE_MATCH],
+        responses={200: MeterSerializer, 304: NOT_MODIFIED},
+    ),
 )
-class MeterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class MeterViewSet(ETagRetrieveMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = MeterSerializer
     pagination_class = KeysetPagination
     keyset_ordering = ("meter_number", "id")

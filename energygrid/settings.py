@@ -181,6 +181,8 @@ SPECTACULAR_SETTINGS = {
         "BudgetPeriodEnum": "metadata.catalog.BUDGET_PERIOD_IDS",
         "BudgetKindEnum": "budgets.models.BudgetKind",
         "BudgetStateEnum": "budgets.models.BudgetState",
+        "AccountStatusEnum": "customers.models.AccountStatus",
+        "InsightStatusEnum": "insights.models.INSIGHT_STATUS_IDS",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

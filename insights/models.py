@@ -24,6 +24,10 @@ class InsightStatus(models.TextChoices):
     DISMISSED = "DISMISSED", "Dismissed"
 
 
+#: The status ids alone, for the schema's shared enum (settings.SPECTACULAR_SETTINGS).
+INSIGHT_STATUS_IDS = tuple(InsightStatus.values)
+
+
 class Feedback(models.TextChoices):
     HELPFUL = "HELPFUL", "Helpful"
     NOT_HELPFUL = "NOT_HELPFUL", "Not helpful"

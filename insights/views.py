@@ -10,13 +10,14 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import status, viewsets
+from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from energygrid.api.conditional import not_modified, strong_etag
+from energygrid.api.conditional import conditional_response, not_modified, strong_etag
 from energygrid.api.pagination import KeysetPagination
 from energygrid.api.query import parse_query
+from energygrid.api.schema import ETAG_HEADER, IF_NONE_MATCH, NOT_MODIFIED
 from insights import selectors, services
 from insights.models import Insight
 from insights.serializers import (
@@ -27,13 +28,6 @@ from insights.serializers import (
 )
 
 _ID = OpenApiParameter("insightId", OpenApiTypes.UUID, OpenApiParameter.PATH)
-_ETAG = OpenApiParameter(
-    "ETag",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    response=[200],
-    description="Strong validator of this representation; send it back in If-Match.",
-)
 
 
 @extend_schema_view(
@@ -46,27 +40,15 @@ _ETAG = OpenApiParameter(
     retrieve=extend_schema(
         summary="One of your insights",
         tags=["Insights"],
-        parameters=[
-            _ID,
-            _ETAG,
-            OpenApiParameter(
-                "If-None-Match",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="ETags from an earlier response: a match answers 304.",
-            ),
-        ],
-        responses={
-            200: insight_schema(),
-            304: OpenApiResponse(description="Not modified: If-None-Match matched the ETag."),
-        },
+        parameters=[_ID, ETAG_HEADER, IF_NONE_MATCH],
+        responses={200: insight_schema(), 304: NOT_MODIFIED},
     ),
     partial_update=extend_schema(
         summary="Mark an insight read or dismissed, or say whether it helped",
         tags=["Insights"],
         parameters=[
             _ID,
-            _ETAG,
+            ETAG_HEADER,
             OpenApiParameter(
                 "If-Match",
                 OpenApiTypes.STR,
@@ -101,10 +83,7 @@ class InsightViewSet(viewsets.GenericViewSet):
 
     def retrieve(self, request: Request, insightId: str) -> Response:
         insight = selectors.insight_get(customer=request.user, insight_id=insightId)
-        data, etag = self._represent(request, insight)
-        if not_modified(request, etag):
-            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-        return Response(data, headers={"ETag": etag})
+        return conditional_response(request, self, InsightSerializer(insight).data)
 
     def partial_update(self, request: Request, insightId: str) -> Response:
         changes = InsightPatchSerializer(data=request.data)

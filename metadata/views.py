@@ -7,17 +7,17 @@ import enum
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     inline_serializer,
 )
-from rest_framework import serializers, status, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from energygrid.api.conditional import not_modified, strong_etag
+from energygrid.api.conditional import conditional_response
+from energygrid.api.schema import ETAG_HEADER, IF_NONE_MATCH, NOT_MODIFIED
 from metadata.catalog import (
     BudgetPeriod,
     Granularity,
@@ -36,26 +36,9 @@ from metadata.serializers import (
 #: The lists change only with a deploy, so an hour of caching is safe; ETag revalidates after.
 CACHE_CONTROL = "public, max-age=3600"
 
-_RESPONSE_HEADERS = [
-    OpenApiParameter(
-        "ETag",
-        OpenApiTypes.STR,
-        OpenApiParameter.HEADER,
-        response=[200, 304],
-        description="Strong validator: a hash of the body.",
-    ),
-    OpenApiParameter(
-        "Cache-Control", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 304]
-    ),
-]
-_CONDITIONAL_HEADERS = [
-    OpenApiParameter(
-        "If-None-Match",
-        OpenApiTypes.STR,
-        OpenApiParameter.HEADER,
-        description="ETags from an earlier response (or `*`): a match answers 304.",
-    ),
-]
+_CACHE_CONTROL_HEADER = OpenApiParameter(
+    "Cache-Control", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 304]
+)
 
 
 def _catalog_schema(item_serializer: type[serializers.Serializer], summary: str):
@@ -66,10 +49,10 @@ def _catalog_schema(item_serializer: type[serializers.Serializer], summary: str)
         description="Public: no token needed. A fixed list, never paged. Cacheable for an hour; "
         "revalidate with If-None-Match for a 304.",
         tags=["Metadata"],
-        parameters=[*_CONDITIONAL_HEADERS, *_RESPONSE_HEADERS],
+        parameters=[IF_NONE_MATCH, ETAG_HEADER, _CACHE_CONTROL_HEADER],
         responses={
             200: inline_serializer(f"{name}List", {"items": item_serializer(many=True)}),
-            304: OpenApiResponse(description="Not modified: If-None-Match matched the ETag."),
+            304: NOT_MODIFIED,
         },
     )
 
@@ -117,10 +100,4 @@ class MetadataViewSet(viewsets.ViewSet):
     ) -> Response:
         """All of ``catalog`` as ``items``, with an ETag of the exact bytes sent (or a 304)."""
         data = {"items": serializer_class(list(catalog), many=True).data}
-        body = request.accepted_renderer.render(
-            data, request.accepted_media_type, self.get_renderer_context()
-        )
-        headers = {"ETag": strong_etag(body), "Cache-Control": CACHE_CONTROL}
-        if not_modified(request, headers["ETag"]):
-            return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
-        return Response(data, headers=headers)
+        return conditional_response(request, self, data, headers={"Cache-Control": CACHE_CONTROL})

@@ -7,9 +7,13 @@ matching ``If-None-Match``, writes answer ``412`` to a stale ``If-Match``.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from django.http import HttpRequest
 from django.utils.http import parse_etags, quote_etag
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from energygrid.api.problems import PreconditionFailed
 
@@ -53,3 +57,24 @@ def not_modified(request: HttpRequest, etag: str) -> bool:
     if request.method in _SAFE_METHODS:
         return True
     raise PreconditionFailed("The resource matches If-None-Match.")
+
+
+def conditional_response(
+    request: Request, view: Any, data: Any, *, headers: dict[str, str] | None = None
+) -> Response:
+    """``data`` with an ``ETag`` of exactly the bytes sent, or ``304`` when the client's
+    ``If-None-Match`` already holds them (``view`` supplies the renderer context)."""
+    body = request.accepted_renderer.render(
+        data, request.accepted_media_type, view.get_renderer_context()
+    )
+    headers = {"ETag": strong_etag(body), **(headers or {})}
+    if not_modified(request, headers["ETag"]):
+        return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(data, headers=headers)
+
+
+class ETagRetrieveMixin:
+    """``retrieve`` for a single resource: an ``ETag`` on it and ``304`` on a match."""
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return conditional_response(request, self, self.get_serializer(self.get_object()).data)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+
 from energygrid.api.problems import PROBLEM_CONTENT_TYPE, PROBLEM_SLUGS
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -116,3 +119,21 @@ def add_problem_responses(result: dict[str, Any], generator, request, public) ->
                         )
                     )
     return result
+
+
+#: OpenAPI pieces for endpoints built on energygrid.api.conditional.
+ETAG_HEADER = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 304],
+    description="Strong validator: a hash of exactly the body sent; send it back in "
+    "If-None-Match (304 when unchanged) or If-Match (writes).",
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="ETags from an earlier response (or `*`): a match answers 304.",
+)
+NOT_MODIFIED = OpenApiResponse(description="Not modified: If-None-Match matched the ETag.")

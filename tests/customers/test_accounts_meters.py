@@ -239,3 +239,26 @@ def test_accounts_and_meters_refuse_writes(alice_api, alice):
         response = getattr(alice_api, method)(path, {}, format="json")
         assert_problem(response, 405, "method-not-allowed")
         assert "GET" in response["Allow"]
+
+
+@pytest.mark.parametrize("kind", ["account", "meter", "profile"])
+def test_single_resources_carry_an_etag_and_revalidate(alice, alice_api, kind):
+    account = alice.accounts.get()
+    url = {
+        "account": f"/usage/v1/Accounts/{account.id}",
+        "meter": f"/usage/v1/Meters/{account.meters.get().id}",
+        "profile": "/usage/v1/Customer/profile",
+    }[kind]
+    first = alice_api.get(url)
+    etag = first["ETag"]
+
+    assert first.status_code == 200 and etag.startswith('"')
+    unchanged = alice_api.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert unchanged.status_code == 304
+    assert unchanged["ETag"] == etag
+    alice.display_name = "Ada"
+    alice.save()
+    account.status = "SUSPENDED"
+    account.save()
+    Meter.objects.filter(account=account).update(timezone="Europe/London")
+    assert alice_api.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 200
