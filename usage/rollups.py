@@ -4,11 +4,13 @@ Buckets come from ``usage.calendar.bucket_bounds`` (the one definition of the lo
 shared with the API). A refresh recomputes every bucket touching a range of changed readings:
 
 * PostgreSQL: one set-based statement per granularity (and per 5,000 buckets). The bucket
-  boundaries go in as a ``timestamptz[]`` and ``width_bucket(start, bounds)`` puts each reading
-  in its bucket by binary search; the readings are priced by joining the tariff's 7 x 24 price
-  grid (``usage.pricing``); ``INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE``
-  writes the totals (only rows whose figures changed), and the same statement deletes the rows
-  of buckets in the range that no longer hold any reading.
+  boundaries go in as a ``timestamptz[]`` and ``width_bucket(start, bounds)`` puts each row
+  in its bucket by binary search. HOUR (or the finest kept granularity) reads the readings,
+  priced by joining the tariff's 7 x 24 price grid (``usage.pricing``); DAY sums the fresh
+  HOUR rollups and WEEK, MONTH and BILLING_PERIOD the DAY ones, so the readings are read once.
+  ``INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE`` writes the totals (only rows
+  whose figures changed), and the same statement deletes the rows of buckets in the range that
+  no longer hold any reading.
 * Elsewhere (SQLite, the embedded demo): the same buckets and prices in Python, upserted with
   ``bulk_create(update_conflicts=True)``. Same rows as PostgreSQL, slower.
 
@@ -56,11 +58,9 @@ _LONGEST_INTERVAL_SECONDS = {
 }
 
 
-_REFRESH_SQL = f"""
-WITH price_grid AS ({PRICE_GRID_SQL}),
-bucket AS (
-    SELECT %(bounds)s::timestamptz[] AS bounds, %(expected)s::numeric[] AS expected
-),
+# Totals per bucket ``i`` straight from the readings, each priced by the tariff's grid.
+_TOTALS_FROM_READINGS = f"""
+price_grid AS ({PRICE_GRID_SQL}),
 priced AS (
     SELECT width_bucket(reading.start, bucket.bounds) AS i,
            reading.quantity,
@@ -83,7 +83,34 @@ totals AS (
            max(priced.quantity) AS peak_quantity
     FROM priced
     GROUP BY priced.i
+)"""  # noqa: S608 (composed of constant SQL; values are bound)
+
+# Totals per bucket ``i`` from the finer rollups it is made of (a day of hours, a week or
+# month of days): exact, since every figure is a sum, a count or a maximum.
+_TOTALS_FROM_ROLLUPS = """
+totals AS (
+    SELECT width_bucket(finer.start, bucket.bounds) AS i,
+           sum(finer.quantity) AS quantity,
+           CASE WHEN count(finer.cost) = count(*) THEN sum(finer.cost) END AS cost,
+           sum(finer.actual_count) AS actual_count,
+           sum(finer.estimated_count) AS estimated_count,
+           max(finer.peak_quantity) AS peak_quantity
+    FROM usage_rollup AS finer
+    CROSS JOIN bucket
+    WHERE finer.meter_id = %(meter_id)s AND finer.granularity = %(source)s
+      AND finer.start >= %(lo)s AND finer.start < %(hi)s
+    GROUP BY 1
+)"""
+
+
+def _refresh_statement(totals: str) -> str:
+    """Upserts ``totals`` as the rollups of the buckets in ``bounds`` and deletes the rows of
+    buckets in the range that no longer hold any reading, in one statement."""
+    return f"""
+WITH bucket AS (
+    SELECT %(bounds)s::timestamptz[] AS bounds, %(expected)s::numeric[] AS expected
 ),
+{totals},
 fresh AS (
     SELECT bucket.bounds[totals.i] AS start, bucket.bounds[totals.i + 1] AS "end",
            totals.quantity, totals.cost, totals.actual_count, totals.estimated_count,
@@ -121,6 +148,18 @@ WHERE stale.meter_id = %(meter_id)s
 """  # noqa: S608 (composed of constant SQL; values are bound)
 
 
+_REFRESH_FROM_READINGS_SQL = _refresh_statement(_TOTALS_FROM_READINGS)
+_REFRESH_FROM_ROLLUPS_SQL = _refresh_statement(_TOTALS_FROM_ROLLUPS)
+#: The finer granularity each one's buckets are unions of: a local day is whole local hours
+#: (midnight is an hour boundary even at odd offsets and DST), weeks and months whole days.
+_MADE_OF = {
+    Granularity.DAY: Granularity.HOUR,
+    Granularity.WEEK: Granularity.DAY,
+    Granularity.MONTH: Granularity.DAY,
+    Granularity.BILLING_PERIOD: Granularity.DAY,
+}
+
+
 def rollup_granularities(meter: Meter) -> list[Granularity]:
     """The granularities kept for ``meter``: those a single reading of it fits into."""
     return [
@@ -149,8 +188,14 @@ def _lock_meter(meter: Meter) -> None:
 
 
 def _refresh_sql(
-    meter: Meter, granularity: Granularity, bounds: list[datetime], now: datetime
+    meter: Meter,
+    granularity: Granularity,
+    bounds: list[datetime],
+    now: datetime,
+    finer: Granularity | None,
 ) -> None:
+    """One statement: from the ``finer`` rollups when given (already fresh for this range),
+    else from the readings."""
     params = {
         "tariff_id": meter.tariff_id,
         "tz": meter.timezone,
@@ -163,9 +208,11 @@ def _refresh_sql(
         "now": now,
         "actual": Quality.ACTUAL,
         "estimated": Quality.ESTIMATED,
+        "source": finer.name if finer else None,
     }
+    statement = _REFRESH_FROM_ROLLUPS_SQL if finer else _REFRESH_FROM_READINGS_SQL
     with connection.cursor() as cursor:
-        cursor.execute(_REFRESH_SQL, params)
+        cursor.execute(statement, params)
 
 
 @dataclass
@@ -242,7 +289,7 @@ def rollups_refresh(*, meter: Meter, start: datetime, end: datetime) -> None:
 
     Clears the dirty ranges this covers, so the periodic sweep does not redo them.
     """
-    refresh = _refresh_sql if connection.vendor == "postgresql" else _refresh_python
+    in_sql = connection.vendor == "postgresql"
     with transaction.atomic():
         _lock_meter(meter)
         covered = list(
@@ -257,6 +304,9 @@ def rollups_refresh(*, meter: Meter, start: datetime, end: datetime) -> None:
             granularity__in=[g.name for g in kept]
         ).delete()
         for granularity in kept:
+            # Coarser rollups are summed from the finer ones refreshed just before, where kept.
+            finer = _MADE_OF.get(granularity)
+            finer = finer if finer in kept else None
             bounds = bucket_bounds(
                 timezone=meter.timezone,
                 granularity=granularity,
@@ -265,7 +315,11 @@ def rollups_refresh(*, meter: Meter, start: datetime, end: datetime) -> None:
                 end=end,
             )
             for i in range(0, len(bounds) - 1, CHUNK_BUCKETS):
-                refresh(meter, granularity, bounds[i : i + CHUNK_BUCKETS + 1], now)
+                chunk = bounds[i : i + CHUNK_BUCKETS + 1]
+                if in_sql:
+                    _refresh_sql(meter, granularity, chunk, now, finer)
+                else:
+                    _refresh_python(meter, granularity, chunk, now)
         RollupDirtyRange.objects.filter(pk__in=covered).delete()
 
 
