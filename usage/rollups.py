@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from customers.models import Meter
 from metadata.catalog import Granularity
-from usage.calendar import bucket_bounds
+from usage.calendar import bucket_bounds, meter_bucket_range
 from usage.models import (
     ROLLUP_FIGURES,
     ROLLUP_GRANULARITIES,
@@ -303,16 +303,21 @@ def rollups_refresh(*, meter: Meter, start: datetime, end: datetime) -> None:
         Rollup.objects.filter(meter=meter, start__lt=end, end__gt=start).exclude(
             granularity__in=[g.name for g in kept]
         ).delete()
+        # Coarser rollups are summed from the finer ones refreshed just before them, so a level
+        # that others are made of (HOUR, DAY) is refreshed over the hull of every bucket the
+        # change touches: a week or billing period is never summed from a stale day.
+        edges = [meter_bucket_range(meter, granularity, start, end) for granularity in kept]
+        hull = (min(lo for lo, _ in edges), max(hi for _, hi in edges))
         for granularity in kept:
-            # Coarser rollups are summed from the finer ones refreshed just before, where kept.
             finer = _MADE_OF.get(granularity)
             finer = finer if finer in kept else None
+            lo, hi = hull if granularity in _MADE_OF.values() else (start, end)
             bounds = bucket_bounds(
                 timezone=meter.timezone,
                 granularity=granularity,
                 billing_cycle_day=meter.account.billing_cycle_day,
-                start=start,
-                end=end,
+                start=lo,
+                end=hi,
             )
             for i in range(0, len(bounds) - 1, CHUNK_BUCKETS):
                 chunk = bounds[i : i + CHUNK_BUCKETS + 1]

@@ -316,20 +316,30 @@ def test_the_task_takes_ids_and_iso_instants(new_meter):
 
 def test_rebuild_rollups_command(new_meter, bob):
     meter = new_meter(meter_number="E-R-1")
-    write_readings(meter, full_days(meter, datetime(2026, 5, 1, 4, tzinfo=UTC), 4))
+    write_readings(meter, full_days(meter, datetime(2026, 4, 20, 4, tzinfo=UTC), 15))
     out = io.StringIO()
 
     call_command("rebuild_rollups", "--meter", "E-R-1", stdout=out, verbosity=0)
     first = snapshot(meter)
     call_command("rebuild_rollups", stdout=out, verbosity=0)
     assert snapshot(meter) == first  # same result every run
-    # --since: only buckets from that local date on are recomputed.
+    # --since: the buckets holding that local date on are recomputed. Days are recomputed from
+    # the start of the earliest week, month or billing period holding it (here Monday 27
+    # April), since those are summed from days; days before that are left alone.
     Rollup.objects.filter(meter=meter, granularity="DAY").update(quantity=0)
     call_command(
         "rebuild_rollups", "--since", "2026-05-03", "--utility", "acme", stdout=out, verbosity=0
     )
     days = local_day_rows(meter)
-    assert [days[f"2026-05-0{d}T00:00:00-04:00"].quantity for d in (1, 2, 3, 4)] == [0, 0, 24, 24]
+    assert [days[f"2026-04-{d}T00:00:00-04:00"].quantity for d in (20, 26, 27, 30)] == [
+        0,
+        0,
+        24,
+        24,
+    ]
+    assert [days[f"2026-05-0{d}T00:00:00-04:00"].quantity for d in (1, 4)] == [24, 24]
+    months = local_day_rows(meter, "MONTH")
+    assert months["2026-05-01T00:00:00-04:00"].quantity == 24 * 4  # from fresh days only
     assert "rebuilt the rollups of 1 meter(s)" in out.getvalue()
 
     with pytest.raises(CommandError, match="unknown meter number 'nope'"):
