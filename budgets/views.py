@@ -28,6 +28,7 @@ from energygrid.api.conditional import not_modified, strong_etag
 from energygrid.api.pagination import KeysetPagination
 from energygrid.api.problems import InvalidQuery
 from energygrid.api.query import parse_query
+from energygrid.api.schema import IF_MATCH, PRECONDITION_FAILED
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 
@@ -39,14 +40,6 @@ _ETAG = OpenApiParameter(
     description="Version of the budget's own fields (not of its live status); send it back "
     "in If-Match.",
 )
-_IF_MATCH = OpenApiParameter(
-    "If-Match",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Optional. The ETag you read: if the budget changed since, 412 and nothing "
-    "is written.",
-)
-_STALE = OpenApiResponse(description="`precondition-failed`: If-Match did not match.")
 
 
 def budget_etag(budget: Budget) -> str:
@@ -98,13 +91,13 @@ def budget_etag(budget: Budget) -> str:
     partial_update=extend_schema(
         summary="Change a budget",
         request=BudgetInputSerializer,
-        parameters=[_IF_MATCH, _ETAG],
-        responses={200: BudgetSerializer, 412: _STALE},
+        parameters=[IF_MATCH, _ETAG],
+        responses={200: BudgetSerializer, 412: PRECONDITION_FAILED},
     ),
     destroy=extend_schema(
         summary="Delete a budget",
-        parameters=[_IF_MATCH],
-        responses={204: None, 412: _STALE},
+        parameters=[IF_MATCH],
+        responses={204: None, 412: PRECONDITION_FAILED},
     ),
 )
 class BudgetViewSet(viewsets.GenericViewSet):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
@@ -17,7 +16,13 @@ from rest_framework.response import Response
 from energygrid.api.conditional import conditional_response, not_modified, strong_etag
 from energygrid.api.pagination import KeysetPagination
 from energygrid.api.query import parse_query
-from energygrid.api.schema import ETAG_HEADER, IF_NONE_MATCH, NOT_MODIFIED
+from energygrid.api.schema import (
+    ETAG_HEADER,
+    IF_MATCH,
+    IF_NONE_MATCH,
+    NOT_MODIFIED,
+    PRECONDITION_FAILED,
+)
 from insights import selectors, services
 from insights.models import Insight
 from insights.serializers import (
@@ -49,18 +54,10 @@ _ID = OpenApiParameter("insightId", OpenApiTypes.UUID, OpenApiParameter.PATH)
         parameters=[
             _ID,
             ETAG_HEADER,
-            OpenApiParameter(
-                "If-Match",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="Only update if the insight still has this ETag (else 412).",
-            ),
+            IF_MATCH,
         ],
         request=InsightPatchSerializer,
-        responses={
-            200: insight_schema(),
-            412: OpenApiResponse(description="`precondition-failed`: If-Match did not match."),
-        },
+        responses={200: insight_schema(), 412: PRECONDITION_FAILED},
     ),
 )
 class InsightViewSet(viewsets.GenericViewSet):

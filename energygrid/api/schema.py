@@ -137,3 +137,11 @@ IF_NONE_MATCH = OpenApiParameter(
     description="ETags from an earlier response (or `*`): a match answers 304.",
 )
 NOT_MODIFIED = OpenApiResponse(description="Not modified: If-None-Match matched the ETag.")
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Optional. The ETag you read: if the resource changed since, 412 and nothing "
+    "is written.",
+)
+PRECONDITION_FAILED = OpenApiResponse(description="`precondition-failed`: If-Match did not match.")
