@@ -49,6 +49,10 @@ def manage(*args: str) -> subprocess.CompletedProcess:
         (["issue_identity_token", "--utility", "nope", "--subject", "s"], "nope"),
         (["import_readings", "/does/not/exist.csv"], "cannot read /does/not/exist.csv"),
         (["rebuild_rollups", "--since", "yesterday"], "yesterday"),
+        (["import_weather"], "the following arguments are required"),
+        (["import_weather", "/does/not/exist.csv"], "/does/not/exist.csv"),
+        (["generate_insights", "--customer", "nobody"], "nobody"),
+        (["evaluate_insights", "--utility", "nowhere"], "nowhere"),
     ],
 )
 def test_bad_input_is_one_line_and_a_non_zero_exit(db, args, reason):

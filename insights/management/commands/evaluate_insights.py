@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from customers.models import Meter
+from energygrid.commands import OpsCommand
 from insights.evaluation import insights_evaluate, render_report
 from insights.management.selection import customers_selected
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = (
         "Backtests the insight models on the loaded data: the bill forecast at day 10 of each "
         "billing period against run-rate and last-year baselines (MAPE, CV(RMSE), NMBE), "

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
+from energygrid.commands import OpsCommand
 from insights.generators import GENERATED_TYPES
 from insights.management.selection import customers_selected
 from insights.services import insights_generate
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = (
         "Runs the insight models now for every active customer (or one) and upserts the "
         "insights: reruns update in place. BUDGET_ALERT comes from the budgets app."

@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
+from energygrid.commands import OpsCommand
 from insights.services import weather_upsert
 from insights.weather import WeatherFileInvalid, weather_csv_parse
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = (
         "Imports daily weather: CSV with header region,date,meanTemperatureC (°C). Checked in "
         "full first (a bad line rejects the file); upserts on (region, date)."
