@@ -6,26 +6,17 @@ ETags) would be bypassed by edits here. Staff may delete one, e.g. on a customer
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from budgets.models import Budget
-from customers.admin import ScopedModelAdmin, register_utility_path
+from customers.admin import NoAddOrChangeMixin, ScopedModelAdmin, register_utility_path
 
 register_utility_path(Budget, "customer__utility")
 
 
 @admin.register(Budget)
-class BudgetAdmin(ScopedModelAdmin):
+class BudgetAdmin(NoAddOrChangeMixin, ScopedModelAdmin):
     list_display = ["name", "customer", "account", "kind", "period", "limit", "active"]
     list_select_related = ["customer", "account"]
     list_filter = ["kind", "period", "active"]
     search_fields = ["=customer__subject", "=account__account_number", "name"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

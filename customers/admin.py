@@ -92,19 +92,9 @@ class ScopedModelAdmin(UtilityScopedMixin, admin.ModelAdmin):
         return [f for f in filters if f != "utility"]
 
 
-@admin.register(Utility)
-class UtilityAdmin(UtilityScopedMixin, admin.ModelAdmin):
-    list_display = ["slug", "name", "issuer", "audience", "currency", "timezone", "signs_tokens"]
-    search_fields = ["slug", "name", "issuer"]
-    # private_key_pem is not editable, so it is in no form; it must not be listed either.
-    fields = ["slug", "name", "issuer", "audience", "jwks", "jwks_url", "currency", "timezone"]
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+class SuperuserWritesMixin:
+    """Only superusers add, change or delete these rows; staff may at most look."""
 
-    @admin.display(boolean=True, description="signs its own tokens")
-    def signs_tokens(self, utility: Utility) -> bool:
-        return bool(utility.private_key_pem)
-
-    # Registering utilities and their keys is an operator's job (add_utility), not staff's.
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser
 
@@ -115,8 +105,33 @@ class UtilityAdmin(UtilityScopedMixin, admin.ModelAdmin):
         return request.user.is_superuser
 
 
+class NoAddOrChangeMixin:
+    """Rows that only our services write (imports, workers, the API): the admin shows them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Utility)
+class UtilityAdmin(SuperuserWritesMixin, UtilityScopedMixin, admin.ModelAdmin):
+    """Registering utilities and their keys is an operator's job (add_utility), not staff's."""
+
+    list_display = ["slug", "name", "issuer", "audience", "currency", "timezone", "signs_tokens"]
+    search_fields = ["slug", "name", "issuer"]
+    # private_key_pem is not editable, so it is in no form; it must not be listed either.
+    fields = ["slug", "name", "issuer", "audience", "jwks", "jwks_url", "currency", "timezone"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    @admin.display(boolean=True, description="signs its own tokens")
+    def signs_tokens(self, utility: Utility) -> bool:
+        return bool(utility.private_key_pem)
+
+
 @admin.register(UtilityStaff)
-class UtilityStaffAdmin(admin.ModelAdmin):
+class UtilityStaffAdmin(SuperuserWritesMixin, admin.ModelAdmin):
     """Who works for which utility: managed by superusers only."""
 
     list_display = ["user", "utility"]
@@ -128,15 +143,6 @@ class UtilityStaffAdmin(admin.ModelAdmin):
         return request.user.is_superuser
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_superuser
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.is_superuser
 
 

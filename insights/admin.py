@@ -3,19 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
-from customers.admin import ScopedModelAdmin, register_utility_path
+from customers.admin import NoAddOrChangeMixin, ScopedModelAdmin, register_utility_path
 from insights.models import Insight
 
 register_utility_path(Insight, "customer__utility")
 
 
 @admin.register(Insight)
-class InsightAdmin(ScopedModelAdmin):
+class InsightAdmin(NoAddOrChangeMixin, ScopedModelAdmin):
     list_display = [
         "type",
         "customer",
@@ -50,9 +47,3 @@ class InsightAdmin(ScopedModelAdmin):
         "model_version",
         "updated_at",
     ]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.core.paginator import Paginator
 from django.http import HttpRequest
 
-from customers.admin import UtilityScopedMixin, register_utility_path
+from customers.admin import NoAddOrChangeMixin, UtilityScopedMixin, register_utility_path
 from usage.models import Reading, Rollup
 
 COUNT_CAP = 10_000
@@ -31,18 +31,12 @@ register_utility_path(Reading, "meter__utility")
 register_utility_path(Rollup, "meter__utility")
 
 
-class MeterDataAdmin(UtilityScopedMixin, admin.ModelAdmin):
+class MeterDataAdmin(NoAddOrChangeMixin, UtilityScopedMixin, admin.ModelAdmin):
     paginator = CappedCountPaginator
     show_full_result_count = False
     list_select_related = ["meter"]
     search_fields = ["=meter__meter_number"]
     search_help_text = "Exact meter number."
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
