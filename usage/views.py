@@ -24,7 +24,8 @@ from energygrid.api.pagination import (
     encode_token,
     parse_page_size,
 )
-from energygrid.api.problems import InvalidQuery, RangeTooLarge
+from energygrid.api.problems import RangeTooLarge
+from energygrid.api.query import parse_query
 from energygrid.money import format_money
 from metadata.catalog import ENERGY_UNITS_TO_KW, Granularity
 from usage import exports, selectors
@@ -69,13 +70,6 @@ class UsageViewSet(viewsets.GenericViewSet):
     def _meter(self) -> Meter:
         return selectors.meter_get(customer=self.request.user, meter_id=self.kwargs["meterId"])
 
-    def _query(self, serializer_class, meter: Meter) -> dict[str, Any]:
-        request = self.request
-        serializer = serializer_class(data=request.query_params, context={"meter": meter})
-        if not serializer.is_valid():
-            raise InvalidQuery(serializer.errors)
-        return serializer.validated_data
-
     @extend_schema(
         tags=["Usage"],
         summary="A meter's usage series at a granularity",
@@ -92,7 +86,7 @@ class UsageViewSet(viewsets.GenericViewSet):
     )
     def retrieve(self, request: Request, meterId: str) -> Response:
         meter = self._meter()
-        query = self._query(UsageQuerySerializer, meter)
+        query = parse_query(UsageQuerySerializer, request, meter=meter)
         granularity: Granularity = query["granularity"]
         _check_range(query["start"], query["end"], meter, granularity.value.max_range_days)
         size = parse_page_size(request)
@@ -147,7 +141,7 @@ class UsageViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["get"])
     def summary(self, request: Request, meterId: str) -> Response:
         meter = self._meter()
-        query = self._query(RangeQuerySerializer, meter)
+        query = parse_query(RangeQuerySerializer, request, meter=meter)
         _check_range(query["start"], query["end"], meter, Granularity.DAY.value.max_range_days)
         tz = zone(meter.timezone)
         start, end = meter_bucket_range(meter, Granularity.DAY, query["start"], query["end"])
@@ -201,7 +195,7 @@ class UsageViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["get"])
     def export(self, request: Request, meterId: str) -> StreamingHttpResponse:
         meter = self._meter()
-        query = self._query(ExportQuerySerializer, meter)
+        query = parse_query(ExportQuerySerializer, request, meter=meter)
         _check_range(query["start"], query["end"], meter, EXPORT_MAX_DAYS)
         currency = request.user.billing_currency
         if query["format"] == "csv":

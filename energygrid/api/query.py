@@ -10,9 +10,16 @@ from rest_framework.request import Request
 from energygrid.api.problems import InvalidQuery
 
 
-def parse_query(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    """The validated query parameters, or a 400 whose ``errors`` name each bad parameter."""
-    serializer = serializer_class(data=request.query_params, context={"request": request})
+def parse_query(
+    serializer_class: type[serializers.Serializer], request: Request, **context: Any
+) -> dict[str, Any]:
+    """The validated query parameters, or a 400 whose ``errors`` name each bad parameter.
+
+    ``context`` reaches the serializer beside the request (e.g. the meter whose calendar
+    dates are read in)."""
+    serializer = serializer_class(
+        data=request.query_params, context={"request": request, **context}
+    )
     try:
         serializer.is_valid(raise_exception=True)
     except exceptions.ValidationError as exc:
