@@ -25,15 +25,10 @@ import pandas as pd
 
 from customers.models import Customer, Meter
 from insights.analytics import metrics
+from insights.analytics.always_on import estimate_baseload
 from insights.analytics.bill import COMPLETE_COVERAGE, fit_as_of, forecast_period
-from insights.generators import (
-    ANOMALY_SCAN_DAYS,
-    MeterContext,
-    estimate_baseload,
-    meter_context,
-    scan_daily_anomalies,
-    year_earlier,
-)
+from insights.analytics.context import MeterContext, meter_context, year_earlier
+from insights.analytics.usage_anomaly import ANOMALY_SCAN_DAYS, scan_daily_anomalies
 from insights.models import MeterGroundTruth
 from metadata.catalog import ENERGY_UNITS_TO_KW
 

@@ -15,9 +15,11 @@ from django.core.management import CommandError, call_command
 from customers.models import Customer, Meter, Premise, Tariff, TariffRate, Weekday
 from insights import tasks
 from insights.analytics import baseload
+from insights.analytics.always_on import estimate_baseload
+from insights.analytics.context import meter_context
 from insights.datasets import night_demand, night_interval_demand
-from insights.generators import MODEL_VERSIONS, estimate_baseload, meter_context
 from insights.models import Insight, MeterGroundTruth
+from insights.pipeline import MODEL_VERSIONS
 from insights.services import ground_truth_record, insights_generate
 from tests.conftest import make_account, make_customer, make_meter
 from tests.insights.conftest import TIMEZONE
@@ -381,3 +383,13 @@ def test_generate_insights_refuses_bad_input_in_one_line(alice, args, message):
         generate(*args)
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_every_insight_type_but_budget_alerts_is_found_in_its_own_module():
+    from insights.pipeline import GENERATORS
+    from metadata.catalog import INSIGHT_TYPE_IDS
+
+    assert tuple(GENERATORS) == tuple(t for t in INSIGHT_TYPE_IDS if t != "BUDGET_ALERT")
+    modules = {g.drafts.__module__ for g in GENERATORS.values()}
+    assert len(modules) == len(GENERATORS)
+    assert [g.type for g in GENERATORS.values() if g.per_home] == ["PEER_COMPARISON"]

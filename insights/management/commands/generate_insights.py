@@ -8,8 +8,8 @@ from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from energygrid.commands import OpsCommand
-from insights.generators import GENERATED_TYPES
 from insights.management.selection import customers_selected
+from insights.pipeline import GENERATED_TYPES
 from insights.services import insights_generate
 
 

@@ -1,0 +1,84 @@
+"""HIGH_BILL_ALERT: this period's bill is forecast well above the previous one, and why (the
+forecast of :mod:`insights.analytics.bill`, the drivers of
+:func:`insights.analytics.forecast.change_components`)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+
+from insights.analytics.bill import COMPLETE_COVERAGE, day_range, expected_daily
+from insights.analytics.context import MeterContext, decimal, percent, quantity
+from insights.analytics.forecast import MORE_DAYS, USAGE, WEATHER, change_components, main_driver
+from insights.drafts import InsightDraft
+from insights.models import Severity
+from metadata.catalog import InsightType
+
+TYPE = InsightType.HIGH_BILL_ALERT.name
+VERSION = "high-bill/1.0"
+
+_DRIVER_WORDS = {
+    WEATHER: "mostly because of the weather",
+    MORE_DAYS: "mostly because this period has more days",
+    USAGE: "mostly because you are using more energy than the weather explains",
+}
+
+
+def high_bill_margin() -> Decimal:
+    """``INSIGHTS_HIGH_BILL_MARGIN``: how much above the previous bill counts as high (0.2)."""
+    return settings.INSIGHTS_HIGH_BILL_MARGIN
+
+
+def drafts(ctx: MeterContext) -> list[InsightDraft]:
+    forecast, costing = ctx.period_forecast, ctx.costing
+    if forecast is None or costing is None:
+        return []
+    previous_first, previous_end = ctx.billing_period(forecast.first - timedelta(days=1))
+    previous_quantity, coverage = ctx.filled_total(previous_first, previous_end)
+    if coverage < COMPLETE_COVERAGE:
+        return []
+    previous_price = ctx.realised_price(previous_first, previous_end) or costing.price
+    previous_cost = previous_quantity * previous_price
+    forecast_cost = costing.of(forecast.quantity)
+    margin = float(high_bill_margin())
+    if previous_cost <= 0 or forecast_cost <= previous_cost * (1 + margin):
+        return []
+    previous_dates = day_range(previous_first, previous_end)
+    components = change_components(
+        current_quantity=forecast.quantity,
+        current_days=forecast.days,
+        previous_quantity=previous_quantity,
+        previous_days=len(previous_dates),
+        current_expected_daily=forecast.expected_daily_mean,
+        previous_expected_daily=float(
+            expected_daily(forecast.model, ctx.history.weather, previous_dates).mean()
+        ),
+    )
+    driver = main_driver(components)
+    change = forecast_cost / previous_cost - 1
+    words = ctx.wording
+    return [
+        ctx.draft(
+            TYPE,
+            VERSION,
+            ctx.instant(forecast.first),
+            ctx.instant(forecast.end),
+            severity=Severity.ALERT if change >= 2 * margin else Severity.WARNING,
+            title=f"Your bill may be {words.percent(change)} higher than last period",
+            summary=(
+                f"This period's bill is forecast at {words.money(decimal(forecast_cost))}, "
+                f"against {words.money(decimal(previous_cost))} last period, "
+                f"{_DRIVER_WORDS[driver]}."
+            ),
+            data={
+                "forecastCost": ctx.money(forecast_cost),
+                "previousCost": ctx.money(previous_cost),
+                "changePercent": percent(change),
+                "driver": driver,
+                "changeByDriver": {name: quantity(value) for name, value in components.items()},
+                "unitOfMeasure": ctx.meter.unit_of_measure,
+            },
+        )
+    ]
