@@ -10,6 +10,7 @@ COPY metadata ./metadata
 COPY usage ./usage
 COPY budgets ./budgets
 COPY insights ./insights
+COPY demo ./demo
 RUN pip wheel --wheel-dir /wheels .
 
 # Runtime stage: the installed wheels and manage.py only, run as an unprivileged user.

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "usage",
     "insights",
     "budgets",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -190,8 +191,9 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# Celery: with no REDIS_URL, tasks run eagerly in-process (the embedded demo default).
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Celery: with no REDIS_URL, tasks run eagerly in-process (the embedded demo default). Eager
+# calls still open a producer on the in-memory broker: it names a host so kombu does not warn.
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 # Results are not used by callers; tasks write their outcome to the database.
 CELERY_TASK_IGNORE_RESULT = True
 # Eager execution when no broker is configured, so the demo needs nothing installed.

@@ -3,6 +3,9 @@ weather-driven readings, and the insights they give."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -10,12 +13,12 @@ from typing import Any
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
-from customers.demo import demo_seed
 from customers.models import Utility
+from demo.meter_data import demo_usage_seed, demo_weather
+from demo.utility import demo_seed
 from energygrid.commands import OpsCommand
 from insights.services import ground_truth_record, insights_generate, weather_upsert
 from insights.weather import WeatherRow
-from usage.demo import demo_usage_seed, demo_weather
 
 _MAX_CUSTOMERS = 10_000
 _MIN_DAYS, _MAX_DAYS = 7, 3660
@@ -51,8 +54,8 @@ class Command(OpsCommand):
             raise CommandError(f"--days must be 0 or between {_MIN_DAYS} and {_MAX_DAYS}")
         if seed < 0:
             raise CommandError("--seed must be 0 or more")
-        with tqdm(total=customers, unit="customer", desc="customers", disable=None) as bar:
-            result = demo_seed(customers=customers, seed=seed, progress=bar.update)
+        with self._stage("customers", customers, "customer") as progress:
+            result = demo_seed(customers=customers, seed=seed, progress=progress)
         self.stdout.write(result.imported.summary())
         if days:
             self._seed_data(result.utility, days=days, seed=seed)
@@ -75,9 +78,9 @@ class Command(OpsCommand):
                 for i, celsius in enumerate(temperatures.tolist())
             ]
         )
-        with tqdm(total=utility.meters.count(), unit="meter", desc="readings", disable=None) as bar:
+        with self._stage("readings", utility.meters.count(), "meter") as progress:
             loaded = demo_usage_seed(
-                utility=utility, weather=weather, days=days, seed=seed, progress=bar.update
+                utility=utility, weather=weather, days=days, seed=seed, progress=progress
             )
         for data in loaded:
             ground_truth_record(
@@ -89,8 +92,24 @@ class Command(OpsCommand):
         self.stdout.write(f"{readings} readings for {len(loaded)} meters over {days} days")
         customers = list(utility.customers.filter(active=True).order_by("subject"))
         written = 0
-        with tqdm(total=len(customers), unit="customer", desc="insights", disable=None) as bar:
+        with self._stage("insights", len(customers), "customer") as progress:
             for customer in customers:
                 written += insights_generate(customer=customer)
-                bar.update(1)
+                progress(1)
         self.stdout.write(f"{written} insights for {len(customers)} customers")
+
+    @contextmanager
+    def _stage(self, name: str, total: int, unit: str) -> Iterator[Callable[[int], None]]:
+        """Progress of one seeding stage: a bar on a terminal, else one line as it starts
+        (flushed, so a log file or a pipe shows where a minutes-long seed has got to)."""
+        if sys.stderr.isatty():
+            with tqdm(total=total, unit=unit, desc=name) as bar:
+                yield bar.update
+            return
+        self.stdout.write(f"Seeding {name}: {total} {unit}{'' if total == 1 else 's'}")
+        self.stdout.flush()
+        yield _ignore
+
+
+def _ignore(_done: int) -> None:
+    return None

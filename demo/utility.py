@@ -3,14 +3,17 @@
 The customers are written through the CIS import (as a generated document), so the demo
 exercises the same validation and upsert as a real utility's file and is idempotent with it.
 Subjects and numbers follow the customer's position, so another seed rewrites the same
-customers; like any import it never deletes, so a meter an earlier seed made stays.
+customers; like any import it never deletes, so a meter an earlier seed made stays. Display names
+are unique within a seed's document (a repeated first and last name gets middle initials).
 """
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from string import ascii_uppercase
 from typing import Any
 
 from django.db import transaction
@@ -105,13 +108,27 @@ def demo_subject(index: int) -> str:
     return f"demo-{index + 1:04d}"
 
 
-def _customer(rng: random.Random, index: int) -> dict[str, Any]:
+def _middle_initials(repeat: int) -> str:
+    """``""`` for a name's first holder, then ``"A. "`` … ``"Z. "``, ``"A. A. "`` … (bijective
+    base 26), so the n-th holder of a first and last name always gets a name of their own."""
+    initials = []
+    while repeat:
+        repeat, letter = divmod(repeat - 1, 26)
+        initials.append(f"{ascii_uppercase[letter]}. ")
+    return "".join(reversed(initials))
+
+
+def _customer(
+    rng: random.Random, index: int, names_seen: Counter[tuple[str, str]]
+) -> dict[str, Any]:
     number = index + 1
     in_neighbourhood = rng.random() < _NEIGHBOURHOOD_SHARE
     place = _PLACES[0] if in_neighbourhood else rng.choice(_PLACES)
     home_type = HomeType.DETACHED if in_neighbourhood else rng.choice(list(HomeType))
     area = _NEIGHBOURHOOD_AREA if in_neighbourhood else _FLOOR_AREA[home_type]
     first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
+    repeats = names_seen[first, last]
+    names_seen[first, last] += 1
     meters = [
         {
             "meterNumber": f"E-DEMO-{number:04d}",
@@ -135,7 +152,7 @@ def _customer(rng: random.Random, index: int) -> dict[str, Any]:
         )
     return {
         "subject": demo_subject(index),
-        "displayName": f"{first} {last}",
+        "displayName": f"{first} {_middle_initials(repeats)}{last}",
         "email": f"{first.lower()}.{last.lower()}.{number}@demo.energygrid.example",
         "billingCurrency": DEMO_CURRENCY,
         "timezone": place.timezone,
@@ -165,10 +182,11 @@ def _customer(rng: random.Random, index: int) -> dict[str, Any]:
 def demo_document(*, customers: int, seed: int) -> dict[str, Any]:
     """The demo utility's CIS document; the same seed always gives the same document."""
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not a secret
+    names_seen: Counter[tuple[str, str]] = Counter()
     return {
         "utility": DEMO_SLUG,
         "tariffs": _TARIFFS,
-        "customers": [_customer(rng, index) for index in range(customers)],
+        "customers": [_customer(rng, index, names_seen) for index in range(customers)],
     }
 
 
