@@ -375,27 +375,27 @@ def run_import(csv_path: Path) -> tuple[Any, float, dict[str, float], QueuedTask
     """Our import of the file; catch-up tasks captured, phases timed (indicative)."""
     from django.db import connection
 
-    from usage import imports
+    from usage.imports import service, staging
 
     phases = PhaseTimer()
     queued = QueuedTasks()
     patches = [
-        mock.patch.object(imports, "rollups_catch_up", queued),
-        phases.wrap(imports._Stage, "load", "parse + validate + COPY to staging"),
-        phases.wrap(imports._PostgresStage, "write", "COPY to staging"),
-        phases.wrap(imports._Stage, "duplicates", "duplicate check (window over staging)"),
-        phases.wrap(imports._PostgresStage, "ranges", "ranges"),
-        phases.wrap(imports, "reading_partitions_ensure", "partitions"),
-        phases.wrap(imports._PostgresStage, "upsert", "upsert INSERT ... ON CONFLICT"),
-        phases.wrap(imports, "_extend_meter_bounds", "meter bounds"),
-        phases.wrap(imports, "_queue_rollups", "dirty ranges + queue"),
+        mock.patch.object(service, "rollups_catch_up", queued),
+        phases.wrap(staging.Stage, "load", "parse + validate + COPY to staging"),
+        phases.wrap(staging.PostgresStage, "write", "COPY to staging"),
+        phases.wrap(staging.Stage, "duplicates", "duplicate check (window over staging)"),
+        phases.wrap(staging.PostgresStage, "ranges", "ranges"),
+        phases.wrap(service, "reading_partitions_ensure", "partitions"),
+        phases.wrap(staging.PostgresStage, "upsert", "upsert INSERT ... ON CONFLICT"),
+        phases.wrap(service, "_extend_meter_bounds", "meter bounds"),
+        phases.wrap(service, "_queue_rollups", "dirty ranges + queue"),
     ]
     with contextlib.ExitStack() as stack:
         for patch in patches:
             stack.enter_context(patch)
         connection.close()  # a fresh connection, like a fresh `manage.py import_readings`
         with stopwatch() as elapsed:
-            result = imports.readings_import(
+            result = service.readings_import(
                 path=csv_path,
                 file_format="csv",
                 utility_slug=UTILITY_SLUG,

@@ -1,0 +1,259 @@
+"""Green Button (NAESB ESPI) Atom feeds of one meter, streamed through a SAX parser."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import BinaryIO
+from xml.sax import SAXParseException, handler
+from xml.sax.expatreader import ExpatLocator
+
+from defusedxml import DefusedXmlException
+from defusedxml.expatreader import create_parser
+from django.utils import timezone
+
+from customers.models import Meter
+from usage import espi
+from usage.imports.validation import (
+    FUTURE_SLACK,
+    INTEGER,
+    Errors,
+    StagedReading,
+    fatal,
+    reading_problem,
+)
+from usage.models import Quality
+
+# (parent, element) pairs of an IntervalReading that the import reads.
+_READING_FIELDS = {
+    ("timePeriod", "start"),
+    ("timePeriod", "duration"),
+    ("IntervalReading", "value"),
+    ("IntervalReading", "cost"),
+}
+
+
+@dataclass(frozen=True)
+class _ReadingType:
+    uom: int
+    power_of_ten: int
+    currency: int | None
+
+
+class _EspiHandler(handler.ContentHandler):
+    """SAX handler turning an ESPI Atom feed's IntervalReadings into staged readings.
+
+    Streaming: it keeps only the feed's ReadingTypes and MeterReading links, and hands each
+    reading over (``ready``) as soon as its element closes.
+    """
+
+    def __init__(self, *, source: str, meter: Meter, errors: Errors) -> None:
+        super().__init__()
+        self.source = source
+        self.meter = meter
+        self.errors = errors
+        self.latest = timezone.now() + FUTURE_SLACK
+        self.ready: list[StagedReading] = []
+        self.readings_seen = 0
+        self._locator = None
+        self._stack: list[str] = []
+        self._text: list[str] = []
+        self._links: list[tuple[str, str]] = []
+        self._resource: str | None = None
+        self._type_fields: dict[str, str] = {}
+        self._reading_types: dict[str, _ReadingType] = {}
+        self._meter_reading_types: dict[str, str] = {}
+        self._block: tuple[_ReadingType, Decimal] | None = None
+        self._reading: dict[str, str | int | list[str]] | None = None
+        self._cost_problem: str | None = None
+
+    def setDocumentLocator(self, locator) -> None:
+        self._locator = locator
+
+    @property
+    def line(self) -> int:
+        return self._locator.getLineNumber() if self._locator else 0
+
+    def characters(self, content: str) -> None:
+        self._text.append(content)
+
+    def startElementNS(self, name, qname, attrs) -> None:
+        local = name[1]
+        parent = self._stack[-1] if self._stack else None
+        self._stack.append(local)
+        self._text = []
+        if local == "entry":
+            self._links = []
+        elif local == "link" and "entry" in self._stack:
+            self._links.append((attrs.get((None, "rel"), ""), attrs.get((None, "href"), "")))
+        elif parent == "content" and local in ("ReadingType", "MeterReading", "IntervalBlock"):
+            self._resource = local
+            self._type_fields = {}
+            if local == "IntervalBlock":
+                self._block = self._block_scale()
+        elif local == "IntervalReading" and self._resource == "IntervalBlock":
+            self._reading = {"line": self.line, "quality": []}
+
+    def endElementNS(self, name, qname) -> None:
+        local = name[1]
+        text = "".join(self._text).strip()
+        self._text = []
+        self._stack.pop()
+        parent = self._stack[-1] if self._stack else None
+        reading = self._reading
+        if self._resource == "ReadingType" and parent == "ReadingType":
+            self._type_fields[local] = text
+        elif reading is not None:
+            if (parent, local) in _READING_FIELDS:
+                reading[local] = text
+            elif parent == "ReadingQuality" and local == "quality":
+                reading["quality"].append(text)
+            elif local == "IntervalReading":
+                self._reading = None
+                self.readings_seen += 1
+                staged = self._stage(reading)
+                if staged is not None:
+                    self.ready.append(staged)
+        if parent == "content" and local == self._resource:
+            self._end_resource(local)
+
+    def _self_href(self) -> str:
+        return next((href for rel, href in self._links if rel == "self"), "")
+
+    def _end_resource(self, local: str) -> None:
+        if local == "ReadingType":
+            fields = self._type_fields
+            try:
+                self._reading_types[self._self_href()] = _ReadingType(
+                    uom=int(fields["uom"]),
+                    power_of_ten=int(fields.get("powerOfTenMultiplier") or 0),
+                    currency=int(fields["currency"]) if fields.get("currency") else None,
+                )
+            except (KeyError, ValueError):
+                raise fatal(
+                    self.source, self.line, "ReadingType needs an integer uom (and multiplier)"
+                ) from None
+        elif local == "MeterReading":
+            related = [href for rel, href in self._links if rel == "related"]
+            reading_type = next((href for href in related if "/ReadingType/" in href), None)
+            if reading_type:
+                self._meter_reading_types[self._self_href()] = reading_type
+        self._resource = None
+        self._block = None
+
+    def _block_scale(self) -> tuple[_ReadingType, Decimal]:
+        """The ReadingType of the IntervalBlock starting here, and the factor to the meter unit.
+
+        Found through the block's MeterReading (its href prefix); a feed with a single
+        ReadingType needs no links.
+        """
+        reading_type = None
+        for rel, href in self._links:
+            if rel in ("self", "up") and "/IntervalBlock" in href:
+                meter_reading = href.split("/IntervalBlock")[0]
+                reading_type = self._reading_types.get(
+                    self._meter_reading_types.get(meter_reading, "")
+                )
+                if reading_type:
+                    break
+        if reading_type is None and len(set(self._reading_types.values())) == 1:
+            reading_type = next(iter(self._reading_types.values()))
+        if reading_type is None:
+            raise fatal(
+                self.source,
+                self.line,
+                "cannot tell which ReadingType this IntervalBlock is in: the feed must give "
+                "the ReadingType (linked from the block's MeterReading) before the blocks",
+            )
+        unit = self.meter.unit_of_measure
+        factor = espi.UOM_TO_METER_UNIT.get((reading_type.uom, unit))
+        if factor is None:
+            uom = espi.UOM_NAMES.get(reading_type.uom, "an unsupported unit")
+            raise fatal(
+                self.source,
+                self.line,
+                f"the feed's values are in {uom} (uom {reading_type.uom}), which meter "
+                f"{self.meter.meter_number} (in {unit}) cannot take",
+            )
+        billed_in = self.meter.account.customer.billing_currency
+        currency = reading_type.currency
+        if currency is not None and espi.CURRENCIES.get(currency) != billed_in:
+            self._cost_problem = (
+                f"costs are in currency {currency} but the customer is billed in {billed_in}"
+            )
+        else:
+            self._cost_problem = None
+        return reading_type, factor * Decimal(1).scaleb(reading_type.power_of_ten)
+
+    def _stage(self, reading: dict) -> StagedReading | None:
+        line = reading["line"]
+        for key in ("start", "duration", "value"):
+            if not INTEGER.fullmatch(str(reading.get(key, ""))):
+                self.errors.add(line, f"IntervalReading needs an integer {key}")
+                return None
+        duration = int(reading["duration"])
+        if duration != self.meter.interval_seconds:
+            self.errors.add(
+                line,
+                f"reading lasts {duration} s but meter {self.meter.meter_number} records every "
+                f"{self.meter.interval_seconds} s",
+            )
+            return None
+        codes = reading["quality"]
+        if any(not code.isdigit() for code in codes) or not {int(c) for c in codes} <= (
+            espi.ACTUAL_QUALITIES | espi.ESTIMATED_QUALITIES
+        ):
+            self.errors.add(line, f"unknown ReadingQuality {', '.join(codes)}")
+            return None
+        quality = (
+            Quality.ESTIMATED
+            if {int(c) for c in codes} & espi.ESTIMATED_QUALITIES
+            else Quality.ACTUAL
+        )
+        cost = None
+        if reading.get("cost"):
+            if not INTEGER.fullmatch(reading["cost"]):
+                self.errors.add(line, f"cost {reading['cost']!r} is not an integer")
+                return None
+            if self._cost_problem:
+                self.errors.add(line, self._cost_problem)
+                return None
+            cost = Decimal(int(reading["cost"])).scaleb(espi.COST_EXPONENT)
+        assert self._block is not None
+        quantity = Decimal(int(reading["value"])) * self._block[1]
+        start = datetime.fromtimestamp(int(reading["start"]), UTC)
+        problem = reading_problem(
+            meter=self.meter, start=start, quantity=quantity, cost=cost, latest=self.latest
+        )
+        if problem:
+            self.errors.add(line, problem)
+            return None
+        return StagedReading(line, self.meter, start, quantity, cost, quality)
+
+
+def espi_readings(
+    stream: BinaryIO, *, source: str, meter: Meter, errors: Errors
+) -> Iterator[StagedReading]:
+    """Readings of an ESPI feed, parsed by a SAX parser that refuses entities and external
+    references (defusedxml)."""
+    parser = create_parser()
+    parser.setFeature(handler.feature_namespaces, True)
+    feed = _EspiHandler(source=source, meter=meter, errors=errors)
+    parser.setContentHandler(feed)
+    feed.setDocumentLocator(ExpatLocator(parser))  # parse() would; feed() does not
+    try:
+        while chunk := stream.read(1 << 16):
+            parser.feed(chunk)
+            yield from feed.ready
+            feed.ready.clear()
+        parser.close()
+    except SAXParseException as error:
+        message = f"not well-formed XML: {error.getMessage()}"
+        raise fatal(source, error.getLineNumber(), message) from None
+    except DefusedXmlException as error:
+        raise fatal(source, feed.line, f"refused XML construct: {error}") from None
+    yield from feed.ready
+    if feed.readings_seen == 0:
+        raise fatal(source, feed.line, "the feed holds no IntervalReading")
