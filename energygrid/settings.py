@@ -200,8 +200,24 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = REDIS_URL is None
 # Eager tasks raise like normal code, so failures are never silent in the demo or tests.
 CELERY_TASK_EAGER_PROPAGATES = True
-# Acknowledge after the task ran so a crashed worker's task is redelivered.
+# Acknowledge after the task ran, and requeue a task whose worker process died under it
+# (SIGKILL, OOM): every task is idempotent, so running one again is always safe.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# No task runs unbounded: the soft limit raises in the task (its transaction rolls back and
+# the dirty ranges it was catching up stay for the sweep), the hard limit kills the process.
+CELERY_TASK_SOFT_TIME_LIMIT = 15 * 60
+CELERY_TASK_TIME_LIMIT = 20 * 60
+# Redis hands an unacknowledged task to another worker after this long: longer than the hard
+# limit, so a task still running is never started twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * CELERY_TASK_TIME_LIMIT}
+# Three queues, one worker pool each, so a long insights night never delays a rollup:
+# "ingest" (readings partitions, rollups), "insights", "default" (the rest).
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "usage.tasks.*": {"queue": "ingest"},
+    "insights.tasks.*": {"queue": "insights"},
+}
 # One task at a time per worker process: rollups and insights are heavy.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Tasks run (with meter_id=) after a meter's rollups catch up: they read the fresh rollups.

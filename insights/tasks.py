@@ -41,9 +41,10 @@ def insights_generate_batch(customer_ids: list[str]) -> None:
             logger.exception("insights failed for customer %s", customer.pk)
 
 
-@shared_task
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def insights_nightly() -> None:
-    """Fans the night's run out over workers, :data:`NIGHTLY_BATCH` customers per task."""
+    """Fans the night's run out over workers, :data:`NIGHTLY_BATCH` customers per task (a
+    database outage retries; the batches are idempotent, so a repeated fan-out is harmless)."""
     ids = [
         str(pk)
         for pk in Customer.objects.filter(active=True).order_by("pk").values_list("pk", flat=True)

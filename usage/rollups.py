@@ -351,14 +351,16 @@ def rollups_rebuild(*, meter: Meter, since: datetime | None = None) -> bool:
     return True
 
 
-def rollups_catch_up_pending() -> int:
-    """Refreshes every meter with dirty ranges left (lost or failed tasks); returns how many."""
+def rollups_catch_up_pending() -> list[Meter]:
+    """Refreshes every meter with dirty ranges left (lost or failed tasks); returns them."""
     pending = list(
         RollupDirtyRange.objects.values("meter_id").annotate(lo=Min("start"), hi=Max("end"))
     )
     meters = Meter.objects.select_related("account").in_bulk([p["meter_id"] for p in pending])
+    refreshed = []
     for row in pending:
         meter = meters.get(row["meter_id"])
         if meter is not None:
             rollups_refresh(meter=meter, start=row["lo"], end=row["hi"])
-    return len(meters)
+            refreshed.append(meter)
+    return refreshed

@@ -15,6 +15,20 @@ from usage.partitions import reading_partitions_ahead
 from usage.rollups import rollups_catch_up_pending, rollups_refresh
 
 
+def rollups_follow_up(*, meter_ids: list[str]) -> None:
+    """Queues what depends on fresh rollups (budget alerts, insights) for each meter.
+
+    The tasks are named in settings, so usage does not import the apps built on top of it.
+    Importing each task (rather than sending it by name) registers it in this process, so in
+    eager mode (no broker: the embedded demo) it runs here too instead of being posted to a
+    broker nothing consumes.
+    """
+    for task_path in settings.ROLLUP_FOLLOW_UP_TASKS:
+        task = import_string(task_path)
+        for meter_id in meter_ids:
+            task.delay(meter_id=meter_id)
+
+
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def rollups_catch_up(meter_id: str, start: str, end: str) -> None:
     """Recomputes the rollups of ``meter_id`` touching ``[start, end)`` (ISO 8601 instants)."""
@@ -24,17 +38,15 @@ def rollups_catch_up(meter_id: str, start: str, end: str) -> None:
     rollups_refresh(
         meter=meter, start=datetime.fromisoformat(start), end=datetime.fromisoformat(end)
     )
-    # What depends on fresh rollups (budget alerts, insights) is named in settings, so usage
-    # does not import the apps built on top of it. Importing the task (rather than sending it
-    # by name) registers it in this process, so eager mode runs it here too.
-    for task_path in settings.ROLLUP_FOLLOW_UP_TASKS:
-        import_string(task_path).delay(meter_id=meter_id)
+    rollups_follow_up(meter_ids=[meter_id])
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def rollups_sweep() -> None:
-    """Catches up dirty ranges whose task was lost or failed for good."""
-    rollups_catch_up_pending()
+    """Catches up dirty ranges whose task was lost or failed for good, then fires the same
+    follow-ups the catch-up task would have."""
+    refreshed = rollups_catch_up_pending()
+    rollups_follow_up(meter_ids=[str(meter.pk) for meter in refreshed])
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)

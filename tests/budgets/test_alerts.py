@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from io import StringIO
 from typing import Any
 
@@ -17,9 +18,11 @@ from budgets import tasks
 from budgets.selectors import budget_period, budgets_to_check
 from budgets.services import budget_alerts_check
 from insights.models import Insight
-from tests.budgets.conftest import load_readings, make_budget, postgresql_only
+from tests.budgets.conftest import QUARTER, load_readings, make_budget, postgresql_only
 from tests.conftest import make_account, make_meter
 from usage.calendar import zone
+from usage.imports import readings_upsert
+from usage.tasks import rollups_sweep
 
 NEW_YORK = zone("America/New_York")
 MARCH_20 = datetime(2026, 3, 20, 12, tzinfo=NEW_YORK)
@@ -234,3 +237,22 @@ def test_an_import_raises_the_alert_once_its_rollups_catch_up(
 
     # 8 kWh x 0.15 USD = 1.20 USD: past both thresholds of a 1.00 USD budget.
     assert keys() == [f"budget:{budget.id}:100", f"budget:{budget.id}:50"]
+
+
+def test_the_rollup_sweep_raises_the_alert_a_lost_catch_up_would_have(
+    alice, meter, django_capture_on_commit_callbacks
+):
+    """The catch-up task is lost (never run): the periodic sweep recomputes the rollups and
+    fires the same follow-ups, so the budget alert still comes before the hourly check."""
+    budget = make_budget(alice, limit="0.10", alert_thresholds=[100])
+    start = budget_period(budget=budget, now=timezone.now()).start
+    with django_capture_on_commit_callbacks(execute=False) as lost:
+        readings_upsert(
+            meter=meter,
+            readings=[(start + i * QUARTER, Decimal(1), None, "ACTUAL") for i in range(4)],
+        )
+    assert len(lost) == 1 and keys() == []
+
+    rollups_sweep.delay()
+
+    assert keys() == [f"budget:{budget.id}:100"]  # 4 kWh x 0.15 USD = 0.60 USD

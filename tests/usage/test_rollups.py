@@ -294,7 +294,7 @@ def test_a_lost_task_is_caught_up_by_the_sweep(new_meter, django_capture_on_comm
         )
     assert len(callbacks) == 1 and RollupDirtyRange.objects.count() == 1  # the task never ran
 
-    assert rollups_catch_up_pending() == 1
+    assert [m.pk for m in rollups_catch_up_pending()] == [meter.pk]
 
     assert not RollupDirtyRange.objects.exists()
     assert local_day_rows(meter)["2026-05-01T00:00:00-04:00"].quantity == Decimal(24)
@@ -346,3 +346,16 @@ def test_rebuild_rollups_command(new_meter, bob):
         call_command("rebuild_rollups", "--meter", "nope", verbosity=0)
     with pytest.raises(CommandError, match="is not a date"):
         call_command("rebuild_rollups", "--since", "May 3", verbosity=0)
+
+
+def test_rollups_and_insights_have_queues_of_their_own():
+    """A nightly insights run queues behind nothing a rollup waits on, and vice versa."""
+    from energygrid.celery import app
+
+    def queue(task_name: str) -> str:
+        return app.amqp.router.route({}, task_name)["queue"].name
+
+    assert queue(rollups_catch_up.name) == queue("usage.tasks.rollups_sweep") == "ingest"
+    assert queue("insights.tasks.insights_nightly") == "insights"
+    assert queue("insights.tasks.insights_generate_batch") == "insights"
+    assert queue("budgets.tasks.budget_alerts_check") == "default"

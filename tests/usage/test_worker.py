@@ -67,6 +67,7 @@ def celery_worker_process(transactional_db, tmp_path) -> Iterator[subprocess.Pop
             "-A",
             "energygrid",
             "worker",
+            "--queues=ingest,insights,default",
             "--pool=solo",
             "--concurrency=1",
             "--without-gossip",
