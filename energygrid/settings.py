@@ -119,7 +119,7 @@ CSRF_COOKIE_SECURE = not DEBUG
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["energygrid.api.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": ["customers.authentication.CustomerJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["customers.permissions.IsCustomer"],
     "DEFAULT_THROTTLE_CLASSES": ["energygrid.api.throttling.CustomerRateThrottle"],

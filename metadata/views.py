@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from energygrid.api.conditional import conditional_response
+from energygrid.api.pagination import parse_page_size
 from energygrid.api.schema import ETAG_HEADER, IF_NONE_MATCH, NOT_MODIFIED
 from metadata.catalog import (
     BudgetPeriod,
@@ -98,6 +99,10 @@ class MetadataViewSet(viewsets.ViewSet):
         serializer_class: type[serializers.Serializer],
         catalog: type[enum.Enum],
     ) -> Response:
-        """All of ``catalog`` as ``items``, with an ETag of the exact bytes sent (or a 304)."""
+        """All of ``catalog`` as ``items``, with an ETag of the exact bytes sent (or a 304).
+
+        Never paged, but a bad ``pageSize`` is still the 400 every list gives (contract section 1).
+        """
+        parse_page_size(request)
         data = {"items": serializer_class(list(catalog), many=True).data}
         return conditional_response(request, self, data, headers={"Cache-Control": CACHE_CONTROL})

@@ -37,6 +37,22 @@ if TYPE_CHECKING:
 
 _SECOND = timedelta(seconds=1)
 
+#: The instants a usage range may name (docs/api.md "Supported dates"). Far wider than any meter
+#: data, and far enough inside Python's years 1-9999 that widening to whole buckets, the days
+#: just before a range and the same dates a year earlier are always representable.
+SUPPORTED_START = datetime(1900, 1, 1, tzinfo=UTC)
+SUPPORTED_END = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def is_supported(instant: datetime) -> bool:
+    """Whether ``instant`` (timezone-aware) lies in ``[SUPPORTED_START, SUPPORTED_END]``."""
+    return SUPPORTED_START <= _aware(instant) <= SUPPORTED_END
+
+
+def is_supported_date(day: date) -> bool:
+    """Whether local date ``day`` is one whose midnight can be computed in any timezone."""
+    return SUPPORTED_START.date() <= day <= SUPPORTED_END.date()
+
 
 @lru_cache(maxsize=256)
 def zone(name: str) -> ZoneInfo:

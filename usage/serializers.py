@@ -14,17 +14,39 @@ from typing import Any
 from rest_framework import serializers
 
 from metadata.catalog import Granularity
-from usage.calendar import local_date_start, zone
+from usage.calendar import (
+    SUPPORTED_END,
+    SUPPORTED_START,
+    is_supported,
+    is_supported_date,
+    local_date_start,
+    zone,
+)
+
+_UNSUPPORTED = (
+    f"Must lie between {SUPPORTED_START.isoformat()} and {SUPPORTED_END.isoformat()} "
+    "(the supported dates)."
+)
 
 
 def parse_instant(value: str, timezone: str) -> datetime:
-    """An RFC 3339 date-time with offset, or a date meaning local midnight in ``timezone``."""
-    text = value.strip()
+    """An RFC 3339 date-time with offset, or a date meaning local midnight in ``timezone``,
+    within the supported dates."""
+    instant = _parse_instant(value.strip(), timezone)
+    if not is_supported(instant):
+        raise serializers.ValidationError(_UNSUPPORTED, code="out_of_range")
+    return instant
+
+
+def _parse_instant(text: str, timezone: str) -> datetime:
     if len(text) == 10:
         try:
-            return local_date_start(zone(timezone), date.fromisoformat(text))
+            day = date.fromisoformat(text)
         except ValueError:
             raise serializers.ValidationError("Not a valid date (YYYY-MM-DD).") from None
+        if not is_supported_date(day):
+            raise serializers.ValidationError(_UNSUPPORTED, code="out_of_range")
+        return local_date_start(zone(timezone), day)
     try:
         instant = datetime.fromisoformat(text)
     except ValueError:

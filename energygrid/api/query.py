@@ -16,7 +16,15 @@ def parse_query(
     """The validated query parameters, or a 400 whose ``errors`` name each bad parameter.
 
     ``context`` reaches the serializer beside the request (e.g. the meter whose calendar
-    dates are read in)."""
+    dates are read in). A parameter given empty (``?active=``) is refused, not read as absent
+    (DRF's form-input rule), so a client's unset variable never silently widens a filter."""
+    blank = {
+        name: [exceptions.ErrorDetail("Must not be empty; leave the parameter out.", "blank")]
+        for name in serializer_class().fields
+        if "" in request.query_params.getlist(name)
+    }
+    if blank:
+        raise InvalidQuery(blank)
     serializer = serializer_class(
         data=request.query_params, context={"request": request, **context}
     )

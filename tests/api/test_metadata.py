@@ -164,3 +164,15 @@ def test_each_list_has_its_own_etag(db, api):
 
 def test_unknown_metadata_list_is_404(db, api):
     assert_problem(api.get(BASE + "colour-types"), 404, "not-found")
+
+
+@pytest.mark.parametrize("name", LISTS)
+@pytest.mark.parametrize("size", ["0", "-1", "abc", "1.5"])
+def test_a_bad_page_size_is_a_400_even_on_a_fixed_list(db, api, name, size):
+    body = assert_problem(api.get(BASE + name, {"pageSize": size}), 400, "validation-error")
+
+    assert [error["field"] for error in body["errors"]] == ["pageSize"]
+
+
+def test_a_good_page_size_still_returns_the_whole_fixed_list(db, api):
+    assert len(api.get(BASE + "granularity-types", {"pageSize": "1"}).json()["items"]) >= 6
