@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.views import set_rollback
@@ -79,6 +80,15 @@ class ServiceUnavailable(Problem):
     title = "Service unavailable"
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "A dependency of this service is unavailable."
+    #: Seconds a client should wait before retrying (the ``Retry-After`` header).
+    retry_after = 30
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database could not be reached or dropped the connection; transient by nature."""
+
+    default_detail = "The database is unavailable; retry shortly."
+    retry_after = 5
 
 
 class InvalidQuery(exceptions.ValidationError):
@@ -225,6 +235,11 @@ def _slug_and_title(exc: exceptions.APIException) -> tuple[str, str]:
 def exception_handler(exc: Exception, context: dict[str, Any]):
     """DRF exception handler: every exception, expected or not, becomes a problem."""
     request = context.get("request")
+    if isinstance(exc, OperationalError | InterfaceError):
+        # Unreachable, restarting or dropped connection (Django closes the broken connection
+        # when the request finishes, so the next request reconnects): retry, not a bug.
+        logger.warning("database unavailable in %s: %s", getattr(request, "path", "?"), exc)
+        exc = DatabaseUnavailable()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -242,7 +257,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
     if isinstance(exc, exceptions.Throttled):
         headers["Retry-After"] = str(max(1, math.ceil(exc.wait or 1)))
     if isinstance(exc, ServiceUnavailable):
-        headers.setdefault("Retry-After", "30")
+        headers.setdefault("Retry-After", str(exc.retry_after))
 
     errors = None
     if isinstance(exc, Problem):
