@@ -51,11 +51,16 @@ def budget_get(*, customer: Customer, budget_id: str, for_update: bool = False) 
 
 
 def budgets_to_check(
-    *, meter_id: uuid.UUID | str | None = None, customer_id: uuid.UUID | str | None = None
+    *,
+    meter_id: uuid.UUID | str | None = None,
+    customer_id: uuid.UUID | str | None = None,
+    budget_id: uuid.UUID | str | None = None,
 ) -> QuerySet[Budget]:
     """Active budgets, optionally only those a meter's usage counts towards (its ENERGY
-    budgets and its account's COST budgets) and/or one customer's, in id order."""
+    budgets and its account's COST budgets) and/or one customer's, or one budget, in id order."""
     budgets = Budget.objects.filter(active=True)
+    if budget_id is not None:
+        budgets = budgets.filter(pk=budget_id)
     if customer_id is not None:
         budgets = budgets.filter(customer_id=customer_id)
     if meter_id is not None:

@@ -52,7 +52,7 @@ def budget_create(
             f"You already have {MAX_BUDGETS_PER_CUSTOMER} budgets, the most one customer may "
             "have; delete one first."
         )
-    return Budget.objects.create(
+    budget = Budget.objects.create(
         customer=customer,
         account=account,
         meter=meter,
@@ -63,6 +63,19 @@ def budget_create(
         alert_thresholds=alert_thresholds,
         active=active,
     )
+    _alerts_check_after_commit(budget)
+    return budget
+
+
+def _alerts_check_after_commit(budget: Budget) -> None:
+    """Queues the budget's own alert check for when the write commits, so a budget created (or
+    changed) already past a threshold alerts at once, not at the next hourly beat. Run inline
+    where tasks are eager (the demo); never for an inactive budget."""
+    if not budget.active:
+        return
+    from budgets.tasks import budget_alerts_check  # the tasks module imports this one
+
+    budget_alerts_check.delay_on_commit(budget_id=str(budget.pk))
 
 
 def budget_update(*, budget: Budget, **changes: Any) -> Budget:
@@ -76,6 +89,7 @@ def budget_update(*, budget: Budget, **changes: Any) -> Budget:
         setattr(budget, field, changes[field])
     if changed:
         budget.save(update_fields=[*changed, "updated_at"])
+        _alerts_check_after_commit(budget)
     return budget
 
 

@@ -11,10 +11,14 @@ from budgets.services import budget_alerts_check as alerts_check
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
-def budget_alerts_check(meter_id: str | None = None, customer_id: str | None = None) -> None:
+def budget_alerts_check(
+    meter_id: str | None = None, customer_id: str | None = None, budget_id: str | None = None
+) -> None:
     """Raises the BUDGET_ALERT insights for thresholds crossed this period: every active
-    budget, or only those ``meter_id``'s usage counts towards, or ``customer_id``'s."""
-    alerts_check(budgets=budgets_to_check(meter_id=meter_id, customer_id=customer_id))
+    budget, or only those ``meter_id``'s usage counts towards, or ``customer_id``'s, or one."""
+    alerts_check(
+        budgets=budgets_to_check(meter_id=meter_id, customer_id=customer_id, budget_id=budget_id)
+    )
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
