@@ -10,6 +10,7 @@ COPY metadata ./metadata
 COPY usage ./usage
 COPY budgets ./budgets
 COPY insights ./insights
+COPY support ./support
 COPY demo ./demo
 RUN pip wheel --wheel-dir /wheels .
 

@@ -158,7 +158,14 @@ class CustomerAdmin(ScopedModelAdmin):
     list_display = ["subject", "display_name", "email", "utility", "billing_currency", "active"]
     list_select_related = ["utility"]
     list_filter = ["active", "utility"]
-    search_fields = ["=subject", "display_name", "email"]
+    search_fields = [
+        "=subject",
+        "display_name",
+        "email",
+        "=accounts__account_number",
+        "=accounts__meters__meter_number",
+    ]
+    search_help_text = "Subject, name, e-mail, or an exact account or meter number."
     readonly_fields = ["created_at", "updated_at"]
     inlines = [AccountInline]
 

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "usage",
     "insights",
     "budgets",
+    "support",
     "demo",
 ]
 

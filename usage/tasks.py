@@ -12,7 +12,7 @@ from django.utils.module_loading import import_string
 
 from customers.models import Meter
 from usage.partitions import reading_partitions_ahead
-from usage.rollups import rollups_catch_up_pending, rollups_refresh
+from usage.rollups import rollups_catch_up_pending, rollups_rebuild, rollups_refresh
 
 
 def rollups_follow_up(*, meter_ids: list[str]) -> None:
@@ -53,3 +53,11 @@ def rollups_sweep() -> None:
 def reading_partitions_ensure_ahead() -> None:
     """Creates the readings partitions for the coming months before data arrives for them."""
     reading_partitions_ahead(now=timezone.now())
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def rollups_rebuild_for_meter(meter_id: str) -> None:
+    """Recomputes every rollup of one meter (queued by staff from the admin)."""
+    meter = Meter.objects.select_related("account").filter(pk=meter_id).first()
+    if meter is not None:
+        rollups_rebuild(meter=meter)

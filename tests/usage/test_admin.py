@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import Permission, User
@@ -52,3 +52,44 @@ def test_the_changelist_never_counts_the_whole_table(alice):
     assert response.status_code == 200
     counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
     assert counts and all("LIMIT" in sql.upper() for sql in counts), counts
+
+
+def test_a_large_table_says_more_than_ten_thousand_not_an_exact_looking_count(alice):
+    meter = Meter.objects.get(meter_number="E-ALICE-1")
+    first = datetime(2025, 1, 1, 5, tzinfo=UTC)
+    write_readings(
+        meter,
+        ((first + timedelta(minutes=15 * i), Decimal("0.1"), None, ACTUAL) for i in range(10_001)),
+    )
+    client = staff_client(alice.utility)
+
+    listed = client.get(reverse("admin:usage_reading_changelist")).content.decode()
+    searched = client.get(
+        reverse("admin:usage_reading_changelist"), {"q": "E-ALICE-1"}
+    ).content.decode()
+
+    assert "more than 10,000 readings" in listed
+    assert "more than 10,000 results" in searched
+    assert "10001 readings" not in listed and "10001 results" not in searched
+
+
+def test_rollups_list_local_times_rounded_money_and_whole_counts(alice):
+    meter = Meter.objects.select_related("account").get(meter_number="E-ALICE-1")
+    # One local hour of New York winter (05:00-06:00 UTC): 4 quarter-hours of 0.123 kWh at
+    # 0.15 USD/kWh, so 0.492 kWh costing 0.0738.
+    first = datetime(2026, 1, 15, 5, tzinfo=UTC)
+    write_readings(
+        meter,
+        ((first + timedelta(minutes=15 * i), Decimal("0.123"), None, ACTUAL) for i in range(4)),
+    )
+    rollups_rebuild(meter=meter)
+    client = staff_client(alice.utility)
+
+    page = client.get(
+        reverse("admin:usage_rollup_changelist"), {"granularity__exact": "HOUR"}
+    ).content.decode()
+
+    assert "2026-01-15 00:00 EST" in page and "2026-01-15 01:00 EST" in page
+    assert "0.492 kWh" in page and "$0.07" in page and "0.0738" not in page
+    assert "4 of 4" in page and "4.0000" not in page
+    assert "1 rollup" in page

@@ -1,0 +1,113 @@
+"""The customer page of the admin: a staff user of one utility sees one customer's accounts,
+meters with usage charts (local times, rounded money), budgets, insights and logins."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from budgets.services import budget_create
+from customers.models import Meter, UtilityStaff
+from customers.services import session_issue
+from tests.insights.test_api import add_insight
+from usage.calendar import local_date_start, zone
+from usage.imports import readings_upsert
+from usage.models import Quality
+
+pytestmark = pytest.mark.django_db
+
+
+def staff_client(utility) -> Client:
+    user = User.objects.create_user(f"{utility.slug}-desk", password="unused", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename="view_customer"))
+    UtilityStaff.objects.create(user=user, utility=utility)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def overview(customer) -> str:
+    return reverse("admin:customers_customer_overview", args=[customer.pk])
+
+
+@pytest.fixture
+def alice_day(alice, django_capture_on_commit_callbacks):
+    """A full local day of alice's usage three days ago: 96 quarter-hours of 0.333 kWh at the
+    flat 0.15 USD/kWh, so 31.968 kWh costing 4.7952 (shown as $4.80)."""
+    meter = Meter.objects.get(meter_number="E-ALICE-1")
+    tz = zone(meter.timezone)
+    day = timezone.now().astimezone(tz).date() - timedelta(days=3)
+    start = local_date_start(tz, day)
+    with django_capture_on_commit_callbacks(execute=True):
+        readings_upsert(
+            meter=meter,
+            readings=(
+                (start + timedelta(minutes=15 * i), Decimal("0.333"), None, Quality.ACTUAL)
+                for i in range(96)
+            ),
+        )
+    return day
+
+
+def test_staff_see_their_customer_s_usage_chart_in_local_time_and_rounded_money(
+    acme, alice, alice_day
+):
+    page = staff_client(acme).get(overview(alice))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert html.count('<svg class="usage-chart"') == 2  # by day and by month
+    label = alice_day.strftime("%a %d %b %Y")
+    assert f"<title>{label}: 31.968 kWh · $4.80</title>" in html
+    assert "4.7952" not in html
+    # First reading: local midnight on the meter's wall clock, not 05:00 UTC.
+    tz_name = "EST" if alice_day.month in (1, 2, 3, 11, 12) else "EDT"
+    assert f"{alice_day:%Y-%m-%d} 00:00 {tz_name}" in html
+    assert "E-ALICE-1" in html and "15 min" in html and "Flat" in html
+
+
+def test_another_utility_s_customer_is_not_found(acme, alice, bob):
+    client = staff_client(acme)
+
+    assert client.get(overview(bob)).status_code == 404
+    assert client.get(overview(alice)).status_code == 200
+
+
+def test_the_page_shows_budgets_insights_and_logins(acme, alice, alice_day):
+    account = alice.accounts.get()
+    budget_create(
+        customer=alice,
+        account=account,
+        meter=None,
+        name="Household",
+        kind="COST",
+        period="MONTHLY",
+        limit=Decimal("120.005"),
+        alert_thresholds=[80],
+        active=True,
+    )
+    add_insight(alice, period_end=timezone.now())
+    session_issue(customer=alice)
+
+    html = staff_client(acme).get(overview(alice)).content.decode()
+
+    assert "Household" in html and "$120.01" in html and "ON_TRACK" in html
+    assert "Your home draws 150 W around the clock" in html
+    assert "Devices that never switch off draw about 150 W." in html
+    assert "Recent logins" in html and "No logins." not in html
+
+
+def test_customers_are_found_by_account_or_meter_number(acme, alice, bob):
+    client = staff_client(acme)
+    changelist = reverse("admin:customers_customer_changelist")
+
+    for query in ["E-ALICE-1", alice.accounts.get().account_number, "alice"]:
+        html = client.get(changelist, {"q": query}).content.decode()
+        assert overview(alice) in html, query
+    assert overview(alice) not in client.get(changelist, {"q": "E-BOB-1"}).content.decode()
