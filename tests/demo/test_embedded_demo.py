@@ -38,6 +38,6 @@ def test_scripts_demo_hint_prints_the_login_for_a_second_terminal_and_nothing_el
     ).stdout
 
     assert "http://127.0.0.1:18642" in printed
-    assert "API=http://127.0.0.1:18642/usage/v1" in printed
+    assert "PORT=18642\n" in printed and "PORT=18642 ./scripts/tour" in printed
     assert "issue_identity_token --utility demo --subject demo-0001" in printed
     assert "Starting development server" not in printed
