@@ -2,9 +2,67 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
+from functools import cache
+
+from cachetools import TTLCache
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
 from customers.models import Account, Customer, Meter, TariffRate
+
+#: What a request's principal carries without another query; other fields load on access.
+PRINCIPAL_FIELDS = ("id", "utility_id", "subject", "billing_currency", "timezone")
+_PRINCIPALS_MAX = 10_000
+_principals_lock = threading.Lock()
+
+
+def _clock() -> float:
+    return time.monotonic()
+
+
+@cache
+def _principals(ttl: int) -> TTLCache:
+    """Active customers' principal fields by id, per process, each kept ``ttl`` seconds."""
+    return TTLCache(maxsize=_PRINCIPALS_MAX, ttl=ttl, timer=lambda: _clock())
+
+
+def customer_principal(*, customer_id: uuid.UUID | str) -> Customer | None:
+    """The active customer an access token names, or ``None``.
+
+    Looked up once per ``AUTH_CUSTOMER_CACHE_SECONDS`` per process, not once per request: a
+    customer deactivated elsewhere loses access within that bound (at once in the process that
+    saved the change, see :func:`customer_principal_forget`). Fields beyond
+    ``PRINCIPAL_FIELDS`` are deferred and load when first read.
+    """
+    principals = _principals(settings.AUTH_CUSTOMER_CACHE_SECONDS)
+    key = str(customer_id)
+    with _principals_lock:
+        values = principals.get(key)
+    if values is None:
+        values = (
+            Customer.objects.filter(pk=customer_id, active=True)
+            .values_list(*PRINCIPAL_FIELDS)
+            .first()
+        )
+        if values is None:
+            return None
+        with _principals_lock:
+            principals[key] = values
+    return Customer.from_db("default", PRINCIPAL_FIELDS, values)
+
+
+def customer_principal_forget(*, customer_id: uuid.UUID | str) -> None:
+    """Drops this process's cached principal (on save: deactivation applies here at once)."""
+    with _principals_lock:
+        _principals(settings.AUTH_CUSTOMER_CACHE_SECONDS).pop(str(customer_id), None)
+
+
+def customer_profile(*, customer: Customer) -> Customer:
+    """The whole customer row (the principal carries only a few fields), with its utility."""
+    return Customer.objects.select_related("utility").get(pk=customer.pk)
 
 
 def account_list(*, customer: Customer) -> QuerySet[Account]:

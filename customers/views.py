@@ -111,7 +111,9 @@ class ProfileView(APIView):
         summary="Your profile",
     )
     def get(self, request: Request) -> Response:
-        return conditional_response(request, self, ProfileSerializer(request.user).data)
+        return conditional_response(
+            request, self, ProfileSerializer(selectors.customer_profile(customer=request.user)).data
+        )
 
 
 @extend_schema_view(

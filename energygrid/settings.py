@@ -127,6 +127,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login": env_rate("THROTTLE_LOGIN", "20/min"),
         "customer": env_rate("THROTTLE_CUSTOMER", "1200/min"),
+        "bad_token": env_rate("THROTTLE_BAD_TOKEN", "60/min"),
     },
     # Reverse proxies in front of the app: the client IP that throttles count is taken from
     # X-Forwarded-For only this many hops deep (0: REMOTE_ADDR, so the header cannot be spoofed).
@@ -152,6 +153,10 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
 }
+
+# Access tokens resolve to their customer through a per-process cache kept this long: the bound
+# on how late a deactivation (or a changed billing currency) reaches requests.
+AUTH_CUSTOMER_CACHE_SECONDS = env_int("AUTH_CUSTOMER_CACHE_SECONDS", 30)
 
 # Verification of utilities' ID tokens (contract section 2).
 IDENTITY_TOKEN_LEEWAY_SECONDS = 60

@@ -1,4 +1,13 @@
-"""Throttles: per client IP on login, per customer on everything else (contract section 9).
+"""Throttles: per client IP on login and on bad bearer tokens, per customer on everything else
+(contract section 9).
+
+Each request costs one atomic counter operation: a fixed-window counter per client (``INCR``;
+the first hit of a window sets its ``EXPIRE``, so the window opens with the client's first
+request) in one Lua script on Redis, or ``add`` + ``incr`` on the local-memory cache when no
+``REDIS_URL`` is set (the embedded demo). When Redis cannot be
+reached the throttles fail open: the request goes through, a warning is logged, and Redis is
+left alone for ``THROTTLE_REDIS_BACKOFF_SECONDS`` so an outage costs no connect attempt per
+request.
 
 The client IP is DRF's ``get_ident``: ``REMOTE_ADDR`` unless ``NUM_PROXIES`` says how many
 trusted proxies append to ``X-Forwarded-For``, so a client cannot pick its own identity.
@@ -6,40 +15,140 @@ trusted proxies append to ``X-Forwarded-For``, so a client cannot pick its own i
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from functools import cache
+
+import redis
+from django.conf import settings
+from django.core.cache import cache as local_cache
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
+
+logger = logging.getLogger(__name__)
+
+#: After a Redis error, throttles skip Redis (and let requests through) for this long.
+THROTTLE_REDIS_BACKOFF_SECONDS = 5.0
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+# KEYS[1]: the client's counter; ARGV[1]: the window in ms. Returns the count after this request
+# and the milliseconds left in the window.
+_HIT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {count, redis.call('PTTL', KEYS[1])}
+"""
 
 
-class SettingsRateThrottle(SimpleRateThrottle):
-    """Reads its rate from the current settings on every request.
+class _RedisCounter:
+    """The counter script on a client of one Redis URL (redis-py re-creates the pool after a
+    fork), and when it last failed: Redis is skipped until the backoff has passed."""
 
-    DRF's own class copies ``DEFAULT_THROTTLE_RATES`` once at import, so a changed setting
-    (``override_settings`` in tests, or a rate tuned in a shell) would silently be ignored.
+    def __init__(self, url: str) -> None:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        self._script = client.register_script(_HIT)
+        self._lock = threading.Lock()
+        self._skip_until = 0.0
+
+    def hit(self, key: str, period: int) -> tuple[int, float] | None:
+        if time.monotonic() < self._skip_until:
+            return None
+        try:
+            count, left_ms = self._script(keys=[key], args=[period * 1000])
+        except redis.RedisError as error:
+            self._back_off(error)
+            return None
+        return int(count), max(int(left_ms), 0) / 1000
+
+    def _back_off(self, error: Exception) -> None:
+        with self._lock:
+            if time.monotonic() < self._skip_until:
+                return
+            self._skip_until = time.monotonic() + THROTTLE_REDIS_BACKOFF_SECONDS
+        logger.warning(
+            "Throttling is off for %.0f s: Redis is unreachable (%s)",
+            THROTTLE_REDIS_BACKOFF_SECONDS,
+            type(error).__name__,
+        )
+
+
+@cache
+def _redis_counter(url: str) -> _RedisCounter:
+    return _RedisCounter(url)
+
+
+def window_hit(key: str, period: int) -> tuple[int, float] | None:
+    """Counts one request against ``key``, whose window opens with its first request and lasts
+    ``period`` seconds. Returns the count and the seconds left in the window, or ``None`` when
+    the counter store is down (the caller lets the request through)."""
+    url = settings.REDIS_URL
+    if url:
+        return _redis_counter(url).hit(key, period)
+    now = time.time()
+    local_cache.add(f"{key}:ends", now + period, timeout=period)
+    local_cache.add(key, 0, timeout=period)
+    return local_cache.incr(key), local_cache.get(f"{key}:ends", now + period) - now
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """``"20/min"`` -> (20, 60): requests per period in seconds."""
+    count, _, period = rate.partition("/")
+    return int(count), _PERIODS[period[0]]
+
+
+class WindowRateThrottle(BaseThrottle):
+    """At most N requests per fixed window of the rate's period, per ``ident``.
+
+    Reads its rate from the current settings on every request (DRF's own classes copy
+    ``DEFAULT_THROTTLE_RATES`` at import, so ``override_settings`` would be ignored).
     """
 
-    def get_rate(self) -> str | None:
+    scope: str
+
+    def __init__(self) -> None:
+        self._wait: float | None = None
+
+    def get_rate(self) -> tuple[int, int]:
         try:
-            return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+            return parse_rate(api_settings.DEFAULT_THROTTLE_RATES[self.scope])
         except KeyError:
             raise ImproperlyConfigured(f"No throttle rate set for scope {self.scope!r}") from None
 
+    def ident(self, request, view) -> str:
+        return f"ip:{self.get_ident(request)}"
 
-class LoginRateThrottle(SettingsRateThrottle):
+    def allow_request(self, request, view) -> bool:
+        limit, period = self.get_rate()
+        hit = window_hit(f"energygrid:throttle:{self.scope}:{self.ident(request, view)}", period)
+        if hit is None or hit[0] <= limit:
+            return True
+        self._wait = hit[1]
+        return False
+
+    def wait(self) -> float | None:
+        return self._wait
+
+
+class LoginRateThrottle(WindowRateThrottle):
     """Counts every login/refresh attempt, good or bad, per client IP."""
 
     scope = "login"
 
-    def get_cache_key(self, request, view) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+class BadTokenRateThrottle(WindowRateThrottle):
+    """Counts refused bearer tokens per client IP (``customers.authentication``)."""
+
+    scope = "bad_token"
 
 
-class CustomerRateThrottle(SettingsRateThrottle):
+class CustomerRateThrottle(WindowRateThrottle):
     """Per customer once authenticated; anonymous reads (metadata) count per client IP."""
 
     scope = "customer"
 
-    def get_cache_key(self, request, view) -> str:
+    def ident(self, request, view) -> str:
         customer_id = getattr(request.user, "pk", None)
-        ident = f"customer:{customer_id}" if customer_id else f"ip:{self.get_ident(request)}"
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        return f"customer:{customer_id}" if customer_id else super().ident(request, view)
