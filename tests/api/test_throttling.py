@@ -9,6 +9,7 @@ import socket
 import pytest
 import redis
 from django.conf import settings as django_settings
+from rest_framework.test import APIClient
 
 from customers.models import Customer
 from customers.services import session_issue
@@ -103,7 +104,8 @@ def test_deactivation_elsewhere_applies_within_the_cache_bound(settings, alice, 
 
 
 def test_a_known_customer_costs_no_query(alice, django_assert_num_queries):
-    client = client_for(alice)
+    session = session_issue(customer=alice)
+    client = APIClient(HTTP_AUTHORIZATION=f"Bearer {session.access_token}")
     client.get(ACCOUNTS)
 
     # 1: the accounts, 2: their meters' ids; none to authenticate (was one more per request).

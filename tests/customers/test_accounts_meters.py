@@ -90,10 +90,10 @@ class TestAccounts(CustomerScopedEndpoint, PagedListEndpoint):
     ):
         for n in range(3):
             make_meter(make_account(alice, f"3000000{n}"), f"E-X{n}")
-        # 1. the customer named by the access token (with its utility)
-        # 2. the page of accounts, with their premises joined
-        # 3. the ids of those accounts' meters (one prefetch for the whole page)
-        with django_assert_num_queries(3):
+        # (none for the customer named by the access token: its principal is cached)
+        # 1. the page of accounts, with their premises joined
+        # 2. the ids of those accounts' meters (one prefetch for the whole page)
+        with django_assert_num_queries(2):
             response = alice_api.get(ACCOUNTS)
         assert len(response.json()["items"]) == 4
 
@@ -211,10 +211,10 @@ class TestMeters(CustomerScopedEndpoint, PagedListEndpoint):
         tariff = time_of_use_tariff(alice)
         for n in range(3):
             make_meter(make_account(alice, f"4000000{n}"), f"E-Y{n}", tariff=tariff)
-        # 1. the customer named by the access token (with its utility)
-        # 2. the page of meters, with their tariffs joined
-        # 3. the prices of those tariffs (one prefetch, for timeOfUse)
-        with django_assert_num_queries(3):
+        # (none for the customer named by the access token: its principal is cached)
+        # 1. the page of meters, with their tariffs joined
+        # 2. the prices of those tariffs (one prefetch, for timeOfUse)
+        with django_assert_num_queries(2):
             response = alice_api.get(METERS)
         assert [item["tariff"]["timeOfUse"] for item in response.json()["items"]] == [
             False,
