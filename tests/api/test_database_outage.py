@@ -107,7 +107,19 @@ def endpoints(refresh_token: str) -> list[tuple[str, str, dict | None]]:
         ("GET", f"/usage/v1/Usage/{some}/summary?{range_}", None),
         ("GET", f"/usage/v1/Usage/{some}/export?format=csv&{range_}", None),
         ("GET", "/usage/v1/Budgets", None),
-        ("POST", "/usage/v1/Budgets", {"name": "x"}),
+        # A body valid on its face: an invalid one is a 400 before any query (the token's
+        # customer is a cached principal), so only this one shows the outage.
+        (
+            "POST",
+            "/usage/v1/Budgets",
+            {
+                "name": "x",
+                "kind": "COST",
+                "period": "MONTHLY",
+                "accountId": str(some),
+                "limit": "9",
+            },
+        ),
         ("GET", f"/usage/v1/Budgets/{some}", None),
         ("PATCH", f"/usage/v1/Budgets/{some}", {"name": "y"}),
         ("DELETE", f"/usage/v1/Budgets/{some}", None),
