@@ -111,3 +111,11 @@ def test_customers_are_found_by_account_or_meter_number(acme, alice, bob):
         html = client.get(changelist, {"q": query}).content.decode()
         assert overview(alice) in html, query
     assert overview(alice) not in client.get(changelist, {"q": "E-BOB-1"}).content.decode()
+
+
+def test_the_customer_form_links_to_the_overview(acme, alice):
+    change = reverse("admin:customers_customer_change", args=[alice.pk])
+
+    html = staff_client(acme).get(change).content.decode()
+
+    assert f'href="{overview(alice)}"' in html
