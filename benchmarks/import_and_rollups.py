@@ -52,7 +52,6 @@ UTILITY_SLUG = "bench"
 METER_PREFIX = "BENCH-"
 BARE_READING_TABLE = "bench_bare_reading"
 BARE_ROLLUP_TABLE = "bench_bare_rollup"
-BARE_DAY_TABLE = "bench_bare_rollup_day"
 FLAT_PRICE = "0.150000"
 GRANULARITIES = ("HOUR", "DAY", "WEEK", "MONTH", "BILLING_PERIOD")
 
@@ -68,6 +67,9 @@ def _parse_args() -> argparse.Namespace:
         "--requests", type=int, default=200, help="requests per read round (200); 0 skips reads"
     )
     parser.add_argument("--rounds", type=int, default=5, help="read rounds, median kept (5)")
+    parser.add_argument(
+        "--rollup-rounds", type=int, default=3, help="alternated rollup rounds, median kept (3)"
+    )
     parser.add_argument(
         "--skip-catch-up",
         action="store_true",
@@ -206,7 +208,7 @@ def clean_previous_run() -> None:
     from usage.models import Reading, Rollup, RollupDirtyRange
 
     utility = Utility.objects.filter(slug=UTILITY_SLUG).first()
-    execute(f"DROP TABLE IF EXISTS {BARE_READING_TABLE}, {BARE_ROLLUP_TABLE}, {BARE_DAY_TABLE}")
+    execute(f"DROP TABLE IF EXISTS {BARE_READING_TABLE}, {BARE_ROLLUP_TABLE}")
     if utility is None:
         return
     say("deleting the previous run's rows (utility 'bench')")
@@ -442,57 +444,52 @@ CREATE TABLE {table} (
 )
 """
 
-# Every bench reading with its meter's local time, price and billing cycle day. The flat
-# tariff has one rate covering every hour, so joining it on tariff_id prices every reading
-# (a time-of-use tariff would need the weekday/hour match usage.pricing does).
+# Every bench reading with its meter's local time and price. The flat tariff has one rate
+# covering every hour, so joining it on tariff_id prices every reading (a time-of-use tariff
+# would need the weekday/hour match usage.pricing does).
 _PRICED = """
     SELECT reading.meter_id, reading.quantity, reading.quality,
            COALESCE(reading.cost, reading.quantity * rate.price) AS cost,
-           reading.start AT TIME ZONE meter.timezone AS local_start,
-           account.billing_cycle_day - 1 AS cycle_offset
+           reading.start AT TIME ZONE meter.timezone AS local_start
     FROM usage_reading AS reading
     JOIN customers_meter AS meter ON meter.id = reading.meter_id
-    JOIN customers_account AS account ON account.id = meter.account_id
     LEFT JOIN customers_tariffrate AS rate ON rate.tariff_id = meter.tariff_id
     WHERE meter.utility_id = %(utility)s
 """
 
-_FIGURES = """
-    sum(quantity), sum(cost),
-    count(*) FILTER (WHERE quality = 'ACTUAL'), count(*) FILTER (WHERE quality = 'ESTIMATED'),
-    max(quantity)
-"""
-
-BASELINE_DAY_SQL = f"""
-INSERT INTO {BARE_DAY_TABLE}
-SELECT meter_id, 'DAY', date_trunc('day', local_start) AS day, {_FIGURES}
-FROM ({_PRICED}) AS priced
-GROUP BY meter_id, day
-"""  # noqa: S608 (constant SQL)
-
-# All five granularities in one statement. BILLING_PERIOD: the cycle day is 1-28 here, so the
-# period holding a local time starts on the cycle day of the month of (local time - offset).
-BASELINE_ALL_SQL = f"""
+# The hand-written cascade, in local time: HOUR from the readings, DAY from HOUR, WEEK (ISO)
+# and MONTH from DAY; each row with quantity, cost, actual and estimated counts and peak.
+CASCADE_SQL = (
+    f"""
 INSERT INTO {BARE_ROLLUP_TABLE}
-SELECT meter_id,
-       CASE WHEN GROUPING(hour) = 0 THEN 'HOUR' WHEN GROUPING(day) = 0 THEN 'DAY'
-            WHEN GROUPING(week) = 0 THEN 'WEEK' WHEN GROUPING(month) = 0 THEN 'MONTH'
-            ELSE 'BILLING_PERIOD' END,
-       COALESCE(hour, day, week, month, period),
-       {_FIGURES}
-FROM (
-    SELECT *, date_trunc('hour', local_start) AS hour, date_trunc('day', local_start) AS day,
-           date_trunc('week', local_start) AS week, date_trunc('month', local_start) AS month,
-           date_trunc('month', local_start - make_interval(days => cycle_offset))
-               + make_interval(days => cycle_offset) AS period
-    FROM ({_PRICED}) AS priced
-) AS bucketed
-GROUP BY GROUPING SETS ((meter_id, hour), (meter_id, day), (meter_id, week), (meter_id, month),
-                        (meter_id, period))
+SELECT meter_id, 'HOUR', date_trunc('hour', local_start) AS hour, sum(quantity), sum(cost),
+       count(*) FILTER (WHERE quality = 'ACTUAL'), count(*) FILTER (WHERE quality = 'ESTIMATED'),
+       max(quantity)
+FROM ({_PRICED}) AS priced
+GROUP BY meter_id, hour
+""",  # noqa: S608 (constant SQL)
+    *(
+        f"""
+INSERT INTO {BARE_ROLLUP_TABLE}
+SELECT meter_id, '{level}', date_trunc('{unit}', start) AS bucket, sum(quantity), sum(cost),
+       sum(actual_count), sum(estimated_count), max(peak_quantity)
+FROM {BARE_ROLLUP_TABLE}
+WHERE granularity = '{finer}'
+GROUP BY meter_id, bucket
 """  # noqa: S608 (constant SQL)
+        for level, unit, finer in (
+            ("DAY", "day", "HOUR"),
+            ("WEEK", "week", "DAY"),
+            ("MONTH", "month", "DAY"),
+        )
+    ),
+)
+#: The levels the cascade and ours bucket alike (the hand-written HOUR merges the hour a DST
+#: fall-back repeats; ours keeps it as two buckets).
+COMPARED = ("DAY", "WEEK", "MONTH")
 
-# Our DAY rollups against the hand-written DAY rows: rows in either, rows that differ.
-COMPARE_DAY_SQL = f"""
+# Our rollups of one granularity against the cascade's: rows in either, rows that differ.
+COMPARE_SQL = f"""
 SELECT count(*),
        count(*) FILTER (WHERE ours.meter_id IS NULL OR bare.meter_id IS NULL
            OR (ours.quantity, ours.cost, ours.actual_count, ours.estimated_count,
@@ -501,23 +498,15 @@ SELECT count(*),
               (bare.quantity, bare.cost, bare.actual_count, bare.estimated_count,
                bare.peak_quantity))
 FROM (
-    SELECT rollup.meter_id, rollup.start AT TIME ZONE meter.timezone AS day, rollup.quantity,
+    SELECT rollup.meter_id, rollup.start AT TIME ZONE meter.timezone AS start, rollup.quantity,
            rollup.cost, rollup.actual_count, rollup.estimated_count, rollup.peak_quantity
     FROM usage_rollup AS rollup JOIN customers_meter AS meter ON meter.id = rollup.meter_id
-    WHERE rollup.granularity = 'DAY' AND meter.utility_id = %(utility)s
+    WHERE rollup.granularity = %(granularity)s AND meter.utility_id = %(utility)s
 ) AS ours
-FULL JOIN {BARE_DAY_TABLE} AS bare
-  ON bare.meter_id = ours.meter_id AND bare.start = ours.day
+FULL JOIN (
+    SELECT * FROM {BARE_ROLLUP_TABLE} WHERE granularity = %(granularity)s
+) AS bare ON bare.meter_id = ours.meter_id AND bare.start = ours.start
 """  # noqa: S608 (constant SQL)
-
-
-def timed_statement(sql: str, params: dict[str, Any]) -> tuple[float, int]:
-    """Runs one statement in its own transaction; (seconds including commit, rows)."""
-    from django.db import transaction
-
-    with stopwatch() as elapsed, transaction.atomic():
-        rows = execute(sql, params)
-    return elapsed[0], rows
 
 
 def rollup_counts(utility_id: Any) -> dict[str, int]:
@@ -543,6 +532,111 @@ def delete_rollups(utility_id: Any) -> None:
         [utility_id],
     )
     execute(f"VACUUM ANALYZE {Rollup._meta.db_table}")
+
+
+def run_cascade(utility_id: Any) -> float:
+    """The hand-written cascade from an empty bare table, in one transaction; seconds."""
+    from django.db import transaction
+
+    execute(f"TRUNCATE {BARE_ROLLUP_TABLE}")
+    with stopwatch() as elapsed, transaction.atomic():
+        for statement in CASCADE_SQL:
+            execute(statement, {"utility": utility_id})
+    return elapsed[0]
+
+
+def run_rebuild(*, force: bool) -> float:
+    from django.core.management import call_command
+
+    with stopwatch() as elapsed:
+        call_command(
+            "rebuild_rollups", utility=UTILITY_SLUG, force=force, verbosity=0, stdout=io.StringIO()
+        )
+    return elapsed[0]
+
+
+def run_one_day_catch_up(meter_number: str) -> float:
+    """Removes the meter's last local day of readings (rollups caught up, not timed), writes
+    it again as a new day through ``readings_upsert``, and times the catch-up task it queues."""
+    from django.db.models import Max
+    from django.test import override_settings
+
+    from customers.models import Meter
+    from usage.calendar import local_date_start, zone
+    from usage.imports import readings_upsert
+    from usage.models import Reading
+    from usage.rollups import rollups_rebuild
+    from usage.tasks import rollups_catch_up
+
+    meter = Meter.objects.select_related("account").get(
+        utility__slug=UTILITY_SLUG, meter_number=meter_number
+    )
+    tz = zone(meter.timezone)
+    last = Reading.objects.filter(meter=meter).aggregate(last=Max("start"))["last"]
+    day_start = local_date_start(tz, last.astimezone(tz).date())
+    day = list(
+        Reading.objects.filter(meter=meter, start__gte=day_start)
+        .order_by("start")
+        .values_list("start", "quantity", "cost", "quality")
+    )
+    Reading.objects.filter(meter=meter, start__gte=day_start).delete()
+    rollups_rebuild(meter=meter, since=day_start)
+    queued = QueuedTasks()
+    with mock.patch.object(rollups_catch_up, "delay_on_commit", queued.delay_on_commit):
+        readings_upsert(meter=meter, readings=day)
+    with override_settings(ROLLUP_FOLLOW_UP_TASKS=[]), stopwatch() as elapsed:
+        for call in queued.calls:
+            rollups_catch_up.apply(args=call, throw=True)
+    return elapsed[0]
+
+
+@dataclass
+class RollupFigures:
+    """Seconds per alternated round, and what the rows look like at the end."""
+
+    cascade: list[float] = field(default_factory=list)
+    rebuild: list[float] = field(default_factory=list)
+    unchanged: list[float] = field(default_factory=list)
+    one_day: list[float] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    cascade_counts: dict[str, int] = field(default_factory=dict)
+    differing: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def measure_rollups(utility_id: Any, meter_number: str, rounds: int) -> RollupFigures:
+    """The cascade and ``rebuild_rollups --force`` (both from empty), alternated ``rounds``
+    times; then a rebuild with nothing changed and the catch-up of one new day for one meter,
+    ``rounds`` times each."""
+    from django.db import connection
+
+    figures = RollupFigures()
+    execute("ANALYZE usage_reading")
+    execute(f"DROP TABLE IF EXISTS {BARE_ROLLUP_TABLE}")
+    execute(_BARE_ROLLUP_DDL.format(table=BARE_ROLLUP_TABLE))
+    for round_number in range(1, rounds + 1):
+        say(f"round {round_number}/{rounds}: the hand-written cascade")
+        figures.cascade.append(run_cascade(utility_id))
+        say(f"  {figures.cascade[-1]:.2f} s; ours: rebuild_rollups --force from empty")
+        delete_rollups(utility_id)
+        figures.rebuild.append(run_rebuild(force=True))
+        say(f"  {figures.rebuild[-1]:.2f} s")
+    for _ in range(rounds):
+        figures.unchanged.append(run_rebuild(force=False))
+        figures.one_day.append(run_one_day_catch_up(meter_number))
+    say(
+        f"nothing changed: {min(figures.unchanged):.3f} s; one new day:"
+        f" {min(figures.one_day):.3f} s"
+    )
+    figures.counts = rollup_counts(utility_id)
+    with connection.cursor() as cursor:
+        for granularity in COMPARED:
+            cursor.execute(COMPARE_SQL, {"granularity": granularity, "utility": utility_id})
+            figures.differing[granularity] = cursor.fetchone()
+        cursor.execute(
+            f"SELECT granularity, count(*) FROM {BARE_ROLLUP_TABLE} GROUP BY granularity"  # noqa: S608
+        )
+        figures.cascade_counts = dict(cursor.fetchall())
+    return figures
 
 
 # --- read -------------------------------------------------------------------------------------
@@ -689,22 +783,9 @@ def bench_rollups(
     report: Report, args: argparse.Namespace, utility_id: Any, readings: int, queued: QueuedTasks
 ) -> float | None:
     """Returns how long the import's catch-up tasks took (None when skipped)."""
-    from django.core.management import call_command
     from django.test import override_settings
 
     from usage.tasks import rollups_catch_up
-
-    say("ANALYZE usage_reading (not timed; same statistics for every rollup run)")
-    execute("ANALYZE usage_reading")
-    for table in (BARE_DAY_TABLE, BARE_ROLLUP_TABLE):
-        execute(_BARE_ROLLUP_DDL.format(table=table))
-    params = {"utility": utility_id}
-    say("baseline: one INSERT ... SELECT ... GROUP BY, DAY buckets")
-    day_seconds, day_rows = timed_statement(BASELINE_DAY_SQL, params)
-    say(f"  {day_rows:,} rows in {day_seconds:.1f} s")
-    say("baseline: one INSERT ... SELECT ... GROUP BY GROUPING SETS, all five granularities")
-    all_seconds, all_rows = timed_statement(BASELINE_ALL_SQL, params)
-    say(f"  {all_rows:,} rows in {all_seconds:.1f} s")
 
     catch_up: float | None = None
     if not args.skip_catch_up:
@@ -715,74 +796,61 @@ def bench_rollups(
             for call in queued.calls:
                 rollups_catch_up.apply(args=call, throw=True)
         catch_up = elapsed[0]
-        counts = rollup_counts(utility_id)
-        say(f"  {sum(counts.values()):,} rollup rows in {catch_up:.1f} s")
+        say(f"  {catch_up:.1f} s")
+    figures = measure_rollups(utility_id, f"{METER_PREFIX}{0:05d}", args.rollup_rounds)
+    cascade, rebuild = statistics.median(figures.cascade), statistics.median(figures.rebuild)
+    if catch_up is not None:
         report.add(
             "rollups",
             f"catch-up tasks queued by the import ({len(queued.calls)})",
             catch_up,
             per_second(readings, catch_up, "readings"),
-            slower(catch_up, all_seconds, "all-5 baseline"),
+            slower(catch_up, cascade, "cascade"),
         )
-        say("  deleting them again (not timed) so the rebuild starts from empty")
-        delete_rollups(utility_id)
-
-    say(f"ours: manage.py rebuild_rollups --utility {UTILITY_SLUG} (no rollups yet)")
-    with stopwatch() as rebuild:
-        call_command("rebuild_rollups", utility=UTILITY_SLUG, verbosity=0, stdout=io.StringIO())
-    counts = rollup_counts(utility_id)
-    ours_rows = sum(counts.values())
-    say(f"  {ours_rows:,} rollup rows in {rebuild[0]:.1f} s")
-    say("ours: rebuild_rollups again (nothing changed: reads, compares, writes nothing)")
-    with stopwatch() as again:
-        call_command("rebuild_rollups", utility=UTILITY_SLUG, verbosity=0, stdout=io.StringIO())
-    say(f"  {again[0]:.1f} s")
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(COMPARE_DAY_SQL, params)
-        total, differing = cursor.fetchone()
-        cursor.execute(
-            f"SELECT granularity, count(*) FROM {BARE_ROLLUP_TABLE} GROUP BY granularity"  # noqa: S608
-        )
-        baseline_counts = dict(cursor.fetchall())
-    say(f"  check: our DAY rollups vs the hand-written DAY rows: {differing} of {total} differ")
+    ours_rows = sum(figures.counts.values())
     report.add(
         "rollups",
-        f"rebuild_rollups, all 5 granularities ({ours_rows:,} rows)",
-        rebuild[0],
-        per_second(readings, rebuild[0], "readings"),
-        slower(rebuild[0], all_seconds, "all-5 baseline"),
+        f"rebuild_rollups --force from empty, 5 granularities ({ours_rows:,} rows)",
+        rebuild,
+        per_second(readings, rebuild, "readings"),
+        slower(rebuild, cascade, "cascade"),
     )
+    report.add(
+        "rollups",
+        "baseline: SQL cascade HOUR<-readings, DAY<-HOUR, WEEK+MONTH<-DAY",
+        cascade,
+        per_second(readings, cascade, "readings"),
+        "1.0x",
+    )
+    unchanged, one_day = statistics.median(figures.unchanged), statistics.median(figures.one_day)
     report.add(
         "rollups",
         "rebuild_rollups again, nothing changed",
-        again[0],
-        per_second(readings, again[0], "readings"),
-        slower(again[0], all_seconds, "all-5 baseline"),
+        unchanged,
+        "",
+        f"{unchanged / rebuild:.1%} of the rebuild",
     )
     report.add(
         "rollups",
-        f"baseline: 1 INSERT..SELECT..GROUP BY GROUPING SETS, 5 gran. ({all_rows:,} rows)",
-        all_seconds,
-        per_second(readings, all_seconds, "readings"),
-        "1.0x",
-    )
-    report.add(
-        "rollups",
-        f"baseline: 1 INSERT..SELECT..GROUP BY, DAY only ({day_rows:,} rows)",
-        day_seconds,
-        per_second(readings, day_seconds, "readings"),
-        f"rebuild = {rebuild[0] / day_seconds:.1f}x this",
+        "catch-up of one new day for one meter",
+        one_day,
+        "",
+        f"{one_day / rebuild:.2%} of the rebuild",
     )
 
     def listed(rows: dict[str, int]) -> str:
         return ", ".join(f"{g} {rows.get(g, 0):,}" for g in GRANULARITIES)
 
-    report.notes.append(f"rollup rows, ours: {listed(counts)}")
-    report.notes.append(f"rollup rows, hand-written: {listed(baseline_counts)}")
     report.notes.append(
-        f"check: our DAY rollups vs the hand-written DAY rows: {differing} of {total} differ"
+        f"rollups: {len(figures.rebuild)} alternated rounds, medians shown;"
+        f" cascade {', '.join(f'{t:.2f}' for t in figures.cascade)} s,"
+        f" rebuild {', '.join(f'{t:.2f}' for t in figures.rebuild)} s"
+    )
+    report.notes.append(f"rollup rows, ours: {listed(figures.counts)}")
+    report.notes.append(f"rollup rows, cascade: {listed(figures.cascade_counts)}")
+    report.notes.append(
+        "check, ours vs the cascade: "
+        + ", ".join(f"{g} {bad} of {total} differ" for g, (total, bad) in figures.differing.items())
     )
     return catch_up
 
@@ -871,7 +939,7 @@ def main() -> int:
             say(f"CSV kept: {csv_path}")
         else:
             csv_path.unlink(missing_ok=True)
-        execute(f"DROP TABLE IF EXISTS {BARE_READING_TABLE}, {BARE_ROLLUP_TABLE}, {BARE_DAY_TABLE}")
+        execute(f"DROP TABLE IF EXISTS {BARE_READING_TABLE}, {BARE_ROLLUP_TABLE}")
     if args.cleanup:
         clean_previous_run()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -172,3 +172,23 @@ class RollupDirtyRange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.meter_id} [{self.start:%Y-%m-%d %H:%M}, {self.end:%Y-%m-%d %H:%M})"
+
+
+class RollupState(models.Model):
+    """What ``meter``'s rollups were last rebuilt in full from, besides its readings.
+
+    ``rebuild_rollups`` skips a meter whose basis is unchanged and that has no dirty range left:
+    every change of its readings since records a dirty range in its own transaction.
+    """
+
+    meter = models.OneToOneField(
+        Meter, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    basis = models.CharField(
+        max_length=64,
+        help_text="SHA-256 of the time zone, interval, billing cycle day and tariff prices.",
+    )
+    rebuilt_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} rebuilt {self.rebuilt_at:%Y-%m-%d %H:%M}"

@@ -20,18 +20,20 @@ changed) and safe to run concurrently: it holds a per-meter ``pg_advisory_xact_l
 
 from __future__ import annotations
 
+import hashlib
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import psycopg
 from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
 from customers.models import Meter
 from metadata.catalog import Granularity
-from usage.calendar import bucket_bounds, meter_bucket_range
+from usage.calendar import bucket_bounds, meter_bucket_range, zone
 from usage.models import (
     ROLLUP_FIGURES,
     ROLLUP_GRANULARITIES,
@@ -39,13 +41,14 @@ from usage.models import (
     Reading,
     Rollup,
     RollupDirtyRange,
+    RollupState,
 )
-from usage.pricing import PRICE_GRID_SQL, priced_readings
+from usage.pricing import PRICE_GRID_SQL, PriceGrid, price_grid, priced_readings
 
 #: First key of the two-key advisory lock a rollup refresh holds per meter ("ROLL").
 ROLLUP_LOCK_CLASS = 0x524F4C4C
 #: Buckets per statement: bounds the array sent and the rows one statement writes.
-CHUNK_BUCKETS = 5000
+CHUNK_BUCKETS = 9000
 _EXPECTED_QUANTUM = Decimal("0.0001")
 
 # A granularity is kept for a meter when one reading fits in its bucket.
@@ -58,21 +61,67 @@ _LONGEST_INTERVAL_SECONDS = {
 }
 
 
-# Totals per bucket ``i`` straight from the readings, each priced by the tariff's grid.
-_TOTALS_FROM_READINGS = f"""
-price_grid AS ({PRICE_GRID_SQL}),
-priced AS (
-    SELECT width_bucket(reading.start, bucket.bounds) AS i,
-           reading.quantity,
-           reading.quality,
-           COALESCE(reading.cost, reading.quantity * price_grid.price) AS cost
+# A statement puts a row in bucket ``i`` by ``width_bucket(start, bounds)`` (a binary search over
+# the bucket boundaries) and reads the bucket's start, end, expected count and, for HOUR, the
+# price of its local hour from arrays indexed by ``i``. The arrays hold fixed-width values only
+# (timestamps; the expected count x 10^4 and the price x 10^6 as integers, -1 for no price), so
+# indexing one is O(1), and they are constants of the statement, not columns copied per row.
+_BUCKET_COLUMNS = """
+(%(bounds)b::timestamptz[])[totals.i] AS start,
+(%(bounds)b::timestamptz[])[totals.i + 1] AS "end",
+(%(expected)b::bigint[])[totals.i] * 0.0001 AS expected_count"""
+
+# HOUR from the readings. A local hour at one offset has one price (rates match the local
+# weekday and hour of an interval's start), so readings are priced per bucket, not per reading:
+# cost = their own costs + the hour's price x the quantity of those without one. No time zone
+# conversion per reading at all.
+_FRESH_HOURS_FROM_READINGS = f"""
+totals AS (
+    SELECT width_bucket(reading.start, %(bounds)b::timestamptz[]) AS i,
+           sum(reading.quantity) AS quantity,
+           count(*) AS readings,
+           sum(reading.cost) AS own_cost,
+           count(reading.cost) AS costed,
+           sum(reading.quantity) FILTER (WHERE reading.cost IS NULL) AS unpriced_quantity,
+           count(*) FILTER (WHERE reading.quality = %(actual)s) AS actual_count,
+           count(*) FILTER (WHERE reading.quality = %(estimated)s) AS estimated_count,
+           max(reading.quantity) AS peak_quantity
     FROM usage_reading AS reading
-    CROSS JOIN bucket
-    LEFT JOIN price_grid
-      ON price_grid.dow = extract(isodow FROM reading.start AT TIME ZONE %(tz)s)::int
-     AND price_grid.hour = extract(hour FROM reading.start AT TIME ZONE %(tz)s)::int
     WHERE reading.meter_id = %(meter_id)s
       AND reading.start >= %(lo)s AND reading.start < %(hi)s
+    GROUP BY 1
+),
+priced AS (
+    SELECT totals.*, (%(prices)b::bigint[])[totals.i] AS price_micros FROM totals
+),
+fresh AS (
+    SELECT {_BUCKET_COLUMNS}, totals.quantity,
+           CASE WHEN totals.costed = totals.readings THEN totals.own_cost
+                WHEN totals.price_micros >= 0
+                THEN COALESCE(totals.own_cost, 0)
+                     + totals.unpriced_quantity * totals.price_micros * 0.000001
+           END AS cost,
+           totals.actual_count, totals.estimated_count, totals.peak_quantity
+    FROM priced AS totals
+)"""  # noqa: S608 (constant SQL; values are bound)
+
+# The finest level of a meter whose readings are longer than an hour (DAY for daily meters):
+# a bucket spans several local hours, so each reading is priced by the tariff's grid.
+_FRESH_FROM_PRICED_READINGS = f"""
+price_grid AS ({PRICE_GRID_SQL}),
+priced AS (
+    SELECT width_bucket(reading.start, %(bounds)b::timestamptz[]) AS i, reading.quantity,
+           reading.quality, COALESCE(reading.cost, reading.quantity * price_grid.price) AS cost
+    FROM (
+        SELECT reading.*, reading.start AT TIME ZONE %(tz)s AS local_start
+        FROM usage_reading AS reading
+        WHERE reading.meter_id = %(meter_id)s
+          AND reading.start >= %(lo)s AND reading.start < %(hi)s
+        OFFSET 0
+    ) AS reading
+    LEFT JOIN price_grid
+      ON price_grid.dow = extract(isodow FROM reading.local_start)::int
+     AND price_grid.hour = extract(hour FROM reading.local_start)::int
 ),
 totals AS (
     SELECT priced.i,
@@ -83,40 +132,41 @@ totals AS (
            max(priced.quantity) AS peak_quantity
     FROM priced
     GROUP BY priced.i
+),
+fresh AS (
+    SELECT {_BUCKET_COLUMNS}, totals.quantity, totals.cost, totals.actual_count,
+           totals.estimated_count, totals.peak_quantity
+    FROM totals
 )"""  # noqa: S608 (composed of constant SQL; values are bound)
 
-# Totals per bucket ``i`` from the finer rollups it is made of (a day of hours, a week or
-# month of days): exact, since every figure is a sum, a count or a maximum.
-_TOTALS_FROM_ROLLUPS = """
+# A bucket from the finer rollups it is made of (a day of hours, a week or month of days):
+# exact, since every figure is a sum, a count or a maximum.
+_FRESH_FROM_ROLLUPS = f"""
 totals AS (
-    SELECT width_bucket(finer.start, bucket.bounds) AS i,
+    SELECT width_bucket(finer.start, %(bounds)b::timestamptz[]) AS i,
            sum(finer.quantity) AS quantity,
            CASE WHEN count(finer.cost) = count(*) THEN sum(finer.cost) END AS cost,
            sum(finer.actual_count) AS actual_count,
            sum(finer.estimated_count) AS estimated_count,
            max(finer.peak_quantity) AS peak_quantity
     FROM usage_rollup AS finer
-    CROSS JOIN bucket
     WHERE finer.meter_id = %(meter_id)s AND finer.granularity = %(source)s
       AND finer.start >= %(lo)s AND finer.start < %(hi)s
     GROUP BY 1
-)"""
-
-
-def _refresh_statement(totals: str) -> str:
-    """Upserts ``totals`` as the rollups of the buckets in ``bounds`` and deletes the rows of
-    buckets in the range that no longer hold any reading, in one statement."""
-    return f"""
-WITH bucket AS (
-    SELECT %(bounds)s::timestamptz[] AS bounds, %(expected)s::numeric[] AS expected
 ),
-{totals},
 fresh AS (
-    SELECT bucket.bounds[totals.i] AS start, bucket.bounds[totals.i + 1] AS "end",
-           totals.quantity, totals.cost, totals.actual_count, totals.estimated_count,
-           bucket.expected[totals.i] AS expected_count, totals.peak_quantity
-    FROM totals CROSS JOIN bucket
-),
+    SELECT {_BUCKET_COLUMNS}, totals.quantity, totals.cost, totals.actual_count,
+           totals.estimated_count, totals.peak_quantity
+    FROM totals
+)"""  # noqa: S608 (composed of constant SQL; values are bound)
+
+
+def _refresh_statement(fresh: str) -> str:
+    """Upserts the ``fresh`` rows as the rollups of their buckets (only rows whose figures
+    changed) and deletes the rows of buckets in the range that no longer hold any reading, in
+    one statement."""
+    return f"""
+WITH {fresh},
 upserted AS (
     INSERT INTO usage_rollup AS rollup (
         meter_id, granularity, start, "end", quantity, cost, actual_count, estimated_count,
@@ -148,8 +198,9 @@ WHERE stale.meter_id = %(meter_id)s
 """  # noqa: S608 (composed of constant SQL; values are bound)
 
 
-_REFRESH_FROM_READINGS_SQL = _refresh_statement(_TOTALS_FROM_READINGS)
-_REFRESH_FROM_ROLLUPS_SQL = _refresh_statement(_TOTALS_FROM_ROLLUPS)
+_REFRESH_HOURS_SQL = _refresh_statement(_FRESH_HOURS_FROM_READINGS)
+_REFRESH_FROM_READINGS_SQL = _refresh_statement(_FRESH_FROM_PRICED_READINGS)
+_REFRESH_FROM_ROLLUPS_SQL = _refresh_statement(_FRESH_FROM_ROLLUPS)
 #: The finer granularity each one's buckets are unions of: a local day is whole local hours
 #: (midnight is an hour boundary even at odd offsets and DST), weeks and months whole days.
 _MADE_OF = {
@@ -187,12 +238,24 @@ def _lock_meter(meter: Meter) -> None:
             )
 
 
+def _hour_prices(meter: Meter, bounds: list[datetime], grid: PriceGrid) -> list[int]:
+    """Each HOUR bucket's price (that of its local weekday and hour) x 10^6, -1 for none."""
+    micros = {key: int(price.scaleb(6)) for key, price in grid.items()}
+    tz = zone(meter.timezone)
+    prices = []
+    for start in bounds[:-1]:
+        local = start.astimezone(tz)
+        prices.append(micros.get((local.isoweekday(), local.hour), -1))
+    return prices
+
+
 def _refresh_sql(
     meter: Meter,
     granularity: Granularity,
     bounds: list[datetime],
     now: datetime,
     finer: Granularity | None,
+    grid: PriceGrid,
 ) -> None:
     """One statement: from the ``finer`` rollups when given (already fresh for this range),
     else from the readings."""
@@ -202,7 +265,8 @@ def _refresh_sql(
         "meter_id": meter.pk,
         "granularity": granularity.name,
         "bounds": bounds,
-        "expected": expected_counts(bounds, meter.interval_seconds),
+        "expected": [int(e.scaleb(4)) for e in expected_counts(bounds, meter.interval_seconds)],
+        "prices": _hour_prices(meter, bounds, grid) if granularity is Granularity.HOUR else [],
         "lo": bounds[0],
         "hi": bounds[-1],
         "now": now,
@@ -210,8 +274,16 @@ def _refresh_sql(
         "estimated": Quality.ESTIMATED,
         "source": finer.name if finer else None,
     }
-    statement = _REFRESH_FROM_ROLLUPS_SQL if finer else _REFRESH_FROM_READINGS_SQL
-    with connection.cursor() as cursor:
+    if finer is not None:
+        statement = _REFRESH_FROM_ROLLUPS_SQL
+    elif granularity is Granularity.HOUR:
+        statement = _REFRESH_HOURS_SQL
+    else:
+        statement = _REFRESH_FROM_READINGS_SQL
+    # Bound server-side: the bucket arrays travel once each, in binary, rather than inlined
+    # as SQL text literals (9,000 timestamps quoted in Python and parsed by PostgreSQL per use).
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(statement, params)
 
 
@@ -284,12 +356,61 @@ def _refresh_python(
         Rollup.objects.filter(pk__in=stale[i : i + 500]).delete()
 
 
-def rollups_refresh(*, meter: Meter, start: datetime, end: datetime) -> None:
+def rollup_basis(meter: Meter, grid: PriceGrid) -> str:
+    """A digest of what ``meter``'s rollups are computed from besides its readings: its time
+    zone, interval, billing cycle day and the prices of its tariff (``grid``)."""
+    basis = (
+        meter.timezone,
+        meter.interval_seconds,
+        meter.account.billing_cycle_day,
+        sorted(grid.items()),
+    )
+    return hashlib.sha256(repr(basis).encode()).hexdigest()
+
+
+def _refresh(
+    meter: Meter, start: datetime, end: datetime, *, repair: bool, grid: PriceGrid
+) -> None:
+    in_sql = connection.vendor == "postgresql"
+    now = timezone.now()
+    kept = rollup_granularities(meter)
+    # Rows of granularities the meter no longer has (its interval grew) are stale.
+    Rollup.objects.filter(meter=meter, start__lt=end, end__gt=start).exclude(
+        granularity__in=[g.name for g in kept]
+    ).delete()
+    edges = [meter_bucket_range(meter, granularity, start, end) for granularity in kept]
+    hull = (min(lo for lo, _ in edges), max(hi for _, hi in edges))
+    for granularity in kept:
+        finer = _MADE_OF.get(granularity)
+        finer = finer if finer in kept else None
+        lo, hi = hull if repair and granularity in _MADE_OF.values() else (start, end)
+        bounds = bucket_bounds(
+            timezone=meter.timezone,
+            granularity=granularity,
+            billing_cycle_day=meter.account.billing_cycle_day,
+            start=lo,
+            end=hi,
+        )
+        for i in range(0, len(bounds) - 1, CHUNK_BUCKETS):
+            chunk = bounds[i : i + CHUNK_BUCKETS + 1]
+            if in_sql:
+                _refresh_sql(meter, granularity, chunk, now, finer, grid)
+            else:
+                _refresh_python(meter, granularity, chunk, now)
+
+
+def rollups_refresh(*, meter: Meter, start: datetime, end: datetime, repair: bool = False) -> None:
     """Recomputes ``meter``'s rollups for every bucket touching ``[start, end)``.
+
+    Coarser rollups are summed from the finer ones refreshed just before them. A catch-up
+    trusts the finer rows outside its range: they are fresh, or a dirty range of their own
+    will refresh them (and the coarser buckets holding them) in turn; so one new day refreshes
+    that day's hours and day, and the week, month and billing period holding it. ``repair``
+    trusts nothing: the levels others are made of (HOUR, DAY) are refreshed over the hull of
+    every bucket the range touches, so a week or billing period never sums a wrong day.
 
     Clears the dirty ranges this covers, so the periodic sweep does not redo them.
     """
-    in_sql = connection.vendor == "postgresql"
     with transaction.atomic():
         _lock_meter(meter)
         covered = list(
@@ -297,43 +418,30 @@ def rollups_refresh(*, meter: Meter, start: datetime, end: datetime) -> None:
                 meter=meter, start__gte=start, end__lte=end
             ).values_list("pk", flat=True)
         )
-        now = timezone.now()
-        kept = rollup_granularities(meter)
-        # Rows of granularities the meter no longer has (its interval grew) are stale.
-        Rollup.objects.filter(meter=meter, start__lt=end, end__gt=start).exclude(
-            granularity__in=[g.name for g in kept]
-        ).delete()
-        # Coarser rollups are summed from the finer ones refreshed just before them, so a level
-        # that others are made of (HOUR, DAY) is refreshed over the hull of every bucket the
-        # change touches: a week or billing period is never summed from a stale day.
-        edges = [meter_bucket_range(meter, granularity, start, end) for granularity in kept]
-        hull = (min(lo for lo, _ in edges), max(hi for _, hi in edges))
-        for granularity in kept:
-            finer = _MADE_OF.get(granularity)
-            finer = finer if finer in kept else None
-            lo, hi = hull if granularity in _MADE_OF.values() else (start, end)
-            bounds = bucket_bounds(
-                timezone=meter.timezone,
-                granularity=granularity,
-                billing_cycle_day=meter.account.billing_cycle_day,
-                start=lo,
-                end=hi,
-            )
-            for i in range(0, len(bounds) - 1, CHUNK_BUCKETS):
-                chunk = bounds[i : i + CHUNK_BUCKETS + 1]
-                if in_sql:
-                    _refresh_sql(meter, granularity, chunk, now, finer)
-                else:
-                    _refresh_python(meter, granularity, chunk, now)
+        _refresh(meter, start, end, repair=repair, grid=price_grid(meter.tariff))
         RollupDirtyRange.objects.filter(pk__in=covered).delete()
 
 
-def rollups_rebuild(*, meter: Meter, since: datetime | None = None) -> bool:
-    """Recomputes every rollup of ``meter`` (from ``since``); False when there is nothing.
+def rollups_rebuild(
+    *, meter: Meter, since: datetime | None = None, skip_unchanged: bool = False
+) -> bool:
+    """Recomputes every rollup of ``meter`` (from ``since``); False when there was nothing to do.
 
     The range spans the readings and the existing rollups, so rollups of readings that have
-    since gone are deleted too.
+    since gone are deleted too. ``skip_unchanged``: a meter last rebuilt in full on the same
+    :func:`rollup_basis` with no dirty range left is skipped without reading its readings,
+    since every change of readings records a dirty range in its own transaction, kept until
+    its catch-up has run.
     """
+    grid = price_grid(meter.tariff)
+    basis = rollup_basis(meter, grid)
+    if (
+        skip_unchanged
+        and since is None
+        and RollupState.objects.filter(meter=meter, basis=basis).exists()
+        and not RollupDirtyRange.objects.filter(meter=meter).exists()
+    ):
+        return False
     readings = Reading.objects.filter(meter=meter)
     rollups = Rollup.objects.filter(meter=meter)
     if since is not None:
@@ -344,11 +452,15 @@ def rollups_rebuild(*, meter: Meter, since: datetime | None = None) -> bool:
     interval = timedelta(seconds=meter.interval_seconds)
     starts = [t for t in (read["lo"], rolled["lo"]) if t is not None]
     ends = [t for t in (read["hi"] and read["hi"] + interval, rolled["hi"]) if t is not None]
-    if not starts:
-        return False
-    start = max(min(starts), since) if since is not None else min(starts)
-    rollups_refresh(meter=meter, start=start, end=max(ends))
-    return True
+    with transaction.atomic():
+        if starts:
+            start = max(min(starts), since) if since is not None else min(starts)
+            rollups_refresh(meter=meter, start=start, end=max(ends), repair=True)
+        if since is None:
+            RollupState.objects.update_or_create(
+                meter=meter, defaults={"basis": basis, "rebuilt_at": timezone.now()}
+            )
+    return bool(starts)
 
 
 def rollups_catch_up_pending() -> list[Meter]:

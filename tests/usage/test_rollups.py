@@ -359,3 +359,60 @@ def test_rollups_and_insights_have_queues_of_their_own():
     assert queue("insights.tasks.insights_nightly") == "insights"
     assert queue("insights.tasks.insights_generate_batch") == "insights"
     assert queue("budgets.tasks.budget_alerts_check") == "default"
+
+
+def test_a_rebuild_skips_meters_unchanged_since_their_last_one(new_meter, tou_tariff):
+    """Nothing changed: no readings read, nothing written. Changed readings (recorded as a
+    dirty range by every import) or a changed basis (here a tariff price) are recomputed."""
+    meter = new_meter(tariff=tou_tariff)
+    write_readings(meter, full_days(meter, datetime(2026, 5, 1, 4, tzinfo=UTC), 2))
+    out = io.StringIO()
+    call_command("rebuild_rollups", stdout=out, verbosity=0)
+    first = snapshot(meter)
+    # A hand edit is not a change of readings: a plain rebuild leaves it, --force repairs it.
+    Rollup.objects.filter(meter=meter, granularity="DAY").update(quantity=0)
+
+    call_command("rebuild_rollups", stdout=out, verbosity=0)
+    assert "rebuilt the rollups of 0 meter(s)" in out.getvalue()
+    assert {row.quantity for row in local_day_rows(meter).values()} == {0}
+
+    call_command("rebuild_rollups", "--force", stdout=out, verbosity=0)
+    assert snapshot(meter) == first
+
+    tou_tariff.rates.update(price=Decimal("0.5"))
+    call_command("rebuild_rollups", stdout=out, verbosity=0)
+    assert {row.cost for row in local_day_rows(meter).values()} == {Decimal(12)}  # 24 kWh x 0.5
+
+    # Its catch-up task is never run (the test transaction never commits): the dirty range is
+    # what makes the rebuild recompute.
+    readings_upsert(meter=meter, readings=full_days(meter, datetime(2026, 5, 3, 4, tzinfo=UTC), 1))
+    call_command("rebuild_rollups", stdout=out, verbosity=0)
+    assert len(local_day_rows(meter)) == 3
+
+
+def test_catching_up_one_day_touches_only_its_buckets(
+    new_meter, django_capture_on_commit_callbacks
+):
+    """One new day: its hours and day, and the week, month and billing period holding it are
+    recomputed; other days, even in that week, are trusted as they are (here deliberately
+    wrong, to show it): they are fresh, or a dirty range of their own will refresh them."""
+    meter = new_meter()
+    write_readings(meter, full_days(meter, datetime(2026, 4, 20, 4, tzinfo=UTC), 15))
+    rollups_rebuild(meter=meter)
+    hours = Rollup.objects.filter(meter=meter, granularity="HOUR")
+    hours.filter(start=datetime(2026, 4, 28, 4, tzinfo=UTC)).update(quantity=0)
+    Rollup.objects.filter(
+        meter=meter, granularity="DAY", start=datetime(2026, 4, 29, 4, tzinfo=UTC)
+    ).update(quantity=0)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        readings_upsert(
+            meter=meter, readings=full_days(meter, datetime(2026, 5, 2, 4, tzinfo=UTC), 1, "0.5")
+        )
+
+    assert hours.get(start=datetime(2026, 4, 28, 4, tzinfo=UTC)).quantity == 0
+    days = local_day_rows(meter)
+    assert days["2026-04-29T00:00:00-04:00"].quantity == 0
+    assert days["2026-05-02T00:00:00-04:00"].quantity == 48
+    assert local_day_rows(meter, "WEEK")["2026-04-27T00:00:00-04:00"].quantity == 5 * 24 + 0 + 48
+    assert local_day_rows(meter, "MONTH")["2026-05-01T00:00:00-04:00"].quantity == 3 * 24 + 48

@@ -1,4 +1,4 @@
-"""``rebuild_rollups [--meter N] [--since DATE] [--utility S]``: recompute rollups."""
+"""``rebuild_rollups [--meter N] [--since DATE] [--utility S] [--force]``: recompute rollups."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from usage.rollups import rollups_rebuild
 class Command(OpsCommand):
     help = (
         "Recomputes rollups from the readings (all meters, or one), from a local date on. "
-        "Idempotent: the same readings always give the same rollups."
+        "Idempotent: the same readings always give the same rollups; meters unchanged since "
+        "their last full rebuild are skipped (--force: recompute them too)."
     )
 
     def add_arguments(self, parser) -> None:
@@ -30,6 +31,12 @@ class Command(OpsCommand):
             help="Only buckets from this date (local midnight of each meter) on.",
         )
         parser.add_argument("--utility", metavar="SLUG", help="Only this utility's meters.")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Also meters whose readings, tariff prices and calendar are unchanged since "
+            "their last full rebuild (after readings were changed by hand).",
+        )
 
     @staticmethod
     def _date(text: str) -> date:
@@ -60,5 +67,7 @@ class Command(OpsCommand):
             total, each = meters.count(), meters.iterator(chunk_size=500)
         for meter in tqdm(each, total=total, unit="meter", disable=options["verbosity"] == 0):
             start = None if since is None else local_date_start(zone(meter.timezone), since)
-            rebuilt += rollups_rebuild(meter=meter, since=start)
+            rebuilt += rollups_rebuild(
+                meter=meter, since=start, skip_unchanged=not options["force"]
+            )
         self.stdout.write(f"rebuilt the rollups of {rebuilt} meter(s)")
