@@ -29,7 +29,7 @@ MARCH_20 = datetime(2026, 3, 20, 12, tzinfo=NEW_YORK)
 
 
 def alerts() -> list[Insight]:
-    return list(Insight.objects.filter(type="BUDGET_ALERT").order_by("subject_key"))
+    return list(Insight.objects.filter(type="BUDGET_ALERT").order_by("subject_key", "period_start"))
 
 
 def keys() -> list[str]:
