@@ -41,6 +41,9 @@ MAX_KEY_LENGTH = 255
 # them, are accepted too. Either way the key is 1-255 printable ASCII characters.
 _SF_STRING = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"')
 _PRINTABLE = re.compile(r"[\x20-\x7e]+")
+#: The header values :func:`idempotency_key_parse` accepts, for the OpenAPI schema: a bare key
+#: (no surrounding whitespace, not opening with a quote) or a quoted sf-string of 1-255 chars.
+IDEMPOTENCY_KEY_PATTERN = r'^(?:[!#-~](?:[ -~]{0,253}[!-~])?|"(?:[ !#-\[\]-~]|\\["\\]){1,255}")$'
 
 
 class InvalidIdempotencyKey(ValueError):

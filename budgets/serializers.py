@@ -58,7 +58,15 @@ def _own_meters(customer: Customer) -> QuerySet[Meter]:
     return Meter.objects.filter(account__customer=customer)
 
 
-@extend_schema_field({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "example": "120.00"})
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^[0-9]{1,16}(\.[0-9]{1,16})?$",
+        "example": "120.00",
+        "description": "Greater than 0 and less than 10^12, with at most the currency's "
+        "minor-unit decimals (COST) or 3 (ENERGY).",
+    }
+)
 class DecimalStringField(serializers.Field):
     """A positive decimal written as a JSON string (``"120.00"``): never a float."""
 
@@ -92,9 +100,15 @@ class StrictCharField(serializers.CharField):
 
 
 class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer: ``"80"``, ``80.0`` and ``true`` are refused, not coerced."""
+    """A JSON integer: ``"80"``, ``80.5`` and ``true`` are refused, not coerced.
+
+    ``80.0`` is the JSON number 80 (JSON Schema's ``integer`` includes it, so generated
+    clients may send it) and is taken as 80.
+    """
 
     def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, float) and data.is_integer():
+            data = int(data)
         if type(data) is not int:
             self.fail("invalid")
         return super().to_internal_value(data)
@@ -111,6 +125,8 @@ class StrictBooleanField(serializers.BooleanField):
 
 class StrictObjectSerializer(serializers.Serializer):
     """Refuses fields it does not declare instead of ignoring them (a typo is an error)."""
+
+    request_schema_rules = {"additionalProperties": False}
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         unknown: dict[str, list[ErrorDetail]] = {}

@@ -62,7 +62,7 @@ def budget_etag(budget: Budget) -> str:
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_KEY_HEADER,
-                OpenApiTypes.STR,
+                {"type": "string", "pattern": idempotency.IDEMPOTENCY_KEY_PATTERN},
                 OpenApiParameter.HEADER,
                 description="Optional, 1-255 printable ASCII characters: a retry with the same "
                 "key and body within 24 h replays the first response.",

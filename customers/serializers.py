@@ -5,12 +5,19 @@ from rest_framework import serializers
 from customers.models import Account, Customer, Meter, Premise, ServiceType, Tariff
 
 
+class TokenField(serializers.CharField):
+    """A JWT in compact form. Any other non-blank string is a refused token (401, one message
+    for every reason), so the shape is stated in the schema only, not validated here."""
+
+    schema_rules = {"pattern": r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$"}
+
+
 class LoginInputSerializer(serializers.Serializer):
-    identityToken = serializers.CharField(max_length=16384, trim_whitespace=True)
+    identityToken = TokenField(max_length=16384, trim_whitespace=True)
 
 
 class RefreshInputSerializer(serializers.Serializer):
-    refreshToken = serializers.CharField(max_length=4096, trim_whitespace=True)
+    refreshToken = TokenField(max_length=4096, trim_whitespace=True)
 
 
 class UtilityRefSerializer(serializers.Serializer):

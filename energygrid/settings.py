@@ -133,7 +133,7 @@ REST_FRAMEWORK = {
     # X-Forwarded-For only this many hops deep (0: REMOTE_ADDR, so the header cannot be spoofed).
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
     "DEFAULT_PAGINATION_CLASS": None,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "energygrid.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "energygrid.api.problems.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
@@ -194,6 +194,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "energygrid.api.schema.add_problem_responses",
+        "energygrid.api.schema.add_links",
     ],
 }
 

@@ -235,6 +235,9 @@ class InsightFilterSerializer(serializers.Serializer):
 
 
 class InsightPatchSerializer(serializers.Serializer):
+    #: Unknown fields and an empty body are refused (see ``validate``).
+    request_schema_rules = {"additionalProperties": False, "minProperties": 1}
+
     status = serializers.ChoiceField(
         choices=[InsightStatus.READ, InsightStatus.DISMISSED], required=False
     )

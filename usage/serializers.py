@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from metadata.catalog import Granularity
 from usage.calendar import (
@@ -84,7 +85,9 @@ class RangeQuerySerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["start"] >= attrs["end"]:
-            raise serializers.ValidationError({"end": ["Must be after start."]})
+            raise serializers.ValidationError(
+                {"end": [ErrorDetail("Must be after start.", code="not_after_start")]}
+            )
         return attrs
 
 

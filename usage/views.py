@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from customers.models import Meter
 from energygrid.api.pagination import (
-    DEFAULT_PAGE_SIZE,
+    PAGE_OPENAPI_PARAMETERS,
     Page,
     decode_token,
     encode_token,
@@ -26,6 +26,7 @@ from energygrid.api.pagination import (
 )
 from energygrid.api.problems import RangeTooLarge
 from energygrid.api.query import parse_query
+from energygrid.api.schema import INSTANT_SCHEMA
 from energygrid.money import format_money
 from metadata.catalog import ENERGY_UNITS_TO_KW, Granularity
 from usage import exports, selectors
@@ -45,8 +46,19 @@ EXPORT_MAX_DAYS = 366
 
 _METER_ID = OpenApiParameter("meterId", OpenApiTypes.UUID, OpenApiParameter.PATH)
 _RANGE = [
-    OpenApiParameter("start", str, required=True, description="RFC 3339 with offset, or date."),
-    OpenApiParameter("end", str, required=True, description="Exclusive; RFC 3339 or date."),
+    OpenApiParameter(
+        "start",
+        INSTANT_SCHEMA,
+        required=True,
+        description="RFC 3339 date-time with offset, or a date (local midnight); from "
+        "1900-01-01T00:00:00Z to 2200-01-01T00:00:00Z.",
+    ),
+    OpenApiParameter(
+        "end",
+        INSTANT_SCHEMA,
+        required=True,
+        description="Exclusive, after start; RFC 3339 date-time with offset, or a date.",
+    ),
 ]
 
 
@@ -77,10 +89,7 @@ class UsageViewSet(viewsets.GenericViewSet):
             _METER_ID,
             OpenApiParameter("granularity", str, required=True, enum=[g.name for g in Granularity]),
             *_RANGE,
-            OpenApiParameter(
-                "pageSize", int, description=f"Default {DEFAULT_PAGE_SIZE}, max 1000."
-            ),
-            OpenApiParameter("pageToken", str),
+            *PAGE_OPENAPI_PARAMETERS,
         ],
         responses=UsageSeriesSerializer,
     )

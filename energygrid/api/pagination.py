@@ -17,6 +17,7 @@ from typing import Any
 
 from django.core import signing
 from django.db.models import Q, QuerySet
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,6 +29,35 @@ MAX_PAGE_SIZE = 1000
 PAGE_SIZE_PARAM = "pageSize"
 PAGE_TOKEN_PARAM = "pageToken"  # noqa: S105 - a parameter name, not a secret
 _SALT = "energygrid.pagination"
+
+#: The query parameters of every paged operation, as OpenAPI parameter objects. A page token
+#: has the shape of Django's ``signing.dumps`` output: an optionally compressed (``.``)
+#: URL-safe base64 payload, a base62 timestamp and a URL-safe base64 HMAC-SHA256, ``:``-joined;
+#: or empty, which asks for the first page (AIP-158).
+_PAGE_TOKEN_PATTERN = r"^(\.?[A-Za-z0-9_-]+:[A-Za-z0-9]+:[A-Za-z0-9_-]{43})?$"  # noqa: S105 - a regex
+PAGE_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": PAGE_SIZE_PARAM,
+        "in": "query",
+        "required": False,
+        "description": f"Items per page, 1-{MAX_PAGE_SIZE} (larger is clamped); "
+        f"default {DEFAULT_PAGE_SIZE}.",
+        "schema": {"type": "integer", "minimum": 1, "default": DEFAULT_PAGE_SIZE},
+    },
+    {
+        "name": PAGE_TOKEN_PARAM,
+        "in": "query",
+        "required": False,
+        "description": "Opaque token from a previous page's nextPageToken; only valid "
+        "with the same filters.",
+        "schema": {"type": "string", "pattern": _PAGE_TOKEN_PATTERN},
+    },
+]
+#: The same, for views that paginate by hand and declare them with ``extend_schema``.
+PAGE_OPENAPI_PARAMETERS = [
+    OpenApiParameter(p["name"], p["schema"], OpenApiParameter.QUERY, description=p["description"])
+    for p in PAGE_PARAMETERS
+]
 
 
 def parse_page_size(request: Request) -> int:
@@ -172,21 +202,4 @@ class KeysetPagination(BasePagination):
         }
 
     def get_schema_operation_parameters(self, view) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": PAGE_SIZE_PARAM,
-                "in": "query",
-                "required": False,
-                "description": f"Items per page, 1-{MAX_PAGE_SIZE} (larger is clamped); "
-                f"default {DEFAULT_PAGE_SIZE}.",
-                "schema": {"type": "integer", "minimum": 1, "default": DEFAULT_PAGE_SIZE},
-            },
-            {
-                "name": PAGE_TOKEN_PARAM,
-                "in": "query",
-                "required": False,
-                "description": "Opaque token from a previous page's nextPageToken; only valid "
-                "with the same filters.",
-                "schema": {"type": "string"},
-            },
-        ]
+        return PAGE_PARAMETERS

@@ -182,7 +182,7 @@ def test_put_is_not_allowed(alice, alice_api):
         ({"alertThresholds": [50, 50]}, {"/alertThresholds/1": "duplicate"}),
         ({"alertThresholds": [10, 20, 30, 40, 50, 60]}, {"/alertThresholds": "max_length"}),
         ({"alertThresholds": ["80"]}, {"/alertThresholds/0": "invalid"}),
-        ({"alertThresholds": [80.0]}, {"/alertThresholds/0": "invalid"}),
+        ({"alertThresholds": [80.5]}, {"/alertThresholds/0": "invalid"}),
         ({"alertThresholds": [True]}, {"/alertThresholds/0": "invalid"}),
         ({"alertThresholds": 80}, {"/alertThresholds": "not_a_list"}),
         ({"alertThresholds": None}, {"/alertThresholds": "null"}),
@@ -214,6 +214,14 @@ def test_required_fields(alice_api, account, missing):
 def test_thresholds_may_be_empty_and_reach_200(alice_api, account):
     assert post(alice_api, valid_body(account, alertThresholds=[])).status_code == 201
     assert post(alice_api, valid_body(account, alertThresholds=[1, 100, 200])).status_code == 201
+
+
+def test_whole_number_floats_are_the_integers_json_schema_says_they_are(alice_api, account):
+    """``80.0`` is a JSON Schema ``integer`` (the schema's type), so generated clients send it."""
+    response = post(alice_api, valid_body(account, alertThresholds=[80.0, 100]))
+
+    assert response.status_code == 201, response.content
+    assert response.json()["alertThresholds"] == [80, 100]
 
 
 def test_cost_budget_with_a_meter_is_refused(alice_api, account, meter):

@@ -6,6 +6,7 @@ real row lock the test takes on the customer, so nothing of ours is mocked."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -14,8 +15,16 @@ from typing import Any
 
 import pytest
 from django.db import connection, connections, transaction
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from budgets.idempotency import IN_FLIGHT_LEASE, KEY_TTL
+from budgets.idempotency import (
+    IDEMPOTENCY_KEY_PATTERN,
+    IN_FLIGHT_LEASE,
+    KEY_TTL,
+    InvalidIdempotencyKey,
+    idempotency_key_parse,
+)
 from budgets.models import Budget, IdempotencyRecord
 from budgets.tasks import idempotency_records_purge
 from customers.models import Customer
@@ -181,6 +190,29 @@ def test_malformed_keys_are_400(alice_api, account, key):
 
     assert_validation_error(response, "Idempotency-Key")
     assert not Budget.objects.exists()
+
+
+@settings(max_examples=500, derandomize=True)
+@given(
+    st.one_of(
+        st.text(st.characters(min_codepoint=0, max_codepoint=0x80), max_size=260),
+        st.text(st.sampled_from('ab \\"'), max_size=8).map(lambda inner: f'"{inner}"'),
+        st.text(st.sampled_from("ab \t"), max_size=6),
+    )
+)
+def test_the_schema_pattern_accepts_exactly_the_keys_the_parser_accepts(header):
+    """The OpenAPI ``Idempotency-Key`` pattern and the server agree (fuzzers rely on it).
+
+    Surrounding blanks are HTTP's, not the key's: servers strip them before we see the value.
+    """
+    value = header.strip(" \t")
+    try:
+        idempotency_key_parse(value)
+        accepted = True
+    except InvalidIdempotencyKey:
+        accepted = False
+
+    assert (re.fullmatch(IDEMPOTENCY_KEY_PATTERN, value) is not None) is accepted, value
 
 
 def test_a_quoted_key_is_the_same_key_and_255_characters_are_fine(alice_api, account):
