@@ -25,6 +25,7 @@ from customers.models import (
     Utility,
     UtilityStaff,
 )
+from customers.signals import meters_basis_changed
 
 
 def _staff_utility_id(request: HttpRequest) -> UUID | None:
@@ -115,6 +116,31 @@ class NoAddOrChangeMixin:
         return False
 
 
+class MeterBasisMixin:
+    """Announces a save that changed what meters' rollups are computed from (a meter's tariff,
+    time zone or interval, a tariff's rates, an account's billing cycle day), inlines included,
+    so usage recomputes them (:data:`customers.signals.meter_basis_changed`)."""
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        meter_ids, accounts, tariffs = set(), set(), set()
+        for each in [form, *(inline for formset in formsets for inline in formset.forms)]:
+            instance, changed = each.instance, set(each.changed_data)
+            if isinstance(instance, Meter) and changed & {"tariff", "timezone", "interval_seconds"}:
+                meter_ids.add(instance.pk)
+            elif isinstance(instance, Account) and "billing_cycle_day" in changed:
+                accounts.add(instance.pk)
+        for formset in formsets:
+            if formset.model is TariffRate and formset.has_changed():
+                tariffs.add(formset.instance.pk)
+        meter_ids.update(
+            Meter.objects.filter(
+                models.Q(account_id__in=accounts) | models.Q(tariff_id__in=tariffs)
+            ).values_list("pk", flat=True)
+        )
+        meters_basis_changed(sender=type(form.instance), meter_ids=meter_ids)
+
+
 @admin.register(Utility)
 class UtilityAdmin(SuperuserWritesMixin, UtilityScopedMixin, admin.ModelAdmin):
     """Registering utilities and their keys is an operator's job (add_utility), not staff's."""
@@ -154,7 +180,7 @@ class AccountInline(UtilityScopedMixin, admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ScopedModelAdmin):
+class CustomerAdmin(MeterBasisMixin, ScopedModelAdmin):
     list_display = ["subject", "display_name", "email", "utility", "billing_currency", "active"]
     list_select_related = ["utility"]
     list_filter = ["active", "utility"]
@@ -191,7 +217,7 @@ class MeterInline(UtilityScopedMixin, admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(ScopedModelAdmin):
+class AccountAdmin(MeterBasisMixin, ScopedModelAdmin):
     list_display = ["account_number", "customer", "status", "billing_cycle_day", "utility"]
     list_select_related = ["customer", "utility"]
     list_filter = ["status", "utility"]
@@ -201,7 +227,7 @@ class AccountAdmin(ScopedModelAdmin):
 
 
 @admin.register(Meter)
-class MeterAdmin(ScopedModelAdmin):
+class MeterAdmin(MeterBasisMixin, ScopedModelAdmin):
     list_display = [
         "meter_number",
         "account",
@@ -225,7 +251,7 @@ class TariffRateInline(admin.TabularInline):
 
 
 @admin.register(Tariff)
-class TariffAdmin(ScopedModelAdmin):
+class TariffAdmin(MeterBasisMixin, ScopedModelAdmin):
     list_display = ["code", "name", "currency", "utility"]
     list_select_related = ["utility"]
     list_filter = ["utility"]

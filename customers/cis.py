@@ -20,6 +20,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models import Q
 
 from customers.models import (
     Account,
@@ -32,6 +33,7 @@ from customers.models import (
     Utility,
     Weekday,
 )
+from customers.signals import METER_BASIS_FIELDS, meters_basis_changed
 from metadata.catalog import UNITS_OF_MEASURE, ServiceTypeCatalog
 
 # A key the record lacks; "is required" has been reported already where it mattered.
@@ -489,14 +491,18 @@ def save_changed(*, instance: models.Model, values: dict[str, Any]) -> str:
     return "updated"
 
 
-def _save_tariff(utility: Utility, row: _TariffRow, existing: Tariff | None) -> tuple[Tariff, str]:
+def _save_tariff(
+    utility: Utility, row: _TariffRow, existing: Tariff | None
+) -> tuple[Tariff, str, bool]:
+    """Writes the tariff and its rates where they differ; (tariff, outcome, rates changed)."""
     tariff = existing or Tariff(utility=utility, code=row.values["code"])
     outcome = save_changed(instance=tariff, values=row.values)
     stored = [
         (rate.price, rate.weekdays, rate.from_hour, rate.to_hour)
         for rate in sorted(tariff.rates.all(), key=lambda rate: rate.position)
     ]
-    if stored != row.rates:
+    repriced = stored != row.rates
+    if repriced:
         tariff.rates.all().delete()
         TariffRate.objects.bulk_create(
             TariffRate(
@@ -510,7 +516,7 @@ def _save_tariff(utility: Utility, row: _TariffRow, existing: Tariff | None) -> 
             for position, (price, days, start, end) in enumerate(row.rates)
         )
         outcome = "created" if outcome == "created" else "updated"
-    return tariff, outcome
+    return tariff, outcome, repriced
 
 
 def _write(
@@ -519,10 +525,15 @@ def _write(
     utility = plan.utility
     result = ImportResult(utility=utility.slug)
     tariffs = dict(existing.tariffs)
+    # What the rollups of existing meters are computed from and this import changes.
+    repriced_tariffs, recycled_accounts, changed_meters = set(), set(), set()
     for row in plan.tariffs:
-        tariff, outcome = _save_tariff(utility, row, tariffs.get(row.values["code"]))
+        stored = tariffs.get(row.values["code"])
+        tariff, outcome, repriced = _save_tariff(utility, row, stored)
         tariffs[tariff.code] = tariff
         result.counts["tariffs", outcome] += 1
+        if stored is not None and repriced:
+            repriced_tariffs.add(tariff.pk)
     for row in plan.customers:
         customer = existing.customers.get(row.values["subject"]) or Customer(utility=utility)
         result.counts["customers", save_changed(instance=customer, values=row.values)] += 1
@@ -530,8 +541,11 @@ def _write(
             account = existing.accounts.get(account_row.values["account_number"]) or Account(
                 utility=utility, customer=customer
             )
+            cycle_day = account.billing_cycle_day
             outcome = save_changed(instance=account, values=account_row.values)
             result.counts["accounts", outcome] += 1
+            if outcome == "updated" and account.billing_cycle_day != cycle_day:
+                recycled_accounts.add(account.pk)
             # A new account has no premise yet: no need to ask the database.
             stored_premise = None if outcome == "created" else getattr(account, "premise", None)
             premise = stored_premise or Premise(account=account)
@@ -548,9 +562,21 @@ def _write(
                     "account_id": account.pk,
                     "tariff_id": tariffs[code].pk if code is not None else None,
                 }
-                result.counts["meters", save_changed(instance=meter, values=values)] += 1
+                basis = [getattr(meter, name) for name in METER_BASIS_FIELDS]
+                outcome = save_changed(instance=meter, values=values)
+                result.counts["meters", outcome] += 1
+                if outcome == "updated" and basis != [
+                    getattr(meter, name) for name in METER_BASIS_FIELDS
+                ]:
+                    changed_meters.add(meter.pk)
         if progress is not None:
             progress(1)
+    changed_meters.update(
+        Meter.objects.filter(
+            Q(tariff_id__in=repriced_tariffs) | Q(account_id__in=recycled_accounts)
+        ).values_list("pk", flat=True)
+    )
+    meters_basis_changed(sender=Meter, meter_ids=changed_meters)
     return result
 
 

@@ -8,3 +8,6 @@ class UsageConfig(AppConfig):
 
     name = "usage"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from usage import receivers  # noqa: F401 (connects the signal receivers)

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import psycopg
 from django.db import connection, transaction
@@ -442,25 +444,50 @@ def rollups_rebuild(
         and not RollupDirtyRange.objects.filter(meter=meter).exists()
     ):
         return False
-    readings = Reading.objects.filter(meter=meter)
-    rollups = Rollup.objects.filter(meter=meter)
-    if since is not None:
-        readings = readings.filter(start__gte=since)
-        rollups = rollups.filter(end__gt=since)
-    read = readings.aggregate(lo=Min("start"), hi=Max("start"))
-    rolled = rollups.aggregate(lo=Min("start"), hi=Max("end"))
-    interval = timedelta(seconds=meter.interval_seconds)
-    starts = [t for t in (read["lo"], rolled["lo"]) if t is not None]
-    ends = [t for t in (read["hi"] and read["hi"] + interval, rolled["hi"]) if t is not None]
+    span = rollups_spans(meter_ids=[meter.pk], since=since).get(meter.pk)
     with transaction.atomic():
-        if starts:
-            start = max(min(starts), since) if since is not None else min(starts)
-            rollups_refresh(meter=meter, start=start, end=max(ends), repair=True)
+        if span is not None:
+            rollups_refresh(meter=meter, start=span[0], end=span[1], repair=True)
         if since is None:
             RollupState.objects.update_or_create(
                 meter=meter, defaults={"basis": basis, "rebuilt_at": timezone.now()}
             )
-    return bool(starts)
+    return span is not None
+
+
+def rollups_spans(
+    *, meter_ids: Iterable[Any], since: datetime | None = None
+) -> dict[Any, tuple[datetime, datetime]]:
+    """Each meter's span of readings and rollups (from ``since``): ``[first start, last end)``.
+
+    Meters with neither are left out. Rollups count too, so a recompute over the span also
+    deletes the rollups of readings that have since gone.
+    """
+    readings = Reading.objects.filter(meter_id__in=meter_ids)
+    rollups = Rollup.objects.filter(meter_id__in=meter_ids)
+    if since is not None:
+        readings = readings.filter(start__gte=since)
+        rollups = rollups.filter(end__gt=since)
+    spans: dict[Any, tuple[datetime, datetime]] = {}
+
+    def widen(meter_id: Any, lo: datetime, hi: datetime) -> None:
+        known = spans.get(meter_id, (lo, hi))
+        spans[meter_id] = (min(known[0], lo), max(known[1], hi))
+
+    last_readings = readings.values("meter_id").annotate(
+        lo=Min("start"), hi=Max("start"), interval=Max("meter__interval_seconds")
+    )
+    for row in last_readings.values_list("meter_id", "lo", "hi", "interval"):
+        widen(row[0], row[1], row[2] + timedelta(seconds=row[3]))
+    for meter_id, lo, hi in (
+        rollups.values("meter_id")
+        .annotate(lo=Min("start"), hi=Max("end"))
+        .values_list("meter_id", "lo", "hi")
+    ):
+        widen(meter_id, lo, hi)
+    if since is not None:
+        spans = {key: (max(lo, since), hi) for key, (lo, hi) in spans.items()}
+    return spans
 
 
 def rollups_catch_up_pending() -> list[Meter]:
