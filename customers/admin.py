@@ -11,6 +11,8 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.db import models
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
@@ -106,6 +108,16 @@ class SuperuserWritesMixin:
         return request.user.is_superuser
 
 
+class SuperusersOnlyMixin(SuperuserWritesMixin):
+    """Only superusers see these at all (staff do not even get the menu entry)."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+
 class NoAddOrChangeMixin:
     """Rows that only our services write (imports, workers, the API): the admin shows them."""
 
@@ -157,7 +169,7 @@ class UtilityAdmin(SuperuserWritesMixin, UtilityScopedMixin, admin.ModelAdmin):
 
 
 @admin.register(UtilityStaff)
-class UtilityStaffAdmin(SuperuserWritesMixin, admin.ModelAdmin):
+class UtilityStaffAdmin(SuperusersOnlyMixin, admin.ModelAdmin):
     """Who works for which utility: managed by superusers only."""
 
     list_display = ["user", "utility"]
@@ -165,11 +177,21 @@ class UtilityStaffAdmin(SuperuserWritesMixin, admin.ModelAdmin):
     search_fields = ["user__username", "utility__slug"]
     autocomplete_fields = ["user", "utility"]
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_superuser
+# Django's own users and groups: a staff user granted the auth permissions could otherwise
+# make themselves a superuser, or a member of another utility's staff. Superusers only.
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class SuperusersOnlyUserAdmin(SuperusersOnlyMixin, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class SuperusersOnlyGroupAdmin(SuperusersOnlyMixin, GroupAdmin):
+    pass
 
 
 class AccountInline(UtilityScopedMixin, admin.TabularInline):

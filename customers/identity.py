@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import time
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from typing import Any
@@ -49,28 +50,63 @@ def is_secure_url(url: str) -> bool:
     return parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A JWKS URL is the document itself: a redirect (to any host, even the same one) is
+    refused, so a registered URL can never be bounced to an internal address (SSRF)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise urllib.error.HTTPError(req.full_url, code, "JWKS redirects are refused", headers, fp)
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def fetch_jwks(url: str) -> dict[str, Any]:
-    """GETs a JWKS document with a timeout; only https (or http on loopback) is allowed."""
+    """GETs a JWKS document with a timeout, following no redirect; only https (or http on
+    loopback) is allowed."""
     if not is_secure_url(url):
         raise ValueError("JWKS URL must be https")
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
-    with urllib.request.urlopen(  # noqa: S310 - scheme checked above
-        request, timeout=settings.JWKS_FETCH_TIMEOUT_SECONDS
-    ) as response:
+    with _OPENER.open(request, timeout=settings.JWKS_FETCH_TIMEOUT_SECONDS) as response:
         return json.loads(response.read(1024 * 1024))
 
 
+def jwks_failure_backoff(failures: int) -> int:
+    """Seconds no fetch of a failing JWKS URL is tried after ``failures`` failures in a row:
+    doubling from ``JWKS_FAILURE_BACKOFF_SECONDS`` up to ``JWKS_FAILURE_BACKOFF_MAX_SECONDS``."""
+    first, most = settings.JWKS_FAILURE_BACKOFF_SECONDS, settings.JWKS_FAILURE_BACKOFF_MAX_SECONDS
+    return min(most, first * 2 ** min(failures - 1, 16))
+
+
 def _jwks_for(utility: Utility, *, refresh: bool = False) -> dict[str, Any]:
+    """The utility's JWKS: stored, or fetched and cached. A failing URL is not fetched again
+    until its backoff has passed (an IdP outage must not cost every login a timeout); meanwhile
+    the last good keys, if any, still verify."""
     if not utility.jwks_url:
         return utility.jwks or {"keys": []}
     cache_key = f"jwks:{utility.pk}:{hashlib.sha256(utility.jwks_url.encode()).hexdigest()[:16]}"
     cached = cache.get(cache_key)
     if cached and not (refresh and time.time() - cached["at"] > _JWKS_REFETCH_AFTER_SECONDS):
         return cached["jwks"]
+    failure_key = f"{cache_key}:failing"
+    failing = cache.get(failure_key)
+    if failing and time.time() < failing["until"]:
+        if cached:
+            return cached["jwks"]
+        raise _refuse(f"JWKS of {utility.slug} failing; not refetched until its backoff ends")
     try:
         jwks = fetch_jwks(utility.jwks_url)
     except (OSError, ValueError) as exc:
+        failures = (failing["failures"] if failing else 0) + 1
+        cache.set(
+            failure_key,
+            {"failures": failures, "until": time.time() + jwks_failure_backoff(failures)},
+            settings.JWKS_CACHE_SECONDS,
+        )
+        if cached:
+            return cached["jwks"]
         raise _refuse(f"JWKS fetch failed for {utility.slug}: {type(exc).__name__}") from exc
+    cache.delete(failure_key)
     cache.set(cache_key, {"at": time.time(), "jwks": jwks}, settings.JWKS_CACHE_SECONDS)
     return jwks
 
@@ -115,6 +151,12 @@ def _decode(raw: str, utility: Utility, key: jwt.PyJWK) -> dict[str, Any]:
         time.time() + settings.IDENTITY_TOKEN_LEEWAY_SECONDS
     ):
         raise jwt.ImmatureSignatureError("iat in the future")
+    expires_at = claims["exp"]
+    if not isinstance(expires_at, int | float) or (
+        expires_at - issued_at > settings.IDENTITY_TOKEN_MAX_LIFETIME_SECONDS
+    ):
+        # A token valid for weeks is a leaked token waiting to be replayed elsewhere.
+        raise jwt.InvalidTokenError("lifetime longer than allowed")
     return claims
 
 

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "energygrid.api",
     "customers",
     "metadata",
@@ -53,7 +54,22 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Admin login lockout (django-axes): after AXES_FAILURE_LIMIT failed logins for one username
+# from one client IP, that pair is refused (429 problem) until the cool-off has passed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The client IP as the API throttles see it (NUM_PROXIES hops into X-Forwarded-For).
+AXES_CLIENT_IP_CALLABLE = "energygrid.adminsite.client_ip"
+AXES_LOCKOUT_CALLABLE = "energygrid.adminsite.lockout_response"
 
 ROOT_URLCONF = "energygrid.urls"
 WSGI_APPLICATION = "energygrid.wsgi.application"
@@ -96,6 +112,11 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Failed admin logins are counted in the shared cache; a per-process one (the embedded demo)
+# would not be shared by workers, so there they go to the database.
+AXES_HANDLER = "axes.handlers.%s" % (
+    "cache.AxesCacheHandler" if REDIS_URL else "database.AxesDatabaseHandler"
+)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -161,8 +182,13 @@ AUTH_CUSTOMER_CACHE_SECONDS = env_int("AUTH_CUSTOMER_CACHE_SECONDS", 30)
 # Verification of utilities' ID tokens (contract section 2).
 IDENTITY_TOKEN_LEEWAY_SECONDS = 60
 IDENTITY_TOKEN_ALGORITHMS = ["RS256", "ES256"]
+# Longest lifetime (exp - iat) an ID token may have; ID tokens are meant for minutes.
+IDENTITY_TOKEN_MAX_LIFETIME_SECONDS = 24 * 3600
 JWKS_FETCH_TIMEOUT_SECONDS = 5
 JWKS_CACHE_SECONDS = 3600
+# A failing JWKS URL is not fetched again for this long, doubling per failure up to the max.
+JWKS_FAILURE_BACKOFF_SECONDS = 30
+JWKS_FAILURE_BACKOFF_MAX_SECONDS = 600
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "EnergyGrid Usage API",
@@ -288,5 +314,10 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR", "propagate": True}},
+    "loggers": {
+        "django.request": {"level": "ERROR", "propagate": True},
+        # Lockouts and failed admin logins (warnings), not axes' start-up banner (info), which
+        # would otherwise precede every management command's output.
+        "axes": {"level": "WARNING", "propagate": True},
+    },
 }
