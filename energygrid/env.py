@@ -43,6 +43,28 @@ def env_rate(name: str, default: str) -> str:
     return value
 
 
+def env_origins(name: str) -> list[str]:
+    """Comma-separated origins (``https://admin.example.com``): scheme and host, nothing else."""
+    origins = env_list(name, "")
+    for origin in origins:
+        scheme, _, rest = origin.partition("://")
+        if scheme not in ("http", "https") or not rest or "/" in rest:
+            raise ImproperlyConfigured(
+                f"{name} must list origins like https://admin.example.com, not {origin!r}"
+            )
+    return origins
+
+
+def env_header(name: str) -> str | None:
+    """An HTTP header name (``X-Forwarded-Proto``) as Django's ``META`` key, or None if unset."""
+    value = env_str(name)
+    if value is None:
+        return None
+    if not value.replace("-", "").isalnum() or not value.isascii():
+        raise ImproperlyConfigured(f"{name} must be a header name like X-Forwarded-Proto")
+    return "HTTP_" + value.upper().replace("-", "_")
+
+
 def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     """A whole number no smaller than ``minimum``; anything else refuses to start."""
     value = env_str(name)
