@@ -6,16 +6,15 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.conftest import SigningKey, assert_problem
+from tests.scripted_http import Answer, ScriptedServer
 
 LOGIN = "/usage/v1/Customer/login"
 
@@ -238,38 +237,20 @@ def test_missing_field_names_it_with_a_json_pointer(api, acme):
     ]
 
 
-class _JwksServer:
+class _JwksServer(ScriptedServer):
     """A real HTTP server on loopback serving a JWKS document that the test can change."""
 
     def __init__(self, keys: list[SigningKey]):
+        super().__init__()
         self.keys = keys
-        self.hits = 0
-        outer = self
+        self.answers["/jwks.json"] = Answer(
+            200, lambda: {"keys": [key.public_jwk() for key in self.keys]}
+        )
+        self.url = self.address("/jwks.json")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.hits += 1
-                body = json.dumps({"keys": [key.public_jwk() for key in outer.keys]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/jwks.json"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> _JwksServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def hits(self) -> int:
+        return self.requests["/jwks.json"]
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.security.scripted_http import ScriptedServer
+from tests.scripted_http import ScriptedServer
 
 LOGIN = "/usage/v1/Customer/login"
 

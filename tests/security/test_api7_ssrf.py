@@ -10,8 +10,8 @@ from django.core.management.base import CommandError
 
 from customers.identity import jwks_failure_backoff
 from tests.conftest import assert_problem
+from tests.scripted_http import Answer, ScriptedServer
 from tests.security.conftest import login
-from tests.security.scripted_http import Answer, ScriptedServer
 
 
 def use_jwks_url(utility, url: str) -> None:
@@ -25,38 +25,38 @@ def test_a_jwks_redirect_is_never_followed_even_to_a_good_document(
 ):
     """The redirect target serves valid keys: following it would log the token in."""
     idp.answers["/keys"] = Answer(200, {"keys": [rsa_key.public_jwk()]})
-    idp.answers["/jwks"] = Answer(status, {}, {"Location": idp.url("/keys")})
-    use_jwks_url(alice.utility, idp.url("/jwks"))
+    idp.answers["/jwks"] = Answer(status, {}, {"Location": idp.address("/keys")})
+    use_jwks_url(alice.utility, idp.address("/jwks"))
 
     response = login(api, rsa_key.sign(id_token_claims(alice.utility, "alice")))
 
     assert_problem(response, 401, "invalid-token")
-    assert idp.hits == {"/jwks": 1}
+    assert idp.requests == {"/jwks": 1}
 
 
 def test_a_redirect_to_another_host_is_not_followed(api, alice, rsa_key, id_token_claims, idp):
     with ScriptedServer() as internal:
         internal.answers["/latest/meta-data"] = Answer(200, {"keys": [rsa_key.public_jwk()]})
-        idp.answers["/jwks"] = Answer(302, {}, {"Location": internal.url("/latest/meta-data")})
-        use_jwks_url(alice.utility, idp.url("/jwks"))
+        idp.answers["/jwks"] = Answer(302, {}, {"Location": internal.address("/latest/meta-data")})
+        use_jwks_url(alice.utility, idp.address("/jwks"))
 
         assert login(api, rsa_key.sign(id_token_claims(alice.utility, "alice"))).status_code == 401
 
-        assert internal.hits == {}
+        assert internal.requests == {}
 
 
 def test_registering_a_redirecting_jwks_url_is_refused(idp, rsa_key, db):
     idp.answers["/keys"] = Answer(200, {"keys": [rsa_key.public_jwk()]})
-    idp.answers["/jwks"] = Answer(302, {}, {"Location": idp.url("/keys")})
+    idp.answers["/jwks"] = Answer(302, {}, {"Location": idp.address("/keys")})
 
     with pytest.raises(CommandError) as error:
         call_command(
             "add_utility", "--slug", "initech", "--name", "Initech", "--issuer",
-            "https://id.initech.example", "--audience", "eg", "--jwks-url", idp.url("/jwks"),
+            "https://id.initech.example", "--audience", "eg", "--jwks-url", idp.address("/jwks"),
         )  # fmt: skip
 
     assert "could not fetch the JWKS" in str(error.value)
-    assert idp.hits["/keys"] == 0
+    assert idp.requests["/keys"] == 0
 
 
 @pytest.mark.parametrize(
@@ -81,20 +81,20 @@ def test_a_failing_jwks_url_is_not_refetched_on_every_login(
     api, alice, rsa_key, id_token_claims, idp
 ):
     idp.answers["/jwks"] = Answer(503, {"error": "down"})
-    use_jwks_url(alice.utility, idp.url("/jwks"))
+    use_jwks_url(alice.utility, idp.address("/jwks"))
 
     for _ in range(5):
         response = login(api, rsa_key.sign(id_token_claims(alice.utility, "alice")))
         assert_problem(response, 401, "invalid-token")
 
-    assert idp.hits["/jwks"] == 1
+    assert idp.requests["/jwks"] == 1
 
 
 def test_after_the_backoff_the_url_is_tried_again_and_the_backoff_doubles(
     api, alice, rsa_key, id_token_claims, idp, monkeypatch
 ):
     idp.answers["/jwks"] = Answer(503, {"error": "down"})
-    use_jwks_url(alice.utility, idp.url("/jwks"))
+    use_jwks_url(alice.utility, idp.address("/jwks"))
     clock = [1_000_000.0]
     monkeypatch.setattr("customers.identity.time.time", lambda: clock[0])
 
@@ -104,20 +104,20 @@ def test_after_the_backoff_the_url_is_tried_again_and_the_backoff_doubles(
     attempt()
     clock[0] += jwks_failure_backoff(1) - 1
     attempt()
-    assert idp.hits["/jwks"] == 1
+    assert idp.requests["/jwks"] == 1
     clock[0] += 1
     attempt()
-    assert idp.hits["/jwks"] == 2
+    assert idp.requests["/jwks"] == 2
     clock[0] += jwks_failure_backoff(1)
     attempt()
-    assert idp.hits["/jwks"] == 2, "second failure backs off twice as long"
+    assert idp.requests["/jwks"] == 2, "second failure backs off twice as long"
 
     idp.answers["/jwks"] = Answer(200, {"keys": [rsa_key.public_jwk()]})
     clock[0] += jwks_failure_backoff(2)
     monkeypatch.undo()
     token = rsa_key.sign(id_token_claims(alice.utility, "alice"))
     assert login(api, token).status_code == 200
-    assert idp.hits["/jwks"] == 3
+    assert idp.requests["/jwks"] == 3
 
 
 def test_backoff_doubles_up_to_its_maximum(settings):
@@ -129,7 +129,7 @@ def test_backoff_doubles_up_to_its_maximum(settings):
 
 def test_a_failing_refresh_keeps_the_last_good_keys(api, alice, rsa_key, id_token_claims, idp):
     idp.answers["/jwks"] = Answer(200, {"keys": [rsa_key.public_jwk()]})
-    use_jwks_url(alice.utility, idp.url("/jwks"))
+    use_jwks_url(alice.utility, idp.address("/jwks"))
     assert login(api, rsa_key.sign(id_token_claims(alice.utility, "alice"))).status_code == 200
     idp.answers["/jwks"] = Answer(503, {"error": "down"})
 

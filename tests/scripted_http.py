@@ -14,6 +14,7 @@ from typing import Any
 @dataclass
 class Answer:
     status: int = 200
+    #: The JSON document, or a callable making it per request (for a document that changes).
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -21,14 +22,15 @@ class Answer:
 class ScriptedServer:
     def __init__(self) -> None:
         self.answers: dict[str, Answer] = {}
-        self.hits: Counter[str] = Counter()
+        self.requests: Counter[str] = Counter()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                outer.hits[self.path] += 1
+                outer.requests[self.path] += 1
                 answer = outer.answers.get(self.path, Answer(404, {"error": "not found"}))
-                body = json.dumps(answer.body).encode()
+                document = answer.body() if callable(answer.body) else answer.body
+                body = json.dumps(document).encode()
                 self.send_response(answer.status)
                 for name, value in {"Content-Type": "application/json", **answer.headers}.items():
                     self.send_header(name, value)
@@ -43,7 +45,7 @@ class ScriptedServer:
         self.base = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def url(self, path: str) -> str:
+    def address(self, path: str) -> str:
         return self.base + path
 
     def __enter__(self) -> ScriptedServer:
