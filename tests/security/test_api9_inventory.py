@@ -1,6 +1,6 @@
 """API9:2023 Improper Inventory Management — the published schema lists every API route the
 server answers (health probes included), and the server answers nothing unpublished: no
-debug, test or stale routes. Only the schema and docs pages themselves are not in the schema."""
+debug, test or stale routes. Only the schema and its docs pages themselves are not in it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 API_PREFIX = "/usage/v1/"
 HEALTH = {"/healthz", "/readyz"}
-UNPUBLISHED_BY_DESIGN = {"/usage/v1/schema", "/usage/v1/docs"}
+UNPUBLISHED_BY_DESIGN = {"/usage/v1/schema", "/usage/v1/docs", "/usage/v1/redoc"}
 
 
 def routes(patterns=None, prefix: str = "/") -> set[str]:
