@@ -10,14 +10,16 @@ measured in the same run on the same data (see benchmarks/README.md).
    ``COPY ... FROM STDIN (FORMAT csv)`` of the same file into a bare table with the same
    columns and no constraints or indexes. The rollup catch-up tasks the import queues are
    captured, not run, so the import figure is the import alone; they are run (and timed) next.
-3. Rollups: the captured catch-up tasks, then ``rebuild_rollups`` from empty (and once more,
-   with nothing to change), vs hand-written ``INSERT ... SELECT ... GROUP BY`` statements over
-   the same readings into a bare table: DAY only, and all five granularities in one statement
-   (GROUPING SETS). Checks that our DAY rollups equal the hand-written DAY rows.
+3. Rollups: the captured catch-up tasks; then ``rebuild_rollups --force`` from empty vs a
+   hand-written SQL cascade over the same readings (HOUR from readings, DAY from HOUR, WEEK and
+   MONTH from DAY, local time) into a bare table, alternated ``--rollup-rounds`` times; then a
+   rebuild with nothing changed and the catch-up of one new day for one meter, each as a share
+   of the full rebuild. Checks that our DAY, WEEK and MONTH rows equal the cascade's.
 4. Read: GET /usage/v1/Usage/{meterId}?granularity=DAY for the whole range through Django's
    test Client (in-process) vs a bare DRF APIView returning the same body.
 
-PostgreSQL only. It never runs inside a test and sets no thresholds: it prints ratios.
+PostgreSQL only. It sets no thresholds: it prints ratios (the rollup part also runs at a tiny
+size in tests/usage/test_rollup_benchmark.py, a smoke run so the code never rots).
 Every run first deletes the rows of its own utility (slug ``bench``) left by a previous run.
 """
 
