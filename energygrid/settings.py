@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "energygrid.api.middleware.DatabaseUnavailableMiddleware",
 ]
 
 # Admin login lockout (django-axes): after AXES_FAILURE_LIMIT failed logins for one username

@@ -1,4 +1,5 @@
-"""Request ids on every response and log line; a body-size guard that answers with a problem."""
+"""Request ids on every response and log line; a body-size guard that answers with a problem;
+the database-outage 503 for views outside DRF."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ import uuid
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from energygrid.api.problems import PayloadTooLarge, problem_response
+from energygrid.api.problems import (
+    DatabaseUnavailable,
+    PayloadTooLarge,
+    is_database_unavailable,
+    problem_response,
+)
 from energygrid.api.request_context import current_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -52,3 +58,20 @@ class BodySizeLimitMiddleware:
         if limit is not None and length > limit:
             return problem_response(request, PayloadTooLarge())
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """Views outside DRF (the admin) answer an unreachable database with the same 503 problem
+    and ``Retry-After`` as the API (DRF's exception handler does it for the API), not a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_database_unavailable(exception, request):
+            return None
+        problem = DatabaseUnavailable()
+        return problem_response(request, problem, headers={"Retry-After": str(problem.retry_after)})

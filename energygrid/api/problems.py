@@ -99,6 +99,16 @@ class RangeTooLarge(InvalidQuery):
     """A time range longer than the granularity allows (slug ``range-too-large``)."""
 
 
+def is_database_unavailable(exc: Exception, request: HttpRequest | None) -> bool:
+    """Whether ``exc`` says the database is unreachable, restarting or dropped the connection
+    (logged once, as a warning): a reason to retry, not a bug. Django closes the broken
+    connection when the request finishes, so the next request reconnects."""
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return False
+    logger.warning("database unavailable in %s: %s", getattr(request, "path", "?"), exc)
+    return True
+
+
 # DRF exception class -> (slug, title). Checked in order, so subclasses come first.
 _DRF_PROBLEMS: list[tuple[type[Exception], str, str]] = [
     (RangeTooLarge, "range-too-large", "Range too large"),
@@ -235,10 +245,7 @@ def _slug_and_title(exc: exceptions.APIException) -> tuple[str, str]:
 def exception_handler(exc: Exception, context: dict[str, Any]):
     """DRF exception handler: every exception, expected or not, becomes a problem."""
     request = context.get("request")
-    if isinstance(exc, OperationalError | InterfaceError):
-        # Unreachable, restarting or dropped connection (Django closes the broken connection
-        # when the request finishes, so the next request reconnects): retry, not a bug.
-        logger.warning("database unavailable in %s: %s", getattr(request, "path", "?"), exc)
+    if is_database_unavailable(exc, request):
         exc = DatabaseUnavailable()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -17,7 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import connection
+from django.test import Client
 
 from customers.services import session_issue
 from tests.tcp_proxy import TcpProxy, free_port
@@ -32,14 +35,16 @@ ROOT = Path(__file__).parents[2]
 STARTUP_DEADLINE_SECONDS = 60
 
 
-def call(base: str, method: str, path: str, token: str | None = None, body=None):
-    """(status, headers, parsed body) of one HTTP request to the live server."""
+def call(base: str, method: str, path: str, token: str | None = None, body=None, cookie=None):
+    """(status, headers, raw body) of one HTTP request to the live server."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(base + path, data=data, method=method)  # noqa: S310
     if data is not None:
         request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
+    if cookie:
+        request.add_header("Cookie", cookie)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
             return response.status, response.headers, response.read()
@@ -49,8 +54,8 @@ def call(base: str, method: str, path: str, token: str | None = None, body=None)
 
 @pytest.fixture
 def proxy() -> Iterator[TcpProxy]:
-    settings = connection.settings_dict
-    relay = TcpProxy((settings["HOST"] or "127.0.0.1", int(settings["PORT"] or 5432)))
+    database = connection.settings_dict
+    relay = TcpProxy((database["HOST"] or "127.0.0.1", int(database["PORT"] or 5432)))
     relay.open()
     yield relay
     relay.cut()
@@ -60,12 +65,12 @@ def proxy() -> Iterator[TcpProxy]:
 def server(proxy: TcpProxy, tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen]]:
     """gunicorn (one sync worker, persistent database connections) on the test database, via
     the proxy; yields its base URL, its log file and the process."""
-    settings = connection.settings_dict
+    database = connection.settings_dict
     port = free_port()
     log = tmp_path / "server.log"
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{settings['USER']}@127.0.0.1:{proxy.port}/{settings['NAME']}",
+        "DATABASE_URL": f"postgres://{database['USER']}@127.0.0.1:{proxy.port}/{database['NAME']}",
     }
     with log.open("wb") as sink:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -87,6 +92,13 @@ def server(proxy: TcpProxy, tmp_path: Path) -> Iterator[tuple[str, Path, subproc
     yield base, log, process
     process.terminate()
     process.wait(timeout=30)
+
+
+def admin_session() -> str:
+    """The Cookie header of a logged-in superuser's admin session (stored in the database)."""
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", password="unused"))
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
 def endpoints(refresh_token: str) -> list[tuple[str, str, dict | None]]:
@@ -134,6 +146,8 @@ def test_unreachable_database_is_503_everywhere_and_recovers_without_restart(ali
     session = session_issue(customer=alice)
     token = session.access_token
     assert call(base, "GET", "/usage/v1/Customer/profile", token)[0] == 200
+    admin = admin_session()
+    assert call(base, "GET", "/admin/", cookie=admin)[0] == 200
 
     proxy.cut()
 
@@ -145,6 +159,13 @@ def test_unreachable_database_is_503_everywhere_and_recovers_without_restart(ali
         problem = json.loads(raw)
         assert problem["type"].endswith("/service-unavailable")
         assert problem["instance"] == path.split("?")[0]
+    # Outside DRF too: the admin (whose session lives in the database) gives the same 503.
+    status, headers, raw = call(base, "GET", "/admin/", cookie=admin)
+    assert (status, headers["Content-Type"], headers["Retry-After"]) == (
+        503,
+        "application/problem+json",
+        "5",
+    )
     status, headers, raw = call(base, "GET", "/readyz")
     assert status == 503
     assert "database" in json.loads(raw)["detail"]
@@ -159,6 +180,7 @@ def test_unreachable_database_is_503_everywhere_and_recovers_without_restart(ali
     assert status == 200, raw
     assert json.loads(raw)["id"] == str(alice.id)
     assert call(base, "GET", "/readyz")[0] == 200
+    assert call(base, "GET", "/admin/", cookie=admin)[0] == 200
     assert process.poll() is None
     text = log.read_text()
     assert text.count("Booting worker") == 1, text
