@@ -13,10 +13,21 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from django.contrib.auth.models import Permission, User
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.test import APIClient
 
-from customers.models import Account, Customer, Meter, Premise, Tariff, TariffRate, Utility
+from customers.models import (
+    Account,
+    Customer,
+    Meter,
+    Premise,
+    Tariff,
+    TariffRate,
+    Utility,
+    UtilityStaff,
+)
 from customers.selectors import customer_principal
 from customers.services import session_issue
 from energygrid.celery import app as celery_app
@@ -225,3 +236,17 @@ def assert_problem(response, status: int, slug: str) -> dict[str, Any]:
     assert body["instance"] == response.wsgi_request.path
     assert body["requestId"] == response["X-Request-ID"]
     return body
+
+
+def staff_client(utility: Utility | None, **permissions: Any) -> Client:
+    """A logged-in admin client of a staff user of ``utility`` (of none when None) holding the
+    permissions that match the ``Permission`` lookups given (``codename="view_meter"``)."""
+    user = User.objects.create_user(
+        f"{utility.slug if utility else 'nobody'}-staff", password="unused", is_staff=True
+    )
+    user.user_permissions.set(Permission.objects.filter(**permissions))
+    if utility is not None:
+        UtilityStaff.objects.create(user=user, utility=utility)
+    client = Client()
+    client.force_login(user)
+    return client

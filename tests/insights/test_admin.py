@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from customers.models import UtilityStaff
+from tests.conftest import staff_client
 from tests.insights.test_api import add_insight
-
-
-def staff_client(utility=None) -> Client:
-    user = User.objects.create_user("ops", password="unused", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="insights"))
-    if utility is not None:
-        UtilityStaff.objects.create(user=user, utility=utility)
-    client = Client()
-    client.force_login(user)
-    return client
-
 
 CHANGELIST = reverse("admin:insights_insight_changelist")
 
 
 def test_staff_see_their_utilitys_insights_and_search_by_subject(acme, alice, bob):
     mine, theirs = add_insight(alice), add_insight(bob)
-    client = staff_client(acme)
+    client = staff_client(acme, content_type__app_label="insights")
 
     page = client.get(CHANGELIST).content.decode()
     assert str(mine.pk) in page
@@ -38,7 +27,12 @@ def test_staff_see_their_utilitys_insights_and_search_by_subject(acme, alice, bo
 
 def test_insights_are_read_only_and_staff_without_utility_see_none(alice):
     insight = add_insight(alice)
-    assert str(insight.pk) not in staff_client().get(CHANGELIST).content.decode()
+    assert (
+        str(insight.pk)
+        not in staff_client(None, content_type__app_label="insights")
+        .get(CHANGELIST)
+        .content.decode()
+    )
     root = User.objects.create_superuser("root", password="unused")
     client = Client()
     client.force_login(root)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
-from customers.models import Meter, UtilityStaff
+from customers.models import Meter
+from tests.conftest import staff_client
 from tests.support.test_customer_overview import alice_day  # noqa: F401 - fixture
 from usage.models import Rollup
 
@@ -17,14 +17,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def desk(acme) -> Client:
-    user = User.objects.create_user("acme-desk", password="unused", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(codename__in=["view_customer", "view_meter"])
-    )
-    UtilityStaff.objects.create(user=user, utility=acme)
-    client = Client()
-    client.force_login(user)
-    return client
+    """Customer service at Acme: may look at customers and meters, nothing more."""
+    return staff_client(acme, codename__in=["view_customer", "view_meter"])
 
 
 @pytest.fixture
@@ -60,7 +54,7 @@ def test_rebuild_rollups_of_a_meter_recomputes_them_and_is_logged(act, alice, al
     )
     entry = LogEntry.objects.get(object_id=str(meter.pk))
     assert entry.get_change_message() == "Queued a rollup rebuild."
-    assert entry.user.username == "acme-desk"
+    assert entry.user.username == "acme-staff"
 
 
 def test_customer_actions_queue_for_each_of_their_meters_and_are_logged(act, alice, alice_day):  # noqa: F811

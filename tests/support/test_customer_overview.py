@@ -7,29 +7,19 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission, User
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from budgets.services import budget_create
-from customers.models import Meter, UtilityStaff
+from customers.models import Meter
 from customers.services import session_issue
+from tests.conftest import staff_client
 from tests.insights.test_api import add_insight
 from usage.calendar import local_date_start, zone
 from usage.imports import readings_upsert
 from usage.models import Quality
 
 pytestmark = pytest.mark.django_db
-
-
-def staff_client(utility) -> Client:
-    user = User.objects.create_user(f"{utility.slug}-desk", password="unused", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename="view_customer"))
-    UtilityStaff.objects.create(user=user, utility=utility)
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def overview(customer) -> str:
@@ -58,7 +48,7 @@ def alice_day(alice, django_capture_on_commit_callbacks):
 def test_staff_see_their_customer_s_usage_chart_in_local_time_and_rounded_money(
     acme, alice, alice_day
 ):
-    page = staff_client(acme).get(overview(alice))
+    page = staff_client(acme, codename="view_customer").get(overview(alice))
 
     assert page.status_code == 200
     html = page.content.decode()
@@ -73,7 +63,7 @@ def test_staff_see_their_customer_s_usage_chart_in_local_time_and_rounded_money(
 
 
 def test_another_utility_s_customer_is_not_found(acme, alice, bob):
-    client = staff_client(acme)
+    client = staff_client(acme, codename="view_customer")
 
     assert client.get(overview(bob)).status_code == 404
     assert client.get(overview(alice)).status_code == 200
@@ -95,7 +85,7 @@ def test_the_page_shows_budgets_insights_and_logins(acme, alice, alice_day):
     add_insight(alice, period_end=timezone.now())
     session_issue(customer=alice)
 
-    html = staff_client(acme).get(overview(alice)).content.decode()
+    html = staff_client(acme, codename="view_customer").get(overview(alice)).content.decode()
 
     assert "Household" in html and "$120.01" in html and "ON_TRACK" in html
     assert "Your home draws 150 W around the clock" in html
@@ -104,7 +94,7 @@ def test_the_page_shows_budgets_insights_and_logins(acme, alice, alice_day):
 
 
 def test_customers_are_found_by_account_or_meter_number(acme, alice, bob):
-    client = staff_client(acme)
+    client = staff_client(acme, codename="view_customer")
     changelist = reverse("admin:customers_customer_changelist")
 
     for query in ["E-ALICE-1", alice.accounts.get().account_number, "alice"]:
@@ -116,6 +106,6 @@ def test_customers_are_found_by_account_or_meter_number(acme, alice, bob):
 def test_the_customer_form_links_to_the_overview(acme, alice):
     change = reverse("admin:customers_customer_change", args=[alice.pk])
 
-    html = staff_client(acme).get(change).content.decode()
+    html = staff_client(acme, codename="view_customer").get(change).content.decode()
 
     assert f'href="{overview(alice)}"' in html

@@ -5,32 +5,24 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from customers.models import Meter, UtilityStaff
+from customers.models import Meter
+from tests.conftest import staff_client
 from usage.rollups import rollups_rebuild
 
 from .conftest import ACTUAL, write_readings
-
-
-def staff_client(utility) -> Client:
-    user = User.objects.create_user(f"{utility.slug}-ops", password="unused", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="usage"))
-    UtilityStaff.objects.create(user=user, utility=utility)
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_staff_see_only_their_utilitys_readings_and_cannot_edit(alice, bob):
     for meter in Meter.objects.all():
         write_readings(meter, [(datetime(2026, 1, 1, tzinfo=UTC), Decimal("1.5"), None, ACTUAL)])
         rollups_rebuild(meter=Meter.objects.select_related("account").get(pk=meter.pk))
-    client = staff_client(alice.utility)
+    client = staff_client(alice.utility, content_type__app_label="usage")
 
     readings = client.get(reverse("admin:usage_reading_changelist")).content.decode()
     rollups = client.get(reverse("admin:usage_rollup_changelist")).content.decode()
@@ -61,7 +53,7 @@ def test_a_large_table_says_more_than_ten_thousand_not_an_exact_looking_count(al
         meter,
         ((first + timedelta(minutes=15 * i), Decimal("0.1"), None, ACTUAL) for i in range(10_001)),
     )
-    client = staff_client(alice.utility)
+    client = staff_client(alice.utility, content_type__app_label="usage")
 
     listed = client.get(reverse("admin:usage_reading_changelist")).content.decode()
     searched = client.get(
@@ -83,7 +75,7 @@ def test_rollups_list_local_times_rounded_money_and_whole_counts(alice):
         ((first + timedelta(minutes=15 * i), Decimal("0.123"), None, ACTUAL) for i in range(4)),
     )
     rollups_rebuild(meter=meter)
-    client = staff_client(alice.utility)
+    client = staff_client(alice.utility, content_type__app_label="usage")
 
     page = client.get(
         reverse("admin:usage_rollup_changelist"), {"granularity__exact": "HOUR"}
