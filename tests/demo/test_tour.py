@@ -5,6 +5,7 @@ serves it, on a port of its own."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -31,15 +32,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def demo_server(embedded_demo: EmbeddedDemo) -> Iterator[tuple[int, dict[str, str]]]:
+def demo_server(
+    embedded_demo: EmbeddedDemo, tmp_path_factory
+) -> Iterator[tuple[int, dict[str, str], Path]]:
     port = _free_port()
+    log = tmp_path_factory.mktemp("demo-server") / "runserver.log"
     server = subprocess.Popen(  # noqa: S603 - our own manage.py with fixed arguments
         [sys.executable, "manage.py", "runserver", "--noreload", "--insecure", f"127.0.0.1:{port}"],
         cwd=ROOT,
         env=embedded_demo.env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=log.open("w"),
     )
     try:
         for _ in range(300):  # bounded: at most ~60 s for the server to answer
@@ -48,11 +51,11 @@ def demo_server(embedded_demo: EmbeddedDemo) -> Iterator[tuple[int, dict[str, st
                     if response.status == 200:
                         break
             except OSError:
-                assert server.poll() is None, server.stderr.read()
+                assert server.poll() is None, log.read_text()
                 time.sleep(0.2)
         else:
             pytest.fail("the demo server never answered /healthz")
-        yield port, embedded_demo.env
+        yield port, embedded_demo.env, log
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -79,11 +82,11 @@ def run_tour(
 
 
 def test_the_readme_walk_through_passes_against_a_live_demo(demo_server):
-    port, env = demo_server
+    port, env, log = demo_server
 
     done = run_tour(port, env)
 
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr + log.read_text()
     out = done.stdout
     for step in [
         "Log in",
@@ -133,3 +136,45 @@ def test_the_tour_stops_at_an_unexpected_status(embedded_demo):
     assert "curl: (22) The requested URL returned error: 404" in done.stderr
     assert "== 2. Log in" in done.stdout
     assert "== 3." not in done.stdout and "tour passed" not in done.stdout
+
+
+def test_the_partner_guide_s_typed_client_works_against_a_live_demo(demo_server, tmp_path):
+    """docs/partner-developers.md: a client generated from the served schema by
+    openapi-python-client, used by the guide's own Python block, reads a week of usage."""
+    port, env, log = demo_server
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/usage/v1/schema?format=json") as r:
+        (tmp_path / "energygrid.json").write_bytes(r.read())
+    generator = Path(sys.executable).parent / "openapi-python-client"
+    subprocess.run(  # noqa: S603 - the generator the guide names, with the guide's flags
+        [
+            *(str(generator), "generate", "--path", "energygrid.json", "--meta", "none"),
+            *("--output-path", "energygrid_client"),
+        ],
+        cwd=tmp_path,
+        env={**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"},
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    guide = (ROOT / "docs" / "partner-developers.md").read_text()
+    example = re.search(r"```python\n(.*?)```", guide, re.S).group(1)
+
+    done = subprocess.run(  # noqa: S603 - the guide's example
+        [sys.executable, "-c", example],
+        cwd=ROOT,
+        env={
+            **env,
+            "PORT": str(port),
+            "PYTHONPATH": str(tmp_path),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr + log.read_text()
+    rows = done.stdout.splitlines()
+    assert 1 <= len(rows) <= 7
+    for row in rows:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d 00:00:00-0[45]:00 [\d.]+ kWh \d+\.\d\d USD", row), row
