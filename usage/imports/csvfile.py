@@ -1,37 +1,88 @@
-"""CSV files of readings: ``meterNumber,start,quantity[,quality][,cost]``, streamed row by row."""
+"""CSV files of readings: ``meterNumber,start,quantity[,quality][,cost]``.
+
+The file is read in chunks of whole lines; pyarrow's CSV reader parses each chunk into string
+columns and every check runs per column (RE2 patterns, casts), so no Python code runs per row
+unless the row is bad. A line is one row (a quoted field cannot hold a line break); a chunk
+whose lines do not all parse as rows of the header's width is re-read line by line to name the
+bad ones. A line longer than ``MAX_LINE_BYTES`` rejects the file before it is held in memory.
+"""
 
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Callable, Iterator
-from typing import TextIO
+from datetime import datetime
+from decimal import Decimal
+from typing import BinaryIO
 
-from django.utils import timezone
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyarrow import csv as arrow_csv
 
-from customers.models import Meter
 from usage.imports.validation import (
-    CSV_COLUMNS,
-    CSV_REQUIRED,
-    FUTURE_SLACK,
-    QUALITIES,
+    LIMIT_MICRO,
+    MICRO,
+    Batch,
     Errors,
-    StagedReading,
+    clip,
     fatal,
-    parse_decimal,
-    parse_rfc3339,
-    reading_problem,
+    micros,
+    shown,
 )
 from usage.models import Quality
 
+CSV_COLUMNS = ("meterNumber", "start", "quantity", "quality", "cost")
+CSV_REQUIRED = ("meterNumber", "start", "quantity")
+#: Bytes read at a time; a chunk is the whole lines among them.
+READ_BYTES = 1 << 22
+#: A longer line is refused (a file with no line breaks cannot fill memory).
+MAX_LINE_BYTES = 1 << 16
 
-def csv_readings(
-    stream: TextIO, *, source: str, lookup: Callable[[str], Meter | str], errors: Errors
-) -> Iterator[StagedReading]:
-    reader = csv.reader(stream)
-    header = next(reader, None)
-    if header is None:
-        raise fatal(source, 1, f"the file is empty; a header {','.join(CSV_COLUMNS)} is required")
-    columns = [name.strip() for name in header]
+_BOM = b"\xef\xbb\xbf"
+_RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+_DECIMAL = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
+# Sign, whole part without leading zeros, fraction without trailing zeros.
+_DECIMAL_PARTS = r"^(?P<sign>[+-]?)0*(?P<whole>\d*?)(?:\.(?P<fraction>\d*?)0*)?$"
+_WHOLE_DIGITS = len(str(LIMIT_MICRO // MICRO)) - 1
+_EPOCH = "1970-01-01T00:00:00Z"
+
+# Why a row is bad, in the order the checks apply (the first that fails is reported).
+_METER, _START, _QUANTITY, _COST, _QUALITY, _NEGATIVE, _QUANTITY_SIZE, _COST_SIZE = range(1, 9)
+
+MeterIndex = Callable[[str], "int | str"]
+
+
+def _chunks(stream: BinaryIO, source: str) -> Iterator[tuple[int, bytes]]:
+    """(number of its first line, whole lines) chunks of the stream, the BOM left out."""
+    line = 1
+    pending = b""
+    while block := stream.read(READ_BYTES):
+        if line == 1 and not pending and block.startswith(_BOM):
+            block = block[len(_BOM) :]
+        pending += block
+        cut = pending.rfind(b"\n") + 1
+        chunk, pending = pending[:cut], pending[cut:]
+        if chunk:
+            yield line, chunk
+            line += chunk.count(b"\n")
+        if len(pending) > MAX_LINE_BYTES:
+            raise fatal(source, line, f"the line is longer than {MAX_LINE_BYTES:,} bytes")
+    if pending:
+        yield line, pending + b"\n"
+
+
+def _decode(raw: bytes, source: str, line: int) -> str:
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise fatal(source, line, "not UTF-8 text") from None
+
+
+def header_columns(line: bytes, source: str) -> list[str]:
+    """The columns the header names; a bad header rejects the file (as line 1)."""
+    columns = [name.strip() for name in next(csv.reader([_decode(line, source, 1)]), [])]
     unknown = [name for name in columns if name not in CSV_COLUMNS]
     missing = [name for name in CSV_REQUIRED if name not in columns]
     if unknown or missing or len(set(columns)) != len(columns):
@@ -41,35 +92,188 @@ def csv_readings(
             f"the header must name {', '.join(CSV_REQUIRED)} and optionally quality, cost, "
             f"each once (got {','.join(columns)})",
         )
-    at = {name: i for i, name in enumerate(columns)}
-    latest = timezone.now() + FUTURE_SLACK
-    for row in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(columns):
-            errors.add(line, f"expected {len(columns)} fields, found {len(row)}")
-            continue
-        values = {name: row[i].strip() for name, i in at.items()}
-        meter = lookup(values["meterNumber"])
-        if isinstance(meter, str):
-            errors.add(line, meter)
-            continue
+    return columns
+
+
+class CsvReadings:
+    """Batches of the good rows of a CSV file; bad rows go to ``errors``."""
+
+    def __init__(self, *, source: str, meter_index: MeterIndex, errors: Errors) -> None:
+        self.source = source
+        self.meter_index = meter_index
+        self.errors = errors
+        self.columns: list[str] = []
+
+    def batches(self, stream: BinaryIO) -> Iterator[Batch]:
+        chunks = _chunks(stream, self.source)
+        first = next(chunks, None)
+        if first is None:
+            raise fatal(
+                self.source, 1, f"the file is empty; a header {','.join(CSV_COLUMNS)} is required"
+            )
+        _, chunk = first
+        header, _, body = chunk.partition(b"\n")
+        self.columns = header_columns(header, self.source)
+        for line, lines in itertools.chain([(2, body)], chunks):
+            if lines:
+                yield self._batch(*self._parse(lines, line))
+
+    def _parse(self, lines: bytes, first: int) -> tuple[dict[str, pa.Array], np.ndarray]:
+        """The chunk's rows as trimmed string columns, with their line numbers."""
+        count = lines.count(b"\n")
+        invalid: list[object] = []
         try:
-            start = parse_rfc3339(values["start"])
-            quantity = parse_decimal(values["quantity"], "quantity")
-            cost = parse_decimal(values["cost"], "cost") if values.get("cost") else None
-        except ValueError as error:
-            errors.add(line, str(error))
-            continue
-        quality = values.get("quality") or Quality.ACTUAL
-        if quality not in QUALITIES:
-            errors.add(line, f"quality {quality!r} is not ACTUAL or ESTIMATED")
-            continue
-        problem = reading_problem(
-            meter=meter, start=start, quantity=quantity, cost=cost, latest=latest
+            table = arrow_csv.read_csv(
+                pa.py_buffer(lines),
+                read_options=arrow_csv.ReadOptions(column_names=self.columns),
+                parse_options=arrow_csv.ParseOptions(
+                    ignore_empty_lines=False,
+                    invalid_row_handler=lambda row: invalid.append(row) or "skip",
+                ),
+                convert_options=arrow_csv.ConvertOptions(
+                    column_types=dict.fromkeys(self.columns, pa.string()),
+                    strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid:
+            return self._parse_slowly(lines, first)
+        if invalid or table.num_rows != count:
+            return self._parse_slowly(lines, first)
+        columns = {
+            name: pc.utf8_trim_whitespace(table[name].combine_chunks()) for name in self.columns
+        }
+        return columns, np.arange(first, first + count, dtype=np.int64)
+
+    def _parse_slowly(self, lines: bytes, first: int) -> tuple[dict[str, pa.Array], np.ndarray]:
+        """Line by line with Python's csv module: names the lines that are not rows."""
+        rows: list[list[str]] = []
+        numbers: list[int] = []
+        width = len(self.columns)
+        for line, raw in enumerate(lines.split(b"\n")[:-1], start=first):
+            try:
+                row = next(csv.reader([_decode(raw, self.source, line)], strict=True), [])
+            except csv.Error as error:
+                self.errors.add(line, f"not a CSV row ({error})")
+                continue
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != width:
+                self.errors.add(line, f"expected {width} fields, found {len(row)}")
+                continue
+            rows.append([cell.strip() for cell in row])
+            numbers.append(line)
+        cells = list(zip(*rows, strict=True)) if rows else [()] * width
+        columns = {name: pa.array(cells[i], pa.string()) for i, name in enumerate(self.columns)}
+        return columns, np.array(numbers, dtype=np.int64)
+
+    def _batch(self, columns: dict[str, pa.Array], lines: np.ndarray) -> Batch:
+        blank = np.ones(len(lines), dtype=bool)
+        for values in columns.values():
+            blank &= _numpy(pc.equal(pc.utf8_length(values), 0))
+        empty = pa.array([""] * len(lines), pa.string())
+        quality = columns.get("quality", empty)
+        cost = columns.get("cost", empty)
+        meters = self._meters(columns["meterNumber"])
+        start, start_ok = _instants(columns["start"])
+        quantity, quantity_ok, negative, quantity_size = _millionths(columns["quantity"])
+        cost_micro, cost_ok, _, cost_size = _millionths(cost)
+        has_cost = _numpy(pc.not_equal(pc.utf8_length(cost), 0))
+        estimated = _numpy(pc.equal(quality, Quality.ESTIMATED))
+        quality_ok = estimated | _numpy(pc.is_in(quality, pa.array(["", Quality.ACTUAL])))
+        problem = np.select(
+            [
+                blank,
+                meters < 0,
+                ~start_ok,
+                ~quantity_ok,
+                has_cost & ~cost_ok,
+                ~quality_ok,
+                negative,
+                quantity_size,
+                has_cost & cost_size,
+            ],
+            [-1, _METER, _START, _QUANTITY, _COST, _QUALITY, _NEGATIVE, _QUANTITY_SIZE, _COST_SIZE],
+            default=0,
         )
-        if problem:
-            errors.add(line, problem)
-            continue
-        yield StagedReading(line, meter, start, quantity, cost, quality)
+        bad = np.flatnonzero(problem > 0)
+        self.errors.count(len(bad))
+        for row in bad:
+            if not self.errors.wants(int(lines[row])):
+                break
+            cells = {name: values[row].as_py() for name, values in columns.items()}
+            self.errors.keep(int(lines[row]), self._message(int(problem[row]), cells))
+        good = problem == 0
+        return Batch(
+            lines[good],
+            meters[good],
+            start[good],
+            quantity[good],
+            np.where(has_cost, cost_micro, 0)[good],
+            has_cost[good],
+            estimated[good],
+        )
+
+    def _meters(self, numbers: pa.Array) -> np.ndarray:
+        """Each row's meter index, -1 where the number names no meter."""
+        encoded = pc.dictionary_encode(numbers)
+        found = [self.meter_index(number) for number in encoded.dictionary.to_pylist()]
+        indexes = np.array([i if isinstance(i, int) else -1 for i in found], dtype=np.int32)
+        return indexes[_numpy(encoded.indices)] if len(indexes) else indexes
+
+    def _message(self, problem: int, cells: dict[str, str]) -> str:
+        if problem == _METER:
+            found = self.meter_index(cells["meterNumber"])
+            assert isinstance(found, str)
+            return found
+        if problem == _START:
+            return f"start {shown(cells['start'])} is not an RFC 3339 date-time with an offset"
+        if problem in (_QUANTITY, _COST):
+            what = "quantity" if problem == _QUANTITY else "cost"
+            return f"{what} {shown(cells[what])} is not a decimal number"
+        if problem == _QUALITY:
+            return f"quality {shown(cells['quality'])} is not ACTUAL or ESTIMATED"
+        if problem == _NEGATIVE:
+            return f"quantity {clip(Decimal(cells['quantity']))} is negative"
+        what = "quantity" if problem == _QUANTITY_SIZE else "cost"
+        return f"{what} {clip(Decimal(cells[what]))} has more than 6 decimals or is too large"
+
+
+def _numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return values.to_numpy(zero_copy_only=False)
+
+
+def _instants(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Microseconds since the epoch of RFC 3339 date-times with an offset, and which parsed."""
+    texts = pc.utf8_upper(texts)
+    ok = _numpy(pc.match_substring_regex(texts, _RFC3339))
+    safe = pc.if_else(pa.array(ok), texts, _EPOCH)
+    try:
+        parsed = _numpy(pc.cast(safe, pa.timestamp("us", "UTC")).cast(pa.int64()))
+    except pa.ArrowInvalid:  # a well-formed but impossible date somewhere: find it
+        parsed = np.zeros(len(ok), dtype=np.int64)
+        for row in np.flatnonzero(ok):
+            try:
+                parsed[row] = micros(datetime.fromisoformat(texts[row].as_py()))
+            except ValueError:
+                ok[row] = False
+    return parsed, ok
+
+
+def _millionths(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Decimal texts as millionths: (value, well-formed, negative, too precise or too large).
+
+    Exact: the digits are cut and joined as text, never through a float.
+    """
+    ok = _numpy(pc.match_substring_regex(texts, _DECIMAL))
+    parts = pc.extract_regex(pc.if_else(pa.array(ok), texts, "0"), _DECIMAL_PARTS)
+    whole, fraction = parts.field("whole"), parts.field("fraction")
+    size = _numpy(pc.greater(pc.utf8_length(whole), _WHOLE_DIGITS)) | _numpy(
+        pc.greater(pc.utf8_length(fraction), 6)
+    )
+    keep = pa.array(~size)
+    whole = pc.if_else(pc.and_(keep, pc.greater(pc.utf8_length(whole), 0)), whole, "0")
+    fraction = pc.utf8_rpad(pc.if_else(keep, fraction, ""), 6, "0")
+    value = _numpy(whole.cast(pa.int64())) * MICRO + _numpy(fraction.cast(pa.int64()))
+    negative = _numpy(pc.equal(parts.field("sign"), "-"))
+    value = np.where(negative, -value, value)
+    return value, ok, value < 0, size

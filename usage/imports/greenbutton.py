@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,19 +13,18 @@ from xml.sax.expatreader import ExpatLocator
 
 from defusedxml import DefusedXmlException
 from defusedxml.expatreader import create_parser
-from django.utils import timezone
 
 from customers.models import Meter
 from usage import espi
-from usage.imports.validation import (
-    FUTURE_SLACK,
-    INTEGER,
-    Errors,
-    StagedReading,
-    fatal,
-    reading_problem,
-)
+from usage.imports.validation import Batch, Errors, RowsBuilder, fatal, shown
 from usage.models import Quality
+
+#: An ESPI integer: at most 18 digits (an int64), so no text can make a huge number.
+INTEGER = re.compile(r"[+-]?\d{1,18}")
+#: Deeper elements reject a feed (an ESPI feed nests about ten deep).
+MAX_DEPTH = 32
+#: Longer text in one element rejects a feed (ESPI values are short).
+MAX_TEXT_CHARS = 1 << 16
 
 # (parent, element) pairs of an IntervalReading that the import reads.
 _READING_FIELDS = {
@@ -46,16 +46,17 @@ class _EspiHandler(handler.ContentHandler):
     """SAX handler turning an ESPI Atom feed's IntervalReadings into staged readings.
 
     Streaming: it keeps only the feed's ReadingTypes and MeterReading links, and hands each
-    reading over (``ready``) as soon as its element closes.
+    reading to ``rows`` as soon as its element closes. Elements nested deeper than MAX_DEPTH
+    and text longer than MAX_TEXT_CHARS reject the feed (no feed needs them; a bomb does).
     """
 
-    def __init__(self, *, source: str, meter: Meter, errors: Errors) -> None:
+    def __init__(self, *, source: str, meter: Meter, rows: RowsBuilder) -> None:
         super().__init__()
         self.source = source
         self.meter = meter
-        self.errors = errors
-        self.latest = timezone.now() + FUTURE_SLACK
-        self.ready: list[StagedReading] = []
+        self.rows = rows
+        self.errors = rows.errors
+        self._text_chars = 0
         self.readings_seen = 0
         self._locator = None
         self._stack: list[str] = []
@@ -77,13 +78,19 @@ class _EspiHandler(handler.ContentHandler):
         return self._locator.getLineNumber() if self._locator else 0
 
     def characters(self, content: str) -> None:
+        self._text_chars += len(content)
+        if self._text_chars > MAX_TEXT_CHARS:
+            raise fatal(self.source, self.line, f"text longer than {MAX_TEXT_CHARS:,} characters")
         self._text.append(content)
 
     def startElementNS(self, name, qname, attrs) -> None:
         local = name[1]
         parent = self._stack[-1] if self._stack else None
         self._stack.append(local)
+        if len(self._stack) > MAX_DEPTH:
+            raise fatal(self.source, self.line, f"elements nested more than {MAX_DEPTH} deep")
         self._text = []
+        self._text_chars = 0
         if local == "entry":
             self._links = []
         elif local == "link" and "entry" in self._stack:
@@ -100,6 +107,7 @@ class _EspiHandler(handler.ContentHandler):
         local = name[1]
         text = "".join(self._text).strip()
         self._text = []
+        self._text_chars = 0
         self._stack.pop()
         parent = self._stack[-1] if self._stack else None
         reading = self._reading
@@ -113,9 +121,7 @@ class _EspiHandler(handler.ContentHandler):
             elif local == "IntervalReading":
                 self._reading = None
                 self.readings_seen += 1
-                staged = self._stage(reading)
-                if staged is not None:
-                    self.ready.append(staged)
+                self._add(reading)
         if parent == "content" and local == self._resource:
             self._end_resource(local)
 
@@ -187,12 +193,12 @@ class _EspiHandler(handler.ContentHandler):
             self._cost_problem = None
         return reading_type, factor * Decimal(1).scaleb(reading_type.power_of_ten)
 
-    def _stage(self, reading: dict) -> StagedReading | None:
+    def _add(self, reading: dict) -> None:
         line = reading["line"]
         for key in ("start", "duration", "value"):
             if not INTEGER.fullmatch(str(reading.get(key, ""))):
                 self.errors.add(line, f"IntervalReading needs an integer {key}")
-                return None
+                return
         duration = int(reading["duration"])
         if duration != self.meter.interval_seconds:
             self.errors.add(
@@ -200,13 +206,13 @@ class _EspiHandler(handler.ContentHandler):
                 f"reading lasts {duration} s but meter {self.meter.meter_number} records every "
                 f"{self.meter.interval_seconds} s",
             )
-            return None
+            return
         codes = reading["quality"]
         if any(not code.isdigit() for code in codes) or not {int(c) for c in codes} <= (
             espi.ACTUAL_QUALITIES | espi.ESTIMATED_QUALITIES
         ):
             self.errors.add(line, f"unknown ReadingQuality {', '.join(codes)}")
-            return None
+            return
         quality = (
             Quality.ESTIMATED
             if {int(c) for c in codes} & espi.ESTIMATED_QUALITIES
@@ -215,45 +221,44 @@ class _EspiHandler(handler.ContentHandler):
         cost = None
         if reading.get("cost"):
             if not INTEGER.fullmatch(reading["cost"]):
-                self.errors.add(line, f"cost {reading['cost']!r} is not an integer")
-                return None
+                self.errors.add(line, f"cost {shown(reading['cost'])} is not an integer")
+                return
             if self._cost_problem:
                 self.errors.add(line, self._cost_problem)
-                return None
+                return
             cost = Decimal(int(reading["cost"])).scaleb(espi.COST_EXPONENT)
         assert self._block is not None
         quantity = Decimal(int(reading["value"])) * self._block[1]
-        start = datetime.fromtimestamp(int(reading["start"]), UTC)
-        problem = reading_problem(
-            meter=self.meter, start=start, quantity=quantity, cost=cost, latest=self.latest
+        try:
+            start = datetime.fromtimestamp(int(reading["start"]), UTC)
+        except (ValueError, OverflowError, OSError):
+            self.errors.add(line, f"start {reading['start']} is out of range")
+            return
+        self.rows.add(
+            line=line, meter=0, start=start, quantity=quantity, cost=cost, quality=quality
         )
-        if problem:
-            self.errors.add(line, problem)
-            return None
-        return StagedReading(line, self.meter, start, quantity, cost, quality)
 
 
-def espi_readings(
-    stream: BinaryIO, *, source: str, meter: Meter, errors: Errors
-) -> Iterator[StagedReading]:
-    """Readings of an ESPI feed, parsed by a SAX parser that refuses entities and external
-    references (defusedxml)."""
+def espi_batches(stream: BinaryIO, *, source: str, meter: Meter, errors: Errors) -> Iterator[Batch]:
+    """Readings of an ESPI feed for ``meter`` (index 0), parsed by a SAX parser that refuses
+    entities and external references (defusedxml)."""
     parser = create_parser()
     parser.setFeature(handler.feature_namespaces, True)
-    feed = _EspiHandler(source=source, meter=meter, errors=errors)
+    rows = RowsBuilder(errors=errors)
+    feed = _EspiHandler(source=source, meter=meter, rows=rows)
     parser.setContentHandler(feed)
     feed.setDocumentLocator(ExpatLocator(parser))  # parse() would; feed() does not
     try:
         while chunk := stream.read(1 << 16):
             parser.feed(chunk)
-            yield from feed.ready
-            feed.ready.clear()
+            if rows.full():
+                yield rows.take()
         parser.close()
     except SAXParseException as error:
         message = f"not well-formed XML: {error.getMessage()}"
         raise fatal(source, error.getLineNumber(), message) from None
     except DefusedXmlException as error:
         raise fatal(source, feed.line, f"refused XML construct: {error}") from None
-    yield from feed.ready
+    yield rows.take()
     if feed.readings_seen == 0:
         raise fatal(source, feed.line, "the feed holds no IntervalReading")

@@ -1,91 +1,113 @@
-"""``readings_import`` (a CSV or ESPI file) and ``readings_upsert`` (generated readings): the
-validated rows are staged, checked for duplicates and upserted in one transaction; the meters'
-reading bounds move and a rollup catch-up is queued after commit for what changed."""
+"""``readings_import`` (a CSV or ESPI file) and ``readings_upsert`` (generated readings).
+
+Three short transactions, so the readings table is never locked longer than the write needs:
+1. every row is parsed and checked, batch by batch, and the good ones staged (``staging``);
+   any bad row (or a repeated meter and start) rejects the file, naming the first lines;
+2. the monthly partitions the file needs are created and committed on their own (creating one
+   locks the whole readings table, so never inside the write);
+3. the write: meters locked in id order, the rows inserted (upserted where the meter already
+   has readings in the file's range), the meters' reading bounds widened, each changed range
+   recorded and its rollup catch-up queued after commit.
+"""
 
 from __future__ import annotations
 
 import io
-import uuid
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
 from customers.models import Meter, Utility
-from usage.imports.csvfile import csv_readings
-from usage.imports.greenbutton import espi_readings
-from usage.imports.staging import PostgresStage, SqliteStage
+from usage.imports.csvfile import CsvReadings
+from usage.imports.greenbutton import espi_batches
+from usage.imports.staging import MeterRange, PostgresStage, SqliteStage, Stage
 from usage.imports.validation import (
     FUTURE_SLACK,
-    QUALITIES,
+    Batch,
     Errors,
     ImportResult,
     ReadingsImportError,
-    StagedReading,
-    reading_problem,
+    RowsBuilder,
+    keep_timely,
+    shown,
 )
 from usage.models import RollupDirtyRange
 from usage.partitions import reading_partitions_ensure
 from usage.tasks import rollups_catch_up
 
 
-def _extend_meter_bounds(
-    ranges: list[tuple[uuid.UUID, datetime, datetime, int]], meters: dict[uuid.UUID, Meter]
-) -> None:
-    """First reading's start and last reading's end, widened to what the file brought."""
-    for meter_id, lo, hi, _ in ranges:
-        end = hi + timedelta(seconds=meters[meter_id].interval_seconds)
-        first, last = (
-            Meter.objects.select_for_update()
-            .filter(pk=meter_id)
-            .values_list("first_reading_at", "last_reading_at")
-            .get()
-        )
-        Meter.objects.filter(pk=meter_id).update(
-            first_reading_at=lo if first is None else min(first, lo),
-            last_reading_at=end if last is None else max(last, end),
-        )
+def _end(found: MeterRange) -> datetime:
+    return found.last + timedelta(seconds=found.meter.interval_seconds)
 
 
-def _queue_rollups(
-    changed: list[tuple[uuid.UUID, datetime, datetime, int]], meters: dict[uuid.UUID, Meter]
-) -> None:
+def _extend_meter_bounds(ranges: list[MeterRange]) -> None:
+    """First reading's start and last reading's end, widened to what the file brought (the
+    meters are locked by the write)."""
+    bounds = Meter.objects.in_bulk([r.meter.pk for r in ranges])
+    for found in ranges:
+        meter = bounds[found.meter.pk]
+        first, last = meter.first_reading_at, meter.last_reading_at
+        meter.first_reading_at = found.first if first is None else min(first, found.first)
+        meter.last_reading_at = _end(found) if last is None else max(last, _end(found))
+    Meter.objects.bulk_update(bounds.values(), ["first_reading_at", "last_reading_at"])
+
+
+def _queue_rollups(changed: list[MeterRange]) -> None:
     """Records each changed range and queues its catch-up once the readings are committed."""
-    for meter_id, lo, hi, _ in changed:
-        end = hi + timedelta(seconds=meters[meter_id].interval_seconds)
-        RollupDirtyRange.objects.create(meter_id=meter_id, start=lo, end=end)
-        rollups_catch_up.delay_on_commit(str(meter_id), lo.isoformat(), end.isoformat())
+    RollupDirtyRange.objects.bulk_create(
+        RollupDirtyRange(meter=found.meter, start=found.first, end=_end(found)) for found in changed
+    )
+    for found in changed:
+        rollups_catch_up.delay_on_commit(
+            str(found.meter.pk), found.first.isoformat(), _end(found).isoformat()
+        )
 
 
-def _load(readings: Iterable[StagedReading], *, source: str, errors: Errors) -> ImportResult:
-    with transaction.atomic():
-        stage = PostgresStage() if connection.vendor == "postgresql" else SqliteStage()
-        rows, meters = stage.load(readings)
-        duplicates = stage.duplicates()
-        if errors.total or duplicates.total:
-            raise errors.rejection(source, duplicates)
-        if rows == 0:
-            raise ReadingsImportError(f"{source}: no readings in the file")
+def _stage(meters: Sequence[Meter]) -> Stage:
+    return PostgresStage(meters) if connection.vendor == "postgresql" else SqliteStage(meters)
+
+
+def _load(
+    batches: Iterable[Batch], *, source: str, errors: Errors, meters: Sequence[Meter]
+) -> ImportResult:
+    latest = timezone.now() + FUTURE_SLACK
+    stage = _stage(meters)
+    try:
+        with transaction.atomic():
+            for batch in batches:
+                stage.add(keep_timely(batch, meters=meters, latest=latest, errors=errors))
+        if errors.total:
+            raise errors.rejection(source, stage.duplicates())
         ranges = stage.ranges()
-        start = min(lo for _, lo, _, _ in ranges)
-        end = max(hi for _, _, hi, _ in ranges)
+        if not ranges:
+            raise ReadingsImportError(f"{source}: no readings in the file")
+        start = min(r.first for r in ranges)
+        end = max(_end(r) for r in ranges)
         reading_partitions_ensure(start=start, end=end)
-        changed = stage.upsert()
+        try:
+            with transaction.atomic():
+                changed = stage.store(ranges)
+                _extend_meter_bounds(ranges)
+                _queue_rollups(changed)
+        except DatabaseError:  # a repeated (meter, start) breaks the key: say which lines
+            duplicates = stage.duplicates()
+            if duplicates.total:
+                raise errors.rejection(source, duplicates) from None
+            raise
+    finally:
         stage.drop()
-        _extend_meter_bounds(ranges, meters)
-        _queue_rollups(changed, meters)
-    longest = max(meter.interval_seconds for meter in meters.values())
     return ImportResult(
-        rows=rows,
-        changed=sum(n for _, _, _, n in changed),
+        rows=stage.staged,
+        changed=sum(r.rows for r in changed),
         meters=len(ranges),
         start=start,
-        end=end + timedelta(seconds=longest),
+        end=end,
     )
 
 
@@ -105,33 +127,36 @@ class _CountingReader(io.RawIOBase):
         return count
 
 
-class _MeterLookup:
-    """Meter numbers to meters, within a utility when given; remembered per import."""
+class _Meters:
+    """The meters a file names, found by number (within a utility when given) and numbered in
+    the order they first appear; a number that names no single meter maps to the reason."""
 
     def __init__(self, *, utility: Utility | None, only: Meter | None) -> None:
         self.utility = utility
         self.only = only
-        self.known: dict[str, Meter | str] = {}
+        self.found: list[Meter] = []
+        self.known: dict[str, int | str] = {}
 
-    def __call__(self, number: str) -> Meter | str:
+    def __call__(self, number: str) -> int | str:
         if number not in self.known:
-            self.known[number] = self._find(number)
+            meter = self._find(number)
+            if isinstance(meter, Meter):
+                self.found.append(meter)
+                self.known[number] = len(self.found) - 1
+            else:
+                self.known[number] = meter
         return self.known[number]
 
     def _find(self, number: str) -> Meter | str:
         if self.only is not None:
             if number == self.only.meter_number:
                 return self.only
-            return f"meter {number!r} is not the meter --meter names ({self.only.meter_number})"
-        meters = Meter.objects.select_related("account__customer").filter(meter_number=number)
-        if self.utility is not None:
-            meters = meters.filter(utility=self.utility)
-        found = list(meters[:2])
-        if not found:
-            return f"unknown meter number {number!r}"
-        if len(found) > 1:
-            return f"meter number {number!r} exists at several utilities: pass --utility"
-        return found[0]
+            only = self.only.meter_number
+            return f"meter {shown(number)} is not the meter --meter names ({only})"
+        try:
+            return _find_meter(number, self.utility)
+        except ReadingsImportError as error:
+            return str(error)
 
 
 def _find_meter(number: str, utility: Utility | None) -> Meter:
@@ -191,15 +216,11 @@ def readings_import(
         stream = io.BufferedReader(_CountingReader(raw, bar))
         if file_format == "espi":
             assert meter is not None
-            readings = espi_readings(stream, source=source, meter=meter, errors=errors)
-            return _load(readings, source=source, errors=errors)
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-        lookup = _MeterLookup(utility=utility, only=meter)
-        try:
-            readings = csv_readings(text, source=source, lookup=lookup, errors=errors)
-            return _load(readings, source=source, errors=errors)
-        except UnicodeDecodeError:
-            raise ReadingsImportError(f"{source}: not UTF-8 text") from None
+            batches = espi_batches(stream, source=source, meter=meter, errors=errors)
+            return _load(batches, source=source, errors=errors, meters=[meter])
+        meters = _Meters(utility=utility, only=meter)
+        readings = CsvReadings(source=source, meter_index=meters, errors=errors)
+        return _load(readings.batches(stream), source=source, errors=errors, meters=meters.found)
 
 
 def readings_upsert(
@@ -210,19 +231,17 @@ def readings_upsert(
     For code that generates readings (the demo): same validation, staging, upsert, meter
     bounds and rollup catch-up as a file; "line" numbers in errors count readings from 1.
     """
-    latest = timezone.now() + FUTURE_SLACK
     errors = Errors()
 
-    def staged() -> Iterator[StagedReading]:
+    def batches() -> Iterator[Batch]:
+        rows = RowsBuilder(errors=errors)
         for number, (start, quantity, cost, quality) in enumerate(readings, start=1):
-            problem = reading_problem(
-                meter=meter, start=start, quantity=quantity, cost=cost, latest=latest
+            rows.add(
+                line=number, meter=0, start=start, quantity=quantity, cost=cost, quality=quality
             )
-            if problem is None and quality not in QUALITIES:
-                problem = f"quality {quality!r} is not ACTUAL or ESTIMATED"
-            if problem:
-                errors.add(number, problem)
-                continue
-            yield StagedReading(number, meter, start.astimezone(UTC), quantity, cost, quality)
+            if rows.full():
+                yield rows.take()
+        yield rows.take()
 
-    return _load(staged(), source=f"readings of meter {meter.meter_number}", errors=errors)
+    source = f"readings of meter {meter.meter_number}"
+    return _load(batches(), source=source, errors=errors, meters=[meter])
