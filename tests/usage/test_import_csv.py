@@ -250,3 +250,53 @@ def test_generated_readings_go_through_the_same_checks(alice):
     result = readings_upsert(meter=meter, readings=[good])
 
     assert (result.rows, Reading.objects.count()) == (1, 1)
+
+
+def test_blank_lines_are_skipped_but_counted_and_quotes_are_csv(alice, csv_file):
+    """Line numbers stay physical lines whichever parse path a chunk takes."""
+    path = csv_file(
+        HEADER
+        + "E-ALICE-1,2026-03-07T00:00:00Z,1,,\n"  # line 2
+        + "\n"  # line 3: empty
+        + '"E-ALICE-1","2026-03-07T00:15:00Z","2.5","ESTIMATED",""\n'  # line 4: quoted
+        + "   \n"  # line 5: only spaces
+        + ",,,,\n"  # line 6: only separators
+        + "E-ALICE-1,2026-03-07T00:30:00Z,-1,,\n"  # line 7: bad
+    )
+    with pytest.raises(CommandError, match=r"\(1 error\): line 7: quantity -1 is negative$"):
+        run_import(path)
+
+    path.write_text(path.read_text().replace(",-1,", ",3,"))
+    run_import(path)
+
+    assert list(Reading.objects.order_by("start").values_list("quantity", "quality")) == [
+        (Decimal(1), "ACTUAL"),
+        (Decimal("2.5"), "ESTIMATED"),
+        (Decimal(3), "ACTUAL"),
+    ]
+
+
+def test_lines_after_a_malformed_row_keep_their_numbers(alice, csv_file):
+    path = csv_file(
+        HEADER
+        + "E-ALICE-1,2026-03-07T00:00:00Z,1,,,extra\n"  # line 2: six fields
+        + '"E-ALICE-1,2026-03-07T00:15:00Z,1,,\n'  # line 3: unterminated quote
+        + "E-ALICE-1,2026-03-07T00:30:00Z,1.0000001,,\n"  # line 4
+    )
+    with pytest.raises(CommandError) as caught:
+        run_import(path)
+
+    error = str(caught.value)
+    assert "(3 errors)" in error
+    assert "line 2: expected 5 fields, found 6" in error
+    assert "line 3: " in error
+    assert "line 4: quantity 1.0000001 has more than 6 decimals or is too large" in error
+
+
+def test_deleting_a_meter_deletes_its_readings(alice, csv_file):
+    """The readings table has no database FK to meters: Django's CASCADE does the work."""
+    run_import(csv_file(HEADER + "E-ALICE-1,2026-03-07T00:00:00Z,1,,\n"))
+
+    Meter.objects.get(meter_number="E-ALICE-1").delete()
+
+    assert not Reading.objects.exists()

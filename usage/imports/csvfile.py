@@ -176,8 +176,15 @@ class CsvReadings:
         meters = self._meters(columns["meterNumber"])
         start, start_ok = _instants(columns["start"])
         quantity, quantity_ok, negative, quantity_size = _millionths(columns["quantity"])
-        cost_micro, cost_ok, _, cost_size = _millionths(cost)
         has_cost = _numpy(pc.not_equal(pc.utf8_length(cost), 0))
+        if has_cost.any():
+            cost_micro, cost_ok, _, cost_size = _millionths(cost)
+        else:
+            cost_micro, cost_ok, cost_size = (
+                np.zeros(len(lines), dtype=np.int64),
+                has_cost,
+                has_cost,
+            )
         estimated = _numpy(pc.equal(quality, Quality.ESTIMATED))
         quality_ok = estimated | _numpy(pc.is_in(quality, pa.array(["", Quality.ACTUAL])))
         problem = np.select(
@@ -244,7 +251,8 @@ def _numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def _instants(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Microseconds since the epoch of RFC 3339 date-times with an offset, and which parsed."""
-    texts = pc.utf8_upper(texts)
+    if pc.any(pc.match_substring_regex(texts, "[tz]")).as_py():
+        texts = pc.utf8_upper(texts)
     ok = _numpy(pc.match_substring_regex(texts, _RFC3339))
     safe = pc.if_else(pa.array(ok), texts, _EPOCH)
     try:
@@ -262,10 +270,26 @@ def _instants(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 def _millionths(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Decimal texts as millionths: (value, well-formed, negative, too precise or too large).
 
-    Exact: the digits are cut and joined as text, never through a float.
+    Exact, never through a float: Arrow's cast to decimal(18, 6) holds the millionths as a
+    128-bit integer (read as its low 64 bits: every value fits). Where the cast refuses a value
+    (too many decimals or digits) the digits are cut and joined as text instead.
     """
     ok = _numpy(pc.match_substring_regex(texts, _DECIMAL))
-    parts = pc.extract_regex(pc.if_else(pa.array(ok), texts, "0"), _DECIMAL_PARTS)
+    safe = pc.if_else(pa.array(ok), texts, "0")
+    try:
+        decimals = safe.cast(pa.decimal128(18, 6))
+    except pa.ArrowInvalid:
+        return _millionths_by_parts(safe, ok)
+    value = np.frombuffer(decimals.buffers()[1], dtype=np.int64)[2 * decimals.offset :: 2]
+    value = value[: len(ok)].copy()
+    return value, ok, value < 0, np.zeros(len(ok), dtype=bool)
+
+
+def _millionths_by_parts(
+    safe: pa.Array, ok: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Like _millionths, splitting sign, whole digits and fraction digits with a pattern."""
+    parts = pc.extract_regex(safe, _DECIMAL_PARTS)
     whole, fraction = parts.field("whole"), parts.field("fraction")
     size = _numpy(pc.greater(pc.utf8_length(whole), _WHOLE_DIGITS)) | _numpy(
         pc.greater(pc.utf8_length(fraction), 6)
