@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('customers', '0002_field_validators'),
-        ('usage', '0001_initial'),
+        ('usage', '0002_rollup_state'),
     ]
 
     operations = [
