@@ -6,10 +6,13 @@ measured in the same run on the same data (see benchmarks/README.md).
 
 1. Generates a CSV of 15-minute readings with ``usage.synthetic`` (numpy, deterministic for
    ``--seed``), streamed to a temporary file.
-2. Import: ``usage.imports.readings_import`` (the service behind ``import_readings``) vs a raw
-   ``COPY ... FROM STDIN (FORMAT csv)`` of the same file into a bare table with the same
-   columns and no constraints or indexes. The rollup catch-up tasks the import queues are
-   captured, not run, so the import figure is the import alone; they are run (and timed) next.
+2. Import, ``--import-rounds`` rounds, ours and the baseline of each pair alternating which
+   goes first: ``usage.imports.readings_import`` (the service behind ``import_readings``) of
+   new readings vs ``psql \\copy`` (``COPY ... FROM STDIN (FORMAT csv)``) of the same file
+   into a bare table keyed (meter, start); the same import again (every row exists) vs
+   ``\\copy`` to staging + ``INSERT ... ON CONFLICT DO UPDATE``. The catch-up tasks the import
+   queues are recorded (queued, not run, as with a broker), so the import figure is the import
+   alone. Then the peak RSS of a fresh process importing 1 M rows and the whole file.
 3. Rollups: the captured catch-up tasks; then ``rebuild_rollups --force`` from empty vs a
    hand-written SQL cascade over the same readings (HOUR from readings, DAY from HOUR, WEEK and
    MONTH from DAY, local time) into a bare table, alternated ``--rollup-rounds`` times; then a
@@ -18,8 +21,9 @@ measured in the same run on the same data (see benchmarks/README.md).
 4. Read: GET /usage/v1/Usage/{meterId}?granularity=DAY for the whole range through Django's
    test Client (in-process) vs a bare DRF APIView returning the same body.
 
-PostgreSQL only. It sets no thresholds: it prints ratios (the rollup part also runs at a tiny
-size in tests/usage/test_rollup_benchmark.py, a smoke run so the code never rots).
+PostgreSQL only. It sets no thresholds: it prints ratios (the import and rollup parts also
+run at a tiny size in tests/usage/test_import_benchmark.py and test_rollup_benchmark.py, smoke
+runs so the code never rots).
 Every run first deletes the rows of its own utility (slug ``bench``) left by a previous run.
 """
 
