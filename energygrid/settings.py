@@ -199,6 +199,10 @@ SIMPLE_JWT = {
 # on how late a deactivation (or a changed billing currency) reaches requests.
 AUTH_CUSTOMER_CACHE_SECONDS = env_int("AUTH_CUSTOMER_CACHE_SECONDS", 30)
 
+# Rendered Usage pages each web process keeps (bytes; 0: none). Keyed by the page's rollup
+# version, so a page is never served after its rollups changed.
+USAGE_PAGE_CACHE_BYTES = env_int("USAGE_PAGE_CACHE_BYTES", 32 * 1024 * 1024)
+
 # Verification of utilities' ID tokens (contract section 2).
 IDENTITY_TOKEN_LEEWAY_SECONDS = 60
 IDENTITY_TOKEN_ALGORITHMS = ["RS256", "ES256"]

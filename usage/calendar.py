@@ -25,10 +25,12 @@ so boundaries stay UTC until rendered with ``.astimezone(zone(meter.timezone))``
 from __future__ import annotations
 
 import calendar as _stdlib_calendar
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from metadata.catalog import Granularity
 
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from customers.models import Meter
 
 _SECOND = timedelta(seconds=1)
+_DAY_SECONDS = 86_400
 
 #: The instants a usage range may name (docs/api.md "Supported dates"). Far wider than any meter
 #: data, and far enough inside Python's years 1-9999 that widening to whole buckets, the days
@@ -268,3 +271,55 @@ def meter_bucket_range(
     first = meter_bucket_bounds(meter, granularity, start, start + tick)[0]
     last = meter_bucket_bounds(meter, granularity, end - tick, end)[-1]
     return first, last
+
+
+def utc_offsets(epochs: np.ndarray, tz: str | ZoneInfo) -> np.ndarray:
+    """UTC offset (s) of ``tz`` at each UTC epoch second, vectorised.
+
+    zoneinfo is asked only at each UTC midnight of the range; where the offset changes between
+    two midnights the transition instant is found by bisection, then every epoch is mapped with
+    ``searchsorted``. Assumes at most one transition per day, which holds for real zones.
+    """
+    tzinfo = zone(tz) if isinstance(tz, str) else tz
+    epochs = np.asarray(epochs, dtype=np.int64)
+    if epochs.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    probes = (
+        np.arange(epochs.min() // _DAY_SECONDS, epochs.max() // _DAY_SECONDS + 2, dtype=np.int64)
+        * _DAY_SECONDS
+    )
+    probe_offsets = np.array([_epoch_offset(tzinfo, int(t)) for t in probes], dtype=np.int64)
+    changes = np.flatnonzero(probe_offsets[1:] != probe_offsets[:-1])
+    transitions = np.empty(changes.size, dtype=np.int64)
+    for k, c in enumerate(changes):
+        before, after = int(probes[c]), int(probes[c + 1])
+        while after - before > 1:
+            middle = (before + after) // 2
+            if _epoch_offset(tzinfo, middle) == probe_offsets[c]:
+                before = middle
+            else:
+                after = middle
+        transitions[k] = after
+    values = np.concatenate([probe_offsets[:1], probe_offsets[changes + 1]])
+    return values[np.searchsorted(transitions, epochs, side="right")]
+
+
+def _epoch_offset(tzinfo: ZoneInfo, epoch: int) -> int:
+    return int(datetime.fromtimestamp(epoch, tzinfo).utcoffset().total_seconds())
+
+
+def local_isoformats(epochs: np.ndarray, tz: str) -> list[str]:
+    """RFC 3339 local times with offset (``datetime.isoformat`` of each instant in ``tz``), built
+    with numpy: each distinct UTC offset is formatted once, not once per instant."""
+    epochs = np.asarray(epochs, dtype=np.int64)
+    offsets = utc_offsets(epochs, tz)
+    walls = np.datetime_as_string((epochs + offsets).astype("datetime64[s]"), unit="s")
+    distinct, which = np.unique(offsets, return_inverse=True)
+    suffixes = np.array([_offset_suffix(int(seconds)) for seconds in distinct])
+    return np.char.add(walls, suffixes[which]).tolist()
+
+
+def _offset_suffix(seconds: int) -> str:
+    """``+05:30`` for 19800 s, as ``datetime.isoformat`` writes it (seconds only when any)."""
+    fixed = timezone(timedelta(seconds=seconds))
+    return datetime(2000, 1, 1, tzinfo=fixed).isoformat()[len("2000-01-01T00:00:00") :]

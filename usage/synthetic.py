@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from usage.calendar import utc_offsets
+
 ELECTRIC_INTERVAL_SECONDS = 900
 GAS_INTERVAL_SECONDS = 3600
 KWH_DECIMALS = 3
@@ -271,38 +273,6 @@ class SyntheticSeries:
     unit: str
     decimals: int
     ground_truth: GroundTruth
-
-
-def utc_offsets(epochs: np.ndarray, tz: str | ZoneInfo) -> np.ndarray:
-    """UTC offset (s) of ``tz`` at each UTC epoch second, vectorised.
-
-    zoneinfo is asked only at each UTC midnight of the range; where the offset changes between
-    two midnights the transition instant is found by bisection, then every epoch is mapped with
-    ``searchsorted``. Assumes at most one transition per day, which holds for real zones.
-    """
-    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    epochs = np.asarray(epochs, dtype=np.int64)
-    if epochs.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    probes = np.arange(epochs.min() // _DAY, epochs.max() // _DAY + 2, dtype=np.int64) * _DAY
-    probe_offsets = np.array([_offset(zone, int(t)) for t in probes], dtype=np.int64)
-    changes = np.flatnonzero(probe_offsets[1:] != probe_offsets[:-1])
-    transitions = np.empty(changes.size, dtype=np.int64)
-    for k, c in enumerate(changes):
-        before, after = int(probes[c]), int(probes[c + 1])
-        while after - before > 1:
-            middle = (before + after) // 2
-            if _offset(zone, middle) == probe_offsets[c]:
-                before = middle
-            else:
-                after = middle
-        transitions[k] = after
-    values = np.concatenate([probe_offsets[:1], probe_offsets[changes + 1]])
-    return values[np.searchsorted(transitions, epochs, side="right")]
-
-
-def _offset(zone: ZoneInfo, epoch: int) -> int:
-    return int(datetime.fromtimestamp(epoch, zone).utcoffset().total_seconds())
 
 
 @dataclass(frozen=True)

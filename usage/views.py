@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,20 +16,22 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from customers.models import Meter
+from energygrid.api.conditional import conditional_body, conditional_response
 from energygrid.api.pagination import (
     PAGE_OPENAPI_PARAMETERS,
-    Page,
     decode_token,
     encode_token,
     parse_page_size,
+    query_fingerprint,
 )
 from energygrid.api.problems import RangeTooLarge
 from energygrid.api.query import parse_query
-from energygrid.api.schema import INSTANT_SCHEMA
+from energygrid.api.schema import ETAG_HEADER, IF_NONE_MATCH, INSTANT_SCHEMA, NOT_MODIFIED
 from energygrid.money import format_money
-from metadata.catalog import ENERGY_UNITS_TO_KW, Granularity
+from metadata.catalog import Granularity
 from usage import exports, selectors
 from usage.calendar import meter_bucket_range, zone
+from usage.rendering import page_cache, series_body
 from usage.serializers import (
     ExportQuerySerializer,
     RangeQuerySerializer,
@@ -90,8 +91,10 @@ class UsageViewSet(viewsets.GenericViewSet):
             OpenApiParameter("granularity", str, required=True, enum=[g.name for g in Granularity]),
             *_RANGE,
             *PAGE_OPENAPI_PARAMETERS,
+            ETAG_HEADER,
+            IF_NONE_MATCH,
         ],
-        responses=UsageSeriesSerializer,
+        responses={200: UsageSeriesSerializer, 304: NOT_MODIFIED},
     )
     def retrieve(self, request: Request, meterId: str) -> Response:
         meter = self._meter()
@@ -102,50 +105,52 @@ class UsageViewSet(viewsets.GenericViewSet):
         after_values = decode_token(request)
         after = datetime.fromisoformat(after_values[0]) if after_values else None
         start, end = meter_bucket_range(meter, granularity, query["start"], query["end"])
-        buckets = selectors.usage_series(
-            meter=meter,
-            granularity=granularity,
-            start=start,
-            end=end,
-            after=after,
-            limit=size + 1,
-        )
-        token = encode_token(request, [buckets[size - 1].start]) if len(buckets) > size else None
+        page = {
+            "meter": meter,
+            "granularity": granularity,
+            "start": start,
+            "end": end,
+            "after": after,
+            "limit": size + 1,
+        }
         currency = request.user.billing_currency
-        tz = zone(meter.timezone)
-        kw_per_unit = ENERGY_UNITS_TO_KW.get(meter.unit_of_measure)
-        hours = Decimal(meter.interval_seconds) / 3600
-        items = [
-            {
-                "start": bucket.start.astimezone(tz).isoformat(),
-                "end": bucket.end.astimezone(tz).isoformat(),
-                "quantity": quantity_number(bucket.quantity),
-                "cost": format_money(bucket.cost, currency),
-                "quality": bucket.quality,
-                "coverage": round(bucket.coverage, 4),
-                "peakDemand": (
-                    quantity_number(bucket.peak_quantity / hours * Decimal(str(kw_per_unit)))
-                    if kw_per_unit is not None
-                    else None
-                ),
-            }
-            for bucket in buckets[:size]
-        ]
-        return Response(
-            Page(items, token).envelope(
-                meterId=str(meter.id),
-                granularity=granularity.name,
-                unitOfMeasure=meter.unit_of_measure,
-                currency=currency,
-                timezone=meter.timezone,
+        key = None
+        if granularity is not Granularity.FIFTEEN_MINUTE:
+            key = (
+                query_fingerprint(request),
+                start,
+                end,
+                size,
+                after,
+                currency,
+                meter.timezone,
+                meter.unit_of_measure,
+                meter.interval_seconds,
+                selectors.rollup_page_version(**page),
             )
-        )
+        body = None if key is None else page_cache.get(key)
+        if body is None:
+            columns = selectors.usage_series_columns(**page)
+            token = None
+            if len(columns) > size:
+                last = datetime.fromtimestamp(columns.starts[size - 1], UTC)
+                token = encode_token(request, [last])
+            body = series_body(
+                columns.head(size),
+                meter=meter,
+                granularity=granularity,
+                currency=currency,
+                next_page_token=token,
+            )
+            if key is not None:
+                page_cache.put(key, body)
+        return conditional_body(request, body)
 
     @extend_schema(
         tags=["Usage"],
         summary="Totals for a range, the days just before it and the same dates a year earlier",
-        parameters=[_METER_ID, *_RANGE],
-        responses=UsageSummarySerializer,
+        parameters=[_METER_ID, *_RANGE, ETAG_HEADER, IF_NONE_MATCH],
+        responses={200: UsageSummarySerializer, 304: NOT_MODIFIED},
     )
     @action(detail=True, methods=["get"])
     def summary(self, request: Request, meterId: str) -> Response:
@@ -170,7 +175,9 @@ class UsageViewSet(viewsets.GenericViewSet):
             }
 
         change = summary.change_percent
-        return Response(
+        return conditional_response(
+            request,
+            self,
             {
                 "current": total(summary.current),
                 "previous": total(summary.previous),
@@ -185,7 +192,7 @@ class UsageViewSet(viewsets.GenericViewSet):
                         "quantity": quantity_number(summary.peak_quantity),
                     }
                 ),
-            }
+            },
         )
 
     @extend_schema(

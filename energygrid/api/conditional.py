@@ -9,9 +9,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.http import parse_etags, quote_etag
-from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -59,18 +58,29 @@ def not_modified(request: HttpRequest, etag: str) -> bool:
     raise PreconditionFailed("The resource matches If-None-Match.")
 
 
-def conditional_response(
-    request: Request, view: Any, data: Any, *, headers: dict[str, str] | None = None
-) -> Response:
-    """``data`` with an ``ETag`` of exactly the bytes sent, or ``304`` when the client's
-    ``If-None-Match`` already holds them (``view`` supplies the renderer context)."""
-    body = request.accepted_renderer.render(
-        data, request.accepted_media_type, view.get_renderer_context()
-    )
+def conditional_body(
+    request: HttpRequest,
+    body: bytes,
+    *,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
+    """``body`` (already rendered) with an ``ETag`` of exactly its bytes, or ``304`` when the
+    client's ``If-None-Match`` already holds them."""
     headers = {"ETag": strong_etag(body), **(headers or {})}
     if not_modified(request, headers["ETag"]):
-        return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    return Response(data, headers=headers)
+        return HttpResponseNotModified(headers=headers)
+    return HttpResponse(body, content_type=content_type, headers=headers)
+
+
+def conditional_response(
+    request: Request, view: Any, data: Any, *, headers: dict[str, str] | None = None
+) -> HttpResponse:
+    """``data`` rendered once by the negotiated renderer (``view`` supplies its context), as
+    :func:`conditional_body`."""
+    renderer = request.accepted_renderer
+    body = renderer.render(data, request.accepted_media_type, view.get_renderer_context())
+    return conditional_body(request, body, content_type=renderer.media_type, headers=headers)
 
 
 class ETagRetrieveMixin:

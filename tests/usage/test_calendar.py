@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metadata.catalog import Granularity
-from usage.calendar import bucket_bounds, bucket_start, local_date_start, zone
+from usage.calendar import (
+    bucket_bounds,
+    bucket_start,
+    local_date_start,
+    local_isoformats,
+    zone,
+)
 
 ZONES = [
     "America/New_York",
@@ -240,3 +247,18 @@ def test_buckets_partition_any_range(tz, granularity, cycle_day, anchor, shift, 
                 local_start.utcoffset()
             )
             assert wall % seconds == 0 or offset_changed
+
+
+@pytest.mark.parametrize(
+    "tz",
+    ["America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Chatham", "UTC"],
+)
+def test_local_isoformats_match_datetime_isoformat(tz):
+    """Bulk formatting (one suffix per distinct offset) writes what isoformat() writes, across
+    DST transitions, half- and quarter-hour offsets, and seconds offsets (1880: LMT)."""
+    epochs = sorted(
+        {-2_840_140_800, *range(1_704_067_200, 1_798_761_600, 3_599 * 7)}  # 1880-01-01, 2024-26
+    )
+    expected = [datetime.fromtimestamp(epoch, ZoneInfo(tz)).isoformat() for epoch in epochs]
+
+    assert local_isoformats(epochs, tz) == expected

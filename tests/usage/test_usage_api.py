@@ -11,6 +11,7 @@ from decimal import Decimal
 import defusedxml.ElementTree as ET
 import pytest
 from django.core.management import call_command
+from rest_framework.renderers import JSONRenderer
 
 from tests.conftest import assert_problem, make_meter
 from usage.models import Quality, Reading
@@ -124,14 +125,20 @@ def test_hours_report_mixed_quality_and_partial_coverage(alice_api, meter):
 
 
 def test_hour_reads_come_from_rollups_in_three_queries(alice_api, march, django_assert_num_queries):
-    # 1: the meter (with account and tariff); 2: one page of HOUR rollups. Never the readings
-    # table, and none for the customer behind the access token (a cached principal).
-    with django_assert_num_queries(2) as captured:
-        response = usage(alice_api, march, granularity="HOUR", start="2026-03-07", end="2026-03-10")
+    # 1: the meter (with account and tariff); 2: the page's rollup version (count, latest
+    # computed_at); 3: the page of HOUR rollups. Never the readings table, and none for the
+    # customer behind the access token (a cached principal).
+    def read():
+        return usage(alice_api, march, granularity="HOUR", start="2026-03-07", end="2026-03-10")
 
+    with django_assert_num_queries(3) as captured:
+        response = read()
     assert response.status_code == 200
     assert len(response.json()["items"]) == 50
     assert not any("usage_reading" in query["sql"] for query in captured.captured_queries)
+    # Again: the page is rendered already; its version is all that is read.
+    with django_assert_num_queries(2):
+        assert read().content == response.content
 
 
 def test_walking_pages_yields_every_bucket_once(alice_api, march):
@@ -349,3 +356,59 @@ def test_walking_quarter_hour_pages_yields_every_reading_once(alice_api, march):
 
     assert len(seen) == len(set(seen)) == 92  # the 23-hour day
     assert seen[7:9] == ["2026-03-08T01:45:00-05:00", "2026-03-08T03:00:00-04:00"]
+
+
+def test_series_has_an_etag_and_answers_304_to_a_match(alice_api, march):
+    url = f"/usage/v1/Usage/{march.id}?granularity=DAY&start=2026-03-07&end=2026-03-10"
+    first = alice_api.get(url)
+    etag = first["ETag"]
+
+    again = alice_api.get(url, HTTP_IF_NONE_MATCH=etag)
+
+    assert again.status_code == 304
+    assert again["ETag"] == etag
+    assert again.content == b""
+    assert alice_api.get(url, HTTP_IF_NONE_MATCH='"stale"').status_code == 200
+
+
+def test_series_etag_changes_when_the_meters_rollups_change(alice_api, march):
+    url = f"/usage/v1/Usage/{march.id}?granularity=DAY&start=2026-03-07&end=2026-03-11"
+    before = alice_api.get(url)
+
+    load(march, datetime(2026, 3, 10, 4, tzinfo=UTC), 4)  # new readings, rollups caught up
+    after = alice_api.get(url, HTTP_IF_NONE_MATCH=before["ETag"])
+
+    assert after.status_code == 200
+    assert after["ETag"] != before["ETag"]
+    assert len(after.json()["items"]) == len(before.json()["items"]) + 1
+
+
+def test_summary_has_an_etag_and_answers_304_to_a_match(alice_api, march):
+    url = f"/usage/v1/Usage/{march.id}/summary?start=2026-03-07&end=2026-03-10"
+    etag = alice_api.get(url)["ETag"]
+
+    assert alice_api.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304
+
+
+@pytest.mark.parametrize("granularity", ["FIFTEEN_MINUTE", "HOUR", "DAY", "MONTH"])
+def test_series_bytes_are_what_drf_would_render(alice_api, march, granularity):
+    """The series is serialised by orjson; its bytes equal DRF's JSONRenderer's for the data."""
+    response = usage(
+        alice_api, march, granularity=granularity, start="2026-03-07", end="2026-03-10"
+    )
+
+    assert response["Content-Type"] == "application/json"
+    assert response.content == JSONRenderer().render(response.json())
+
+
+def test_a_cached_page_is_never_served_after_its_rollups_change(alice_api, march):
+    """Same number of rollups, new figures: the page's version (latest computed_at) moves."""
+    url = f"/usage/v1/Usage/{march.id}?granularity=DAY&start=2026-03-07&end=2026-03-10"
+    assert alice_api.get(url).json()["items"][0]["quantity"] == 24.0
+    day = datetime(2026, 3, 7, 5, tzinfo=UTC)
+    Reading.objects.filter(meter=march, start__lt=day + timedelta(days=1)).update(quantity="0.5")
+    rollups_rebuild(meter=march)
+
+    items = alice_api.get(url).json()["items"]
+
+    assert [item["quantity"] for item in items] == [48.0, 23.0, 24.0]
