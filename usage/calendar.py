@@ -312,6 +312,8 @@ def local_isoformats(epochs: np.ndarray, tz: str) -> list[str]:
     """RFC 3339 local times with offset (``datetime.isoformat`` of each instant in ``tz``), built
     with numpy: each distinct UTC offset is formatted once, not once per instant."""
     epochs = np.asarray(epochs, dtype=np.int64)
+    if epochs.size == 0:
+        return []
     offsets = utc_offsets(epochs, tz)
     walls = np.datetime_as_string((epochs + offsets).astype("datetime64[s]"), unit="s")
     distinct, which = np.unique(offsets, return_inverse=True)

@@ -262,3 +262,7 @@ def test_local_isoformats_match_datetime_isoformat(tz):
     expected = [datetime.fromtimestamp(epoch, ZoneInfo(tz)).isoformat() for epoch in epochs]
 
     assert local_isoformats(epochs, tz) == expected
+
+
+def test_local_isoformats_of_nothing_is_nothing():
+    assert local_isoformats([], "America/New_York") == []

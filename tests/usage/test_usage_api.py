@@ -412,3 +412,13 @@ def test_a_cached_page_is_never_served_after_its_rollups_change(alice_api, march
     items = alice_api.get(url).json()["items"]
 
     assert [item["quantity"] for item in items] == [48.0, 23.0, 24.0]
+
+
+@pytest.mark.parametrize("granularity", ["FIFTEEN_MINUTE", "HOUR", "DAY"])
+def test_a_range_without_readings_is_an_empty_page(alice_api, march, granularity):
+    response = usage(
+        alice_api, march, granularity=granularity, start="2025-03-07", end="2025-03-10"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["items"] == []
