@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import islice
 
-from django.db import connection
+from django.db import connections, router
 from django.db.models import Count, Q, Sum
 from rest_framework.exceptions import NotFound
 
@@ -124,13 +124,14 @@ def _rollup_columns(
     """One page of rollups in one query, its timestamps as epoch seconds and its figures as
     text: the database driver then builds no datetime or Decimal per row (profiled: that
     parsing was most of the read's time), and ``usage.rendering`` formats them in bulk."""
+    connection = _rollups_connection()
     epoch = _EPOCH_SQL[connection.vendor]
     columns = (
         f"{epoch.format('start')}, {epoch.format(connection.ops.quote_name('end'))}, "
         "CAST(quantity AS TEXT), CAST(cost AS TEXT), actual_count, estimated_count, "
         "CAST(expected_count AS TEXT), CAST(peak_quantity AS TEXT)"
     )
-    sql, params = _rollup_page(columns, meter, granularity, start, end, after, limit)
+    sql, params = _rollup_page(connection, columns, meter, granularity, start, end, after, limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -149,7 +150,10 @@ def rollup_page_version(
     """What changes whenever a page of :func:`usage_series_columns` (HOUR and coarser) does:
     how many rollups it holds and when the latest of them was computed. A rollup is written
     only with a new ``computed_at``, so an inserted, updated or deleted row changes this."""
-    page, params = _rollup_page("computed_at", meter, granularity, start, end, after, limit)
+    connection = _rollups_connection()
+    page, params = _rollup_page(
+        connection, "computed_at", meter, granularity, start, end, after, limit
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT COUNT(*), CAST(MAX(computed_at) AS TEXT) FROM ({page}) AS page",  # noqa: S608
@@ -159,7 +163,13 @@ def rollup_page_version(
     return count, latest
 
 
+def _rollups_connection():
+    """The connection reads of rollups use (the replica, where one is configured)."""
+    return connections[router.db_for_read(Rollup)]
+
+
 def _rollup_page(
+    connection,
     columns: str,
     meter: Meter,
     granularity: Granularity,
