@@ -4,7 +4,6 @@ refused bearer tokens counted per client IP (issues 8 and 9)."""
 from __future__ import annotations
 
 import logging
-import socket
 
 import pytest
 import redis
@@ -14,6 +13,7 @@ from rest_framework.test import APIClient
 from customers.models import Customer
 from customers.services import session_issue
 from tests.conftest import assert_problem, client_for
+from tests.tcp_proxy import free_port
 
 ACCOUNTS = "/usage/v1/Accounts"
 PROFILE = "/usage/v1/Customer/profile"
@@ -25,13 +25,6 @@ def _rates(settings, **rates: str) -> None:
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {**defaults, **rates},
     }
-
-
-def _closed_loopback_port() -> int:
-    """A loopback port nothing listens on: bound by us, then released."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -54,7 +47,7 @@ def test_customer_window_is_one_counter_in_redis(settings, alice, alice_api, red
 
 def test_reads_go_on_when_redis_is_unreachable(settings, alice_api, caplog):
     """Regression (issue 9): the customer throttle's cache call raised ConnectionError -> 500."""
-    dead = f"redis://127.0.0.1:{_closed_loopback_port()}/1"
+    dead = f"redis://127.0.0.1:{free_port()}/1"
     settings.REDIS_URL = dead
     settings.CACHES = {
         "default": {
