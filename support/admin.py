@@ -6,6 +6,7 @@ show and queue comes from the apps above ``customers``.
 
 from __future__ import annotations
 
+from datetime import date
 from functools import partial
 from typing import Any
 
@@ -178,11 +179,22 @@ def _account_rows(overview: AccountOverview) -> dict[str, Any]:
 def _meter_rows(overview: MeterOverview, currency: str) -> dict[str, Any]:
     meter = overview.meter
     tz, unit = meter.timezone, meter.unit_of_measure
+    today = overview.today
     daily = chart_points(
-        overview.daily, date_format="%a %d %b %Y", timezone_name=tz, unit=unit, currency=currency
+        overview.daily,
+        slot_of=lambda day: CHART_DAYS - 1 - (today - day).days,
+        date_format="%a %d %b %Y",
+        timezone_name=tz,
+        unit=unit,
+        currency=currency,
     )
     monthly = chart_points(
-        overview.monthly, date_format="%b %Y", timezone_name=tz, unit=unit, currency=currency
+        overview.monthly,
+        slot_of=lambda day: CHART_MONTHS - 1 - _months_between(day, today),
+        date_format="%b %Y",
+        timezone_name=tz,
+        unit=unit,
+        currency=currency,
     )
     lag = overview.rollup_lag
     return {
@@ -197,14 +209,24 @@ def _meter_rows(overview: MeterOverview, currency: str) -> dict[str, Any]:
             f"{display.local_time(lag.oldest_change, tz)}"
         ),
         "daily_svg": usage_chart_svg(
-            daily, unit=unit, caption=f"{meter.meter_number}: last {CHART_DAYS} days"
+            daily,
+            slots=CHART_DAYS,
+            unit=unit,
+            caption=f"{meter.meter_number}: last {CHART_DAYS} days",
         ),
         "monthly_svg": usage_chart_svg(
-            monthly, unit=unit, caption=f"{meter.meter_number}: last {CHART_MONTHS} months"
+            monthly,
+            slots=CHART_MONTHS,
+            unit=unit,
+            caption=f"{meter.meter_number}: last {CHART_MONTHS} months",
         ),
         "daily": daily,
         "monthly": monthly,
     }
+
+
+def _months_between(earlier: date, later: date) -> int:
+    return (later.year - earlier.year) * 12 + later.month - earlier.month
 
 
 def _resolution(seconds: int) -> str:

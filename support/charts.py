@@ -6,8 +6,9 @@ quantity and cost; the page also lists the same points in a table beside the cha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from django.utils.html import format_html, format_html_join
@@ -23,6 +24,7 @@ _LEFT, _BOTTOM, _TOP = 90, 20, 8  # room for the value axis, the date labels and
 
 @dataclass(frozen=True)
 class ChartPoint:
+    slot: int  # position in the chart's window, so a day or month with no data is a gap
     label: str
     value: Decimal
     quantity: str
@@ -30,11 +32,19 @@ class ChartPoint:
 
 
 def chart_points(
-    buckets: Sequence[Bucket], *, date_format: str, timezone_name: str, unit: str, currency: str
+    buckets: Sequence[Bucket],
+    *,
+    slot_of: Callable[[date], int],
+    date_format: str,
+    timezone_name: str,
+    unit: str,
+    currency: str,
 ) -> list[ChartPoint]:
+    """``slot_of`` places a bucket by its first local date in the chart's window."""
     tz = zone(timezone_name)
     return [
         ChartPoint(
+            slot=slot_of(bucket.start.astimezone(tz).date()),
             label=bucket.start.astimezone(tz).strftime(date_format),
             value=bucket.quantity,
             quantity=display.quantity(bucket.quantity, unit),
@@ -44,19 +54,21 @@ def chart_points(
     ]
 
 
-def usage_chart_svg(points: Sequence[ChartPoint], *, unit: str, caption: str) -> SafeString:
-    """A bar per point, scaled to the largest; an empty chart says so."""
+def usage_chart_svg(
+    points: Sequence[ChartPoint], *, slots: int, unit: str, caption: str
+) -> SafeString:
+    """A bar per point in its slot of ``slots``, scaled to the largest; an empty chart says so."""
     plot_width, plot_height = _WIDTH - _LEFT, _HEIGHT - _BOTTOM - _TOP
     top = max((point.value for point in points), default=Decimal(0))
     if top <= 0:
         return format_html('<p class="usage-chart-empty">{}: no usage yet.</p>', caption)
-    slot = plot_width / len(points)
+    slot = plot_width / slots
     bars = format_html_join(
         "",
         '<rect x="{}" y="{}" width="{}" height="{}"><title>{}: {} · {}</title></rect>',
         (
             (
-                f"{_LEFT + index * slot + slot * 0.1:.1f}",
+                f"{_LEFT + point.slot * slot + slot * 0.1:.1f}",
                 f"{_TOP + plot_height - height:.1f}",
                 f"{slot * 0.8:.1f}",
                 f"{height:.1f}",
@@ -64,7 +76,7 @@ def usage_chart_svg(points: Sequence[ChartPoint], *, unit: str, caption: str) ->
                 point.quantity,
                 point.cost,
             )
-            for index, point in enumerate(points)
+            for point in points
             for height in [float(max(point.value, Decimal(0)) / top) * plot_height]
         ),
     )

@@ -36,6 +36,7 @@ class RollupLag:
 class MeterOverview:
     meter: Meter
     rollup_lag: RollupLag
+    today: date  # the meter's local date: the charts' last day and month
     daily: list[Bucket]
     monthly: list[Bucket]
 
@@ -120,7 +121,8 @@ def customer_overview(*, customer: Customer, now: datetime) -> CustomerOverview:
             meter.account = account
             daily, monthly = meter_charts(meter=meter, now=now)
             lag = lags.get(meter.pk, RollupLag(0, None))
-            meters.append(MeterOverview(meter, lag, daily, monthly))
+            today = now.astimezone(zone(meter.timezone)).date()
+            meters.append(MeterOverview(meter, lag, today, daily, monthly))
         account_overviews.append(AccountOverview(account, meters))
     budgets = list(budget_list(customer=customer).order_by("name"))
     statuses = budget_statuses(budgets=budgets, now=now)

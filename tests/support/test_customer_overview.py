@@ -3,6 +3,7 @@ meters with usage charts (local times, rounded money), budgets, insights and log
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -55,6 +56,12 @@ def test_staff_see_their_customer_s_usage_chart_in_local_time_and_rounded_money(
     assert html.count('<svg class="usage-chart"') == 2  # by day and by month
     label = alice_day.strftime("%a %d %b %Y")
     assert f"<title>{label}: 31.968 kWh · $4.80</title>" in html
+    # The one day with data sits where it falls in the 90-day window (three days before the
+    # right edge), not stretched over the chart: days without data are gaps.
+    bar = re.search(rf'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"[^>]*><title>{label}:', html)
+    x, width = float(bar.group(1)), float(bar.group(2))
+    assert width < 10
+    assert 0.93 * 720 < x < 720 - 3 * width
     assert "4.7952" not in html
     # First reading: local midnight on the meter's wall clock, not 05:00 UTC.
     tz_name = "EST" if alice_day.month in (1, 2, 3, 11, 12) else "EDT"
