@@ -226,6 +226,9 @@ class Imperfections:
     estimated_run_hours: tuple[float, float] = (1.0, 6.0)
     anomalies_per_year: float = 4.0
     anomaly_hours: tuple[float, float] = (8.0, 16.0)
+    anomaly_rate: tuple[float, float] | None = None
+    """Extra load while an anomaly lasts, in the series' unit per hour; None: the meter kind's
+    default (a 1-2 kW space heater; 0.1-0.3 therm/h of a thermostat left high)."""
 
     def __post_init__(self) -> None:
         # Anomalies start at 06:00 local at the earliest and must end within their day.
@@ -234,6 +237,47 @@ class Imperfections:
 
 
 DEFAULT_IMPERFECTIONS = Imperfections()
+
+#: Lasting changes of a household's use (:class:`Behaviour`).
+APPLIANCE = "APPLIANCE"
+OCCUPANT = "OCCUPANT"
+EV = "EV"
+CHANGE_KINDS = (APPLIANCE, OCCUPANT, EV)
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """How a household's habits move over time (electric series only).
+
+    ``day_noise_sd`` is the day-to-day spread (log scale) of occupant-driven use. Away spells
+    (``away_spells_per_year``, each ``away_days`` long) leave only the always-on power and the
+    heating or cooling. Lasting changes (``changes_per_year``) start on a random day and stay:
+    a new always-on appliance (a second freezer, an aquarium: +60-300 W), an extra occupant
+    (occupant use and appliance runs x1.25-1.5) or an electric car (6-14 kWh charged at 7.2 kW
+    from around midnight on four nights in five). The defaults are a steady home.
+    """
+
+    day_noise_sd: float = 0.12
+    away_spells_per_year: float = 0.0
+    away_days: tuple[int, int] = (3, 10)
+    changes_per_year: float = 0.0
+
+
+STEADY = Behaviour()
+#: Homes that behave like real ones: noisier days, a holiday or two, a change or two a year.
+DRIFTING = Behaviour(
+    day_noise_sd=0.15, away_spells_per_year=2.0, away_days=(2, 7), changes_per_year=1.5
+)
+
+
+class Change(NamedTuple):
+    """A lasting change of a household's use from ``local_date`` on."""
+
+    local_date: date
+    kind: str
+    """:data:`APPLIANCE` (``size``: W), :data:`OCCUPANT` (``size``: factor) or :data:`EV`
+    (``size``: kWh a charging night)."""
+    size: float
 
 
 class Anomaly(NamedTuple):
@@ -259,6 +303,15 @@ class GroundTruth:
     first_local_date: date
     temperatures: np.ndarray
     """Daily mean °C per local day from ``first_local_date``: the weather the usage followed."""
+    changes: tuple[Change, ...] = ()
+    away_dates: tuple[date, ...] = ()
+
+    def baseload_watts_on(self, day: date) -> float | None:
+        """The always-on power on local ``day``: the home's own plus any new appliance's."""
+        if self.baseload_watts is None:
+            return None
+        added = sum(c.size for c in self.changes if c.kind == APPLIANCE and c.local_date <= day)
+        return self.baseload_watts + added
 
 
 @dataclass(frozen=True)
@@ -445,17 +498,19 @@ def _finish(
     clock: _Clock,
     quantities: np.ndarray,
     imperfections: Imperfections,
-    anomaly_per_hour: tuple[float, float],
+    default_anomaly_rate: tuple[float, float],
     decimals: int,
     unit: str,
     temperatures: np.ndarray,
     defects_rng: np.random.Generator,
     anomaly_rng: np.random.Generator,
-    **truth: float | None,
+    quiet_days: np.ndarray | None = None,
+    **truth,
 ) -> SyntheticSeries:
     """Inject anomalies, then degrade the clean series as a meter data system would: drop the
     outages and replace the estimated runs with VEE interpolation of the surrounding reads.
-    ``truth`` is the rest of the :class:`GroundTruth` (baseload, balance points, slopes)."""
+    ``truth`` is the rest of the :class:`GroundTruth` (baseload, balance points, slopes,
+    changes); no anomaly lands on ``quiet_days`` (a mask by local day: days away)."""
     n = clock.starts.size
     per_hour = 3600 / clock.step
     years = clock.days / 365
@@ -484,12 +539,14 @@ def _finish(
     # Anomalies go on whole local days (not the possibly partial first and last) that are free
     # of defects, so every added Wh reaches the output as an actual read.
     dirty = np.bincount(clock.day_index[missing | estimated], minlength=clock.days) > 0
+    if quiet_days is not None:
+        dirty |= quiet_days
     candidates = np.flatnonzero(~dirty[1:-1]) + 1
     count = min(round(imperfections.anomalies_per_year * years), candidates.size)
     days = np.sort(anomaly_rng.choice(candidates, size=count, replace=False))
     hours = anomaly_rng.uniform(*imperfections.anomaly_hours, size=count)
     begins = anomaly_rng.uniform(6, 24 - hours)
-    rates = anomaly_rng.uniform(*anomaly_per_hour, size=count)
+    rates = anomaly_rng.uniform(*(imperfections.anomaly_rate or default_anomaly_rate), size=count)
     which = np.full(clock.days, -1)
     which[days] = np.arange(count)
     anomaly = which[clock.day_index]
@@ -533,6 +590,66 @@ def _finish(
     )
 
 
+def _away_days(days: int, behaviour: Behaviour, rng: np.random.Generator) -> np.ndarray:
+    """A mask by local day of the days the household is away (spells never overlap)."""
+    count = rng.poisson(behaviour.away_spells_per_year * days / 365)
+    lengths = rng.integers(behaviour.away_days[0], behaviour.away_days[1] + 1, size=count)
+    away = np.zeros(days, dtype=bool)
+    if count and lengths.sum() < days:
+        away[_expand(_place_segments(days, lengths, rng), lengths, days)] = True
+    return away
+
+
+def _changes(clock: _Clock, behaviour: Behaviour, rng: np.random.Generator) -> list[Change]:
+    """The lasting changes of the series, by date; at most one of each kind."""
+    count = min(len(CHANGE_KINDS), rng.poisson(behaviour.changes_per_year * clock.days / 365))
+    kinds = rng.choice(CHANGE_KINDS, size=count, replace=False)
+    days = np.sort(rng.integers(1, clock.days, size=count))
+    sizes = {APPLIANCE: (60.0, 300.0), OCCUPANT: (1.25, 1.5), EV: (6.0, 14.0)}
+    return [
+        Change(
+            clock.first_local_date + timedelta(days=int(day)),
+            str(kind),
+            round(float(rng.uniform(*sizes[str(kind)])), 2),
+        )
+        for kind, day in zip(kinds, days, strict=True)
+    ]
+
+
+#: An electric car's charger (W), and the local hour its timer starts around.
+EV_CHARGER_WATTS = 7200.0
+EV_START_HOUR = 0.0
+
+
+def _changed_use(
+    clock: _Clock, changes: list[Change], away: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Power (W) the changes add per interval, and the factor on occupant use (an extra
+    occupant). The car charges on four home nights in five, from around midnight until its
+    night's energy is in."""
+    added = np.zeros(clock.starts.size)
+    people = np.ones(clock.starts.size)
+    for change in changes:
+        since = clock.day_index >= (change.local_date - clock.first_local_date).days
+        if change.kind == APPLIANCE:
+            added += np.where(since, change.size, 0.0)
+        elif change.kind == OCCUPANT:
+            people = np.where(since, change.size, people)
+        else:
+            charging = (rng.random(clock.days) < 0.8) & ~away
+            start = EV_START_HOUR + rng.uniform(0, 1, clock.days)
+            hours = change.size * 1000 / EV_CHARGER_WATTS * rng.uniform(0.7, 1.3, clock.days)
+            offset = clock.hour - start[clock.day_index]
+            on = (
+                since
+                & charging[clock.day_index]
+                & (offset >= 0)
+                & (offset < hours[clock.day_index])
+            )
+            added += np.where(on, EV_CHARGER_WATTS, 0.0)
+    return added, people
+
+
 def electric_intervals(
     *,
     profile: HomeProfile,
@@ -542,6 +659,7 @@ def electric_intervals(
     temperatures: np.ndarray,
     seed: int,
     imperfections: Imperfections = DEFAULT_IMPERFECTIONS,
+    behaviour: Behaviour = STEADY,
 ) -> SyntheticSeries:
     """15-minute kWh readings of one home for ``days`` local days from ``start_utc``.
 
@@ -549,22 +667,28 @@ def electric_intervals(
     ``temperatures[i]`` is the daily mean of local day ``i``. Components: always-on power
     (constant ± 3 %), occupant load (daily and weekly shape, day-to-day and interval noise),
     appliance spikes, heat-pump heating on HDD and air conditioning on CDD delivered in
-    compressor cycles, then anomalies, outages and estimated reads (``imperfections``).
+    compressor cycles, the household's ``behaviour`` (away spells, lasting changes), then
+    anomalies, outages and estimated reads (``imperfections``).
     """
     clock = _clock(start_utc, days, tz, ELECTRIC_INTERVAL_SECONDS)
     temps = _daily_temperatures(temperatures, days)
-    always_on, occupants, spikes, heating, cooling, defects, anomalies = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)
+    always_on, occupants, spikes, heating, cooling, defects, anomalies, away_rng, change_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(9)
     )
     n = clock.starts.size
     base = profile.baseload_watts * (1 + always_on.normal(0, 0.03, n)).clip(min=0)
     shape = _occupant_shape(clock, profile)
     occupant = (
         shape
-        * np.exp(occupants.normal(0, 0.12, days))[clock.day_index]
+        * np.exp(occupants.normal(0, behaviour.day_noise_sd, days))[clock.day_index]
         * occupants.gamma(4.0, 0.25, n)
     )
-    watts = base + occupant + _spike_watts(clock, shape, profile.spikes_per_day, spikes)
+    spike = _spike_watts(clock, shape, profile.spikes_per_day, spikes)
+    away = _away_days(clock.days, behaviour, away_rng)
+    changes = _changes(clock, behaviour, change_rng)
+    change_watts, people = _changed_use(clock, changes, away, change_rng)
+    home = np.where(away[clock.day_index], 0.15, 1.0) * people
+    watts = base + (occupant + spike) * home + change_watts
     cycle_kwh = profile.compressor_watts * (10 / 60) / 1000
     hvac = _weather_driven(
         clock=clock,
@@ -587,12 +711,17 @@ def electric_intervals(
         clock=clock,
         quantities=watts * clock.hours_per_interval / 1000 + hvac,
         imperfections=imperfections,
-        anomaly_per_hour=(1.0, 2.0),  # a 1-2 kW space heater
+        default_anomaly_rate=(1.0, 2.0),  # a 1-2 kW space heater
         decimals=KWH_DECIMALS,
         unit="kWh",
         temperatures=temps,
         defects_rng=defects,
         anomaly_rng=anomalies,
+        quiet_days=away,
+        changes=tuple(changes),
+        away_dates=tuple(
+            clock.first_local_date + timedelta(days=int(d)) for d in np.flatnonzero(away)
+        ),
         baseload_watts=profile.baseload_watts,
         heating_balance_c=profile.heating_balance_c,
         heating_slope=profile.heating_kwh_per_hdd,
@@ -655,7 +784,7 @@ def gas_intervals(
         clock=clock,
         quantities=hot_water + space_heat,
         imperfections=imperfections,
-        anomaly_per_hour=(0.1, 0.3),  # thermostat left high / window left open
+        default_anomaly_rate=(0.1, 0.3),  # thermostat left high / window left open
         decimals=THERM_DECIMALS,
         unit="therm",
         temperatures=temps,

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from usage import synthetic
 from usage.synthetic import (
     DEFAULT_IMPERFECTIONS,
     HOME_TYPES,
@@ -357,3 +358,65 @@ def test_bad_input_is_refused():
         gas_intervals(**arguments)
     with pytest.raises(ValueError, match="anomaly_hours"):
         Imperfections(anomaly_hours=(8.0, 20.0))
+
+
+@pytest.mark.parametrize(
+    ("kind", "size_check"),
+    [
+        (synthetic.APPLIANCE, lambda before, after, size: after - before > 0.5 * size * 24 / 1000),
+        (synthetic.OCCUPANT, lambda before, after, size: after > before),
+        (synthetic.EV, lambda before, after, size: after - before > 0.5 * size),
+    ],
+)
+def test_drifting_homes_change_for_good_go_away_and_say_so(kind, size_check):
+    start, days = date(2025, 1, 1), 365
+    behaviour = synthetic.Behaviour(changes_per_year=3, away_spells_per_year=3)
+    for seed in range(40):  # the first seed whose home gets this kind of change
+        series = electric_intervals(
+            profile=random_profile(np.random.default_rng(seed)),
+            start_utc=local_start(start, NEW_YORK),
+            days=days,
+            tz=NEW_YORK,
+            temperatures=np.full(days, 18.0),  # no heating or cooling: habits only
+            seed=seed,
+            imperfections=NONE,
+            behaviour=behaviour,
+        )
+        truth = series.ground_truth
+        changes = [
+            c for c in truth.changes if c.kind == kind and 60 < (c.local_date - start).days < 300
+        ]
+        if changes and truth.away_dates:
+            break
+    else:
+        pytest.fail(f"no home with a {kind} change in 40 seeds")
+    [change] = changes
+    daily = daily_totals(series)
+    at = (change.local_date - start).days
+    away = {(d - start).days for d in truth.away_dates}
+    home = [d for d in range(days) if d not in away]
+    before = np.mean([daily[d] for d in home if at - 50 <= d < at])
+    after = np.mean([daily[d] for d in home if at <= d < at + 50])
+    assert size_check(before, after, change.size)
+    assert np.mean([daily[d] for d in away]) < 0.8 * np.mean(daily[home])
+    if kind == synthetic.APPLIANCE:
+        assert truth.baseload_watts_on(change.local_date) == truth.baseload_watts + change.size
+        assert (
+            truth.baseload_watts_on(change.local_date - timedelta(days=1)) == truth.baseload_watts
+        )
+
+
+def test_a_steady_home_is_the_default_behaviour():
+    profile = random_profile(np.random.default_rng(3))
+    steady = year_of(profile, days=60)
+    explicit = electric_intervals(
+        profile=profile,
+        start_utc=local_start(date(2025, 1, 1), NEW_YORK),
+        days=60,
+        tz=NEW_YORK,
+        temperatures=weather_series(region="BOS", start=date(2025, 1, 1), days=60, seed=11),
+        seed=11,
+        behaviour=synthetic.STEADY,
+    )
+    np.testing.assert_array_equal(steady.quantities, explicit.quantities)
+    assert steady.ground_truth.changes == () and steady.ground_truth.away_dates == ()
