@@ -138,6 +138,9 @@ AXES_HANDLER = "axes.handlers.%s" % (
 )
 
 LANGUAGE_CODE = "en-us"
+#: The languages insight texts and the insight types' names are written in (catalogs in each
+#: app's ``locale/``); a customer's ``locale`` in another language reads English.
+LANGUAGES = [("en", "English"), ("es", "Español"), ("fr", "Français"), ("ja", "日本語")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -7,3 +7,6 @@ class InsightsConfig(AppConfig):
     """Insights precomputed by workers (forecasts, anomalies, comparisons, budget alerts)."""
 
     name = "insights"
+
+    def ready(self) -> None:
+        from insights import signals  # noqa: F401  (connects the receivers)

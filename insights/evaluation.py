@@ -1,16 +1,19 @@
-"""The backtest behind ``evaluate_insights``: the insight models scored on the data loaded.
+"""The backtest behind ``evaluate_insights``: the insight models scored on loaded or generated
+meters (:mod:`insights.backtest`).
 
 * Bill forecast: for every complete billing period with enough history, forecast the period's
   total as of its day 10 — exactly as the nightly pipeline would have (model trained on the
   year before, weather of the days still to come unknown: the days of the period after day 10
-  are removed from the weather, so normals stand in for them) — and score it against what was
-  used, next to two baselines: run-rate extrapolation (the first ten days' daily average for
-  every remaining day) and the same period last year (its days, in order). MAPE is over period
-  totals; ASHRAE Guideline 14 CV(RMSE) and NMBE are over the daily predictions of the remaining
-  days, per meter (units differ between meters), then averaged over meters.
-* Anomalies: the daily scan run month by month over the history (each month with a model
-  trained on the year up to its end, as the nightly run sees it), flagged days against the
-  days ``seed_demo`` injected an anomaly on (``MeterGroundTruth``).
+  are removed from the weather, so normals and weather scenarios stand in for them) — and
+  score it against what was used, next to two baselines: run-rate extrapolation (the first ten
+  days' daily average for every remaining day) and the same period last year (its days, in
+  order). Scores are over period totals, as ASHRAE Guideline 14 scores a monthly model: MAPE;
+  CV(RMSE) = √(mean e²) and NMBE = mean e with each period's error e = (actual - predicted) /
+  its meter's mean period total (so meters of different units and sizes pool), in %.
+* Anomalies: the scan run month by month over the history (each month with a model trained on
+  the year up to its end, as the nightly run sees it); flagged days against the days an
+  anomaly was injected on, leaving out the first days of a lasting change
+  (:data:`~insights.backtest.SETTLING_DAYS`).
 * Always-on: the baseload estimated every 30 days against the generator's true always-on power.
 """
 
@@ -23,14 +26,11 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from customers.models import Customer, Meter
 from insights.analytics import metrics
-from insights.analytics.always_on import estimate_baseload
 from insights.analytics.bill import COMPLETE_COVERAGE, fit_as_of, forecast_period
-from insights.analytics.context import MeterContext, meter_context, year_earlier
-from insights.analytics.usage_anomaly import ANOMALY_SCAN_DAYS, scan_daily_anomalies
-from insights.models import MeterGroundTruth
-from metadata.catalog import ENERGY_UNITS_TO_KW
+from insights.analytics.context import year_earlier
+from insights.analytics.usage_anomaly import ANOMALY_SCAN_DAYS, scan_anomalies
+from insights.backtest import BacktestMeter
 
 #: The forecast is made knowing this many days of the period.
 KNOWN_DAYS = 10
@@ -46,17 +46,13 @@ YEAR_AGO = "same period last year"
 
 @dataclass
 class _Scores:
-    """Predictions of one method: period totals, and daily predictions per meter."""
+    """Period totals (actual, predicted) of one method, by meter."""
 
-    totals: list[tuple[float, float]] = field(default_factory=list)
-    daily: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+    totals: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     hits: int = 0
 
-    def add(
-        self, meter: str, total: tuple[float, float], actual: np.ndarray, predicted: np.ndarray
-    ):
-        self.totals.append(total)
-        self.daily.setdefault(meter, []).append((actual, predicted))
+    def add(self, meter: str, actual: float, predicted: float) -> None:
+        self.totals.setdefault(meter, []).append((actual, predicted))
 
 
 @dataclass(frozen=True)
@@ -70,20 +66,20 @@ class MethodScore:
 
     @classmethod
     def of(cls, method: str, scores: _Scores, interval: bool = False) -> MethodScore:
-        if not scores.totals:
+        pairs = [pair for totals in scores.totals.values() for pair in totals]
+        if not pairs:
             return cls(method, 0, None, None, None)
-        actual, predicted = (np.array(values) for values in zip(*scores.totals, strict=True))
-        per_meter = [
-            (np.concatenate([a for a, _ in days]), np.concatenate([p for _, p in days]))
-            for days in scores.daily.values()
-        ]
+        actual, predicted = (np.array(values) for values in zip(*pairs, strict=True))
+        scale = np.concatenate(
+            [np.full(len(t), np.mean([a for a, _ in t])) for t in scores.totals.values()]
+        )
         return cls(
             method=method,
-            periods=len(scores.totals),
+            periods=len(pairs),
             mape=metrics.mape(actual, predicted),
-            cv_rmse=float(np.mean([metrics.cv_rmse(a, p) for a, p in per_meter])),
-            nmbe=float(np.mean([metrics.nmbe(a, p) for a, p in per_meter])),
-            interval_hit_rate=scores.hits / len(scores.totals) if interval else None,
+            cv_rmse=metrics.cv_rmse(actual / scale, predicted / scale),
+            nmbe=metrics.nmbe(actual / scale, predicted / scale),
+            interval_hit_rate=scores.hits / len(pairs) if interval else None,
         )
 
 
@@ -93,8 +89,19 @@ class AnomalyScore:
     injected: int
     flagged: int
     correct: int
-    precision: float | None
-    recall: float | None
+
+    @property
+    def precision(self) -> float | None:
+        return self.correct / self.flagged if self.flagged else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.correct / self.injected if self.injected else None
+
+    @property
+    def f1(self) -> float | None:
+        p, r = self.precision, self.recall
+        return None if p is None or r is None or p + r == 0 else 2 * p * r / (p + r)
 
 
 @dataclass(frozen=True)
@@ -126,95 +133,106 @@ class EvaluationReport:
         return all(verdicts) if verdicts else None
 
 
-def _complete(ctx: MeterContext, first: date, end: date) -> bool:
-    if first < ctx.history.first_day or end > ctx.last_day + timedelta(days=1):
+def _complete(meter: BacktestMeter, first: date, end: date) -> bool:
+    if first < meter.first_day or end > meter.last_day + timedelta(days=1):
         return False
-    return bool((ctx.rows(first, end)["coverage"] >= COMPLETE_COVERAGE).all())
+    rows = meter.daily.reindex(pd.date_range(first, end - timedelta(days=1)))
+    return bool((rows["coverage"] >= COMPLETE_COVERAGE).all())
 
 
-def _billing_periods(ctx: MeterContext) -> list[tuple[date, date]]:
+def _billing_periods(meter: BacktestMeter) -> list[tuple[date, date]]:
     periods = []
-    first, end = ctx.billing_period(ctx.history.first_day)
-    while end <= ctx.last_day + timedelta(days=1):
+    first, end = meter.billing_period(meter.first_day)
+    while end <= meter.last_day + timedelta(days=1):
         periods.append((first, end))
-        first, end = end, ctx.billing_period(end)[1]
+        first, end = end, meter.billing_period(end)[1]
     return periods
 
 
-def _backtest_forecasts(ctx: MeterContext, scores: dict[tuple[str, str], _Scores]) -> None:
-    key = str(ctx.meter.pk)
-    weather = ctx.history.weather
-    for first, end in _billing_periods(ctx):
+def _quantities(meter: BacktestMeter, first: date, end: date) -> np.ndarray:
+    days = pd.date_range(first, end - timedelta(days=1))
+    return meter.daily["quantity"].reindex(days).to_numpy(dtype=float)
+
+
+def _backtest_forecasts(meter: BacktestMeter, scores: dict[tuple[str, str], _Scores]) -> None:
+    weather = meter.weather
+    for first, end in _billing_periods(meter):
         as_of = first + timedelta(days=KNOWN_DAYS - 1)
-        if (
-            not _complete(ctx, first, end)
-            or (as_of - ctx.history.first_day).days < MIN_HISTORY_DAYS
-        ):
+        if not _complete(meter, first, end) or (as_of - meter.first_day).days < MIN_HISTORY_DAYS:
             continue
         unknown = (weather.index > pd.Timestamp(as_of)) & (weather.index < pd.Timestamp(end))
+        known_weather = weather[~unknown]
+        daily = meter.daily.loc[: pd.Timestamp(as_of)].copy()
         forecast = forecast_period(
-            daily=ctx.daily, weather=weather[~unknown], first=first, end=end, as_of=as_of
+            daily=daily, weather=known_weather, first=first, end=end, as_of=as_of
         )
         if forecast is None:
             continue
-        quantity = ctx.rows(first, end)["quantity"].to_numpy(dtype=float)
-        actual_total = float(quantity.sum())
+        quantity = _quantities(meter, first, end)
+        actual = float(quantity.sum())
         used = float(quantity[:KNOWN_DAYS].sum())
-        remaining = quantity[KNOWN_DAYS:]
-        predictions = {
-            OURS: forecast.remaining.to_numpy(),
-            RUN_RATE: np.full(len(remaining), used / KNOWN_DAYS),
+        totals = {
+            OURS: forecast.quantity,
+            RUN_RATE: used / KNOWN_DAYS * len(quantity),
         }
-        year_first, year_end = ctx.billing_period(year_earlier(first))
-        if _complete(ctx, year_first, year_end):
-            year = ctx.rows(year_first, year_end)["quantity"].to_numpy(dtype=float)
+        year_first, year_end = meter.billing_period(year_earlier(first))
+        if _complete(meter, year_first, year_end):
+            year = _quantities(meter, year_first, year_end)
             padding = np.full(max(0, len(quantity) - len(year)), year.mean())
-            predictions[YEAR_AGO] = np.concatenate([year, padding])[KNOWN_DAYS : len(quantity)]
-        subsets = ["all"] + (["year"] if YEAR_AGO in predictions else [])
-        for subset in subsets:
-            for method, predicted in predictions.items():
+            totals[YEAR_AGO] = used + float(
+                np.concatenate([year, padding])[KNOWN_DAYS : len(quantity)].sum()
+            )
+        hit = forecast.low <= actual <= forecast.high
+        for subset in ["all"] + (["year"] if YEAR_AGO in totals else []):
+            for method, total in totals.items():
                 if method == YEAR_AGO and subset == "all":
                     continue
-                total = used + float(predicted.sum())
+                scores[(subset, method)].add(meter.key, actual, total)
                 if method == OURS:
-                    total = forecast.quantity
-                    scores[(subset, method)].hits += forecast.low <= actual_total <= forecast.high
-                scores[(subset, method)].add(key, (actual_total, total), remaining, predicted)
+                    scores[(subset, method)].hits += hit
 
 
-def _backtest_anomalies(ctx: MeterContext, truth: set[date]) -> tuple[set[date], set[date]]:
-    """Days flagged over the scanned history, and the injected days within it."""
+def _backtest_anomalies(meter: BacktestMeter) -> tuple[set[date], set[date]]:
+    """Days flagged over the scanned history and the injected days within it, both without
+    the days the truth leaves unscored."""
+    truth = meter.truth
     flagged: set[date] = set()
-    scan_from = ctx.history.first_day + timedelta(days=MIN_HISTORY_DAYS)
-    scanned_from = scan_from
-    while scan_from <= ctx.last_day:
-        scan_end = min(ctx.last_day, scan_from + timedelta(days=ANOMALY_SCAN_DAYS - 1))
-        model = fit_as_of(ctx.daily, scan_end)
+    scanned_from = scan_from = meter.first_day + timedelta(days=MIN_HISTORY_DAYS)
+    while scan_from <= meter.last_day:
+        scan_end = min(meter.last_day, scan_from + timedelta(days=ANOMALY_SCAN_DAYS - 1))
+        model = fit_as_of(meter.daily, scan_end)
         if model is not None:
-            window = ctx.daily.loc[model.training_dates[0] : pd.Timestamp(scan_end)]
-            found = scan_daily_anomalies(
-                daily=window, weather=ctx.history.weather, model=model, scan_from=scan_from
+            window = meter.daily.loc[model.training_dates[0] : pd.Timestamp(scan_end)]
+            scores = scan_anomalies(
+                daily=window,
+                weather=meter.weather,
+                model=model,
+                scan_from=scan_from,
+                hours=meter.hours,
             )
-            flagged |= {day.date() for day in found.index[found["anomalous"]]}
+            flagged |= {day.date() for day in scores.index[scores["anomalous"]]}
         scan_from = scan_end + timedelta(days=1)
-    injected = {day for day in truth if scanned_from <= day <= ctx.last_day}
-    return flagged, injected
+    injected = {day for day in truth.anomaly_days if scanned_from <= day <= meter.last_day}
+    return flagged - truth.unscored_days, injected - truth.unscored_days
 
 
-def _backtest_baseload(ctx: MeterContext, true_watts: float) -> list[float]:
+def _backtest_baseload(meter: BacktestMeter) -> list[float]:
     """Relative errors of the baseload estimated every :data:`BASELOAD_STEP_DAYS` days."""
     errors = []
-    as_of = ctx.history.first_day + timedelta(days=BASELOAD_STEP_DAYS)
-    while as_of <= ctx.last_day:
-        estimate = estimate_baseload(ctx, last_day=as_of)
-        if estimate is not None:
-            errors.append(estimate / true_watts - 1)
+    as_of = meter.first_day + timedelta(days=BASELOAD_STEP_DAYS)
+    while as_of <= meter.last_day:
+        recent = {as_of - timedelta(days=k) for k in range(BASELOAD_STEP_DAYS)}
+        true_watts = meter.truth.baseload_watts(as_of)
+        if true_watts and not recent & meter.truth.unscored_days:
+            estimate = meter.baseload(as_of)
+            if estimate is not None:
+                errors.append(estimate / true_watts - 1)
         as_of += timedelta(days=BASELOAD_STEP_DAYS)
     return errors
 
 
-def insights_evaluate(*, customers: Iterable[Customer], progress=None) -> EvaluationReport:
-    """Backtests every meter of ``customers``; ``progress(1)`` is called per meter."""
+def insights_evaluate(*, meters: Iterable[BacktestMeter], progress=None) -> EvaluationReport:
+    """Backtests every one of ``meters``; ``progress(1)`` is called per meter."""
     scores = {
         key: _Scores()
         for key in [
@@ -228,32 +246,21 @@ def insights_evaluate(*, customers: Iterable[Customer], progress=None) -> Evalua
     flagged_total = injected_total = correct = anomaly_meters = 0
     baseload_errors: list[float] = []
     baseload_meters = evaluated = 0
-    for customer in customers:
-        meters = Meter.objects.filter(account__customer=customer).select_related(
-            "account__premise", "tariff", "utility"
-        )
-        for meter in meters.order_by("meter_number"):
-            ctx = meter_context(customer=customer, meter=meter)
-            if progress is not None:
-                progress(1)
-            if ctx is None:
-                continue
-            evaluated += 1
-            _backtest_forecasts(ctx, scores)
-            truth = MeterGroundTruth.objects.filter(meter=meter).first()
-            if truth is None:
-                continue
-            injected_days = {date.fromisoformat(a["date"]) for a in truth.anomalies}
-            flagged, injected = _backtest_anomalies(ctx, injected_days)
-            anomaly_meters += 1
-            flagged_total += len(flagged)
-            injected_total += len(injected)
-            correct += len(flagged & injected)
-            if truth.baseload_watts and meter.unit_of_measure in ENERGY_UNITS_TO_KW:
-                baseload_meters += 1
-                baseload_errors.extend(_backtest_baseload(ctx, truth.baseload_watts))
-    precision = correct / flagged_total if flagged_total else None
-    recall = correct / injected_total if injected_total else None
+    for meter in meters:
+        if progress is not None:
+            progress(1)
+        evaluated += 1
+        _backtest_forecasts(meter, scores)
+        if meter.truth is None:
+            continue
+        flagged, injected = _backtest_anomalies(meter)
+        anomaly_meters += 1
+        flagged_total += len(flagged)
+        injected_total += len(injected)
+        correct += len(flagged & injected)
+        if meter.baseload is not None and meter.truth.baseload_watts(meter.last_day):
+            baseload_meters += 1
+            baseload_errors.extend(_backtest_baseload(meter))
     errors = np.array(baseload_errors)
     return EvaluationReport(
         meters=evaluated,
@@ -266,9 +273,7 @@ def insights_evaluate(*, customers: Iterable[Customer], progress=None) -> Evalua
             MethodScore.of(RUN_RATE, scores[("year", RUN_RATE)]),
             MethodScore.of(YEAR_AGO, scores[("year", YEAR_AGO)]),
         ],
-        anomalies=AnomalyScore(
-            anomaly_meters, injected_total, flagged_total, correct, precision, recall
-        ),
+        anomalies=AnomalyScore(anomaly_meters, injected_total, flagged_total, correct),
         baseload=BaseloadScore(
             meters=baseload_meters,
             estimates=len(errors),
@@ -282,12 +287,12 @@ def _number(value: float | None, digits: int = 1, suffix: str = "") -> str:
     return "-" if value is None else f"{value:.{digits}f}{suffix}"
 
 
-def render_report(report: EvaluationReport) -> str:
-    """The report as plain-text tables."""
+def render_report(report: EvaluationReport, heading: str) -> str:
+    """The report as plain-text tables under ``heading``."""
     lines = [
-        f"Backtest of {report.meters} meter(s)",
+        f"{heading}: {report.meters} meter(s)",
         "",
-        f"Bill forecast at day {KNOWN_DAYS} of each complete billing period",
+        f"Bill forecast at day {KNOWN_DAYS} of each complete billing period (period totals)",
         f"{'periods':<22} {'method':<26} {'n':>4} {'MAPE %':>7} {'CV(RMSE) %':>11} "
         f"{'NMBE %':>7} {'80% range hit':>14}",
     ]
@@ -312,9 +317,9 @@ def render_report(report: EvaluationReport) -> str:
         "",
         "Usage anomalies (days) against the injected ground truth",
         f"{'meters':>6} {'injected':>9} {'flagged':>8} {'correct':>8} {'precision':>10} "
-        f"{'recall':>7}",
+        f"{'recall':>7} {'F1':>5}",
         f"{a.meters:>6} {a.injected:>9} {a.flagged:>8} {a.correct:>8} "
-        f"{_number(a.precision, 2):>10} {_number(a.recall, 2):>7}",
+        f"{_number(a.precision, 2):>10} {_number(a.recall, 2):>7} {_number(a.f1, 2):>5}",
         "",
         "Always-on power against the generator's true baseload",
         f"{'meters':>6} {'estimates':>10} {'MAPE %':>7} {'bias %':>7}",

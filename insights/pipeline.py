@@ -16,9 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
+from django.utils import translation
+
 from insights import analytics
 from insights.analytics.context import MeterContext
 from insights.drafts import InsightDraft
+from insights.text import language_of
 from metadata.catalog import INSIGHT_TYPE_IDS
 
 
@@ -62,18 +65,21 @@ MODEL_VERSIONS: dict[str, str] = {name: g.version for name, g in GENERATORS.item
 
 
 def meter_drafts(ctx: MeterContext, wanted: set[str]) -> list[InsightDraft]:
-    """Every wanted per-meter insight of one meter."""
+    """Every wanted per-meter insight of one meter, worded in its customer's language."""
     drafts: list[InsightDraft] = []
-    for name, generator in GENERATORS.items():
-        if name in wanted and not generator.per_home:
-            drafts.extend(generator.drafts(ctx))
+    with ctx.wording.active():
+        for name, generator in GENERATORS.items():
+            if name in wanted and not generator.per_home:
+                drafts.extend(generator.drafts(ctx))
     return drafts
 
 
 def home_drafts(*, customer, meter, last_day, wanted: set[str]) -> list[InsightDraft]:
-    """Every wanted per-home insight of the home ``meter`` is the first meter of."""
+    """Every wanted per-home insight of the home ``meter`` is the first meter of, worded in
+    ``customer``'s language."""
     drafts: list[InsightDraft] = []
-    for name, generator in GENERATORS.items():
-        if name in wanted and generator.per_home:
-            drafts.extend(generator.drafts(customer=customer, meter=meter, last_day=last_day))
+    with translation.override(language_of(customer.locale)):
+        for name, generator in GENERATORS.items():
+            if name in wanted and generator.per_home:
+                drafts.extend(generator.drafts(customer=customer, meter=meter, last_day=last_day))
     return drafts

@@ -8,6 +8,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_noop
+
 
 @dataclass(frozen=True)
 class GranularityInfo:
@@ -76,42 +78,53 @@ ENERGY_UNITS_TO_KW: dict[str, float] = {"kWh": 1.0, "Wh": 0.001}
 
 @dataclass(frozen=True)
 class InsightTypeInfo:
+    """An insight type's English name and description; ``/Metadata/insight-types`` sends them
+    translated (``metadata/locale``) into the language the client accepts."""
+
     name: str
     description: str
 
 
 class InsightType(enum.Enum):
     BILL_FORECAST = InsightTypeInfo(
-        "Bill forecast",
-        "Usage and cost so far this billing period and a forecast to its end, with an 80% range.",
+        gettext_noop("Bill forecast"),
+        gettext_noop(
+            "Usage and cost so far this billing period and a forecast to its end, "
+            "with an 80% range."
+        ),
     )
     HIGH_BILL_ALERT = InsightTypeInfo(
-        "High bill alert",
-        "This period's bill is forecast well above the previous one, and why.",
+        gettext_noop("High bill alert"),
+        gettext_noop("This period's bill is forecast well above the previous one, and why."),
     )
     USAGE_ANOMALY = InsightTypeInfo(
-        "Unusual usage",
-        "A day or hour when usage was far above what the weather and your habits explain.",
+        gettext_noop("Unusual usage"),
+        gettext_noop("A day when usage was far above what the weather and your habits explain."),
     )
     PERIOD_COMPARISON = InsightTypeInfo(
-        "Period comparison",
-        "The last billing period against the previous one and the same period last year, "
-        "weather-adjusted.",
+        gettext_noop("Period comparison"),
+        gettext_noop(
+            "The last billing period against the previous one and the same period last year, "
+            "weather-adjusted."
+        ),
     )
     PEER_COMPARISON = InsightTypeInfo(
-        "Neighbour comparison",
-        "Your usage last month against similar homes nearby, and efficient neighbours.",
+        gettext_noop("Neighbour comparison"),
+        gettext_noop(
+            "Your usage last month against similar homes nearby, and efficient neighbours."
+        ),
     )
     ALWAYS_ON = InsightTypeInfo(
-        "Always-on usage",
-        "Power your home draws around the clock, and what it costs a year.",
+        gettext_noop("Always-on usage"),
+        gettext_noop("Power your home draws around the clock, and what it costs a year."),
     )
     PEAK_TIME = InsightTypeInfo(
-        "Peak time",
-        "When your usage peaks and what shifting it off-peak would save.",
+        gettext_noop("Peak time"),
+        gettext_noop("When your usage peaks and what shifting it off-peak would save."),
     )
     BUDGET_ALERT = InsightTypeInfo(
-        "Budget alert", "Your usage crossed one of your budget's alert thresholds."
+        gettext_noop("Budget alert"),
+        gettext_noop("Your usage crossed one of your budget's alert thresholds."),
     )
 
 

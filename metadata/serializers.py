@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 from metadata.catalog import (
@@ -53,10 +54,17 @@ class UnitOfMeasureSerializer(serializers.Serializer):
     )
 
 
+class TranslatedCharField(serializers.CharField):
+    """A catalog string in the active language (see ``metadata/locale``)."""
+
+    def to_representation(self, value: str) -> str:
+        return gettext(value)
+
+
 class InsightTypeSerializer(serializers.Serializer):
     id = _id_field(INSIGHT_TYPE_IDS)
-    name = serializers.CharField(source="value.name")
-    description = serializers.CharField(source="value.description")
+    name = TranslatedCharField(source="value.name")
+    description = TranslatedCharField(source="value.description")
 
 
 class BudgetPeriodSerializer(serializers.Serializer):

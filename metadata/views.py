@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -42,15 +44,34 @@ _CACHE_CONTROL_HEADER = OpenApiParameter(
 )
 
 
-def _catalog_schema(item_serializer: type[serializers.Serializer], summary: str):
-    """The schema of one Metadata list: its ``items`` envelope, the cache headers and 304."""
+_ACCEPT_LANGUAGE = OpenApiParameter("Accept-Language", OpenApiTypes.STR, OpenApiParameter.HEADER)
+_CONTENT_LANGUAGE = OpenApiParameter(
+    "Content-Language", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 304]
+)
+
+
+def _catalog_schema(
+    item_serializer: type[serializers.Serializer], summary: str, *, localized: bool = False
+):
+    """The schema of one Metadata list: its ``items`` envelope, the cache headers and 304
+    (and, for a ``localized`` one, Accept-Language and Content-Language)."""
     name = item_serializer.__name__.removesuffix("Serializer")
+    description = (
+        "Public: no token needed. A fixed list, never paged. Cacheable for an hour; "
+        "revalidate with If-None-Match for a 304."
+    )
+    parameters = [IF_NONE_MATCH, ETAG_HEADER, _CACHE_CONTROL_HEADER]
+    if localized:
+        description += (
+            " Names and descriptions follow Accept-Language (en, es, fr, ja; else English); "
+            "Content-Language says which, and the response varies on Accept-Language."
+        )
+        parameters += [_ACCEPT_LANGUAGE, _CONTENT_LANGUAGE]
     return extend_schema(
         summary=summary,
-        description="Public: no token needed. A fixed list, never paged. Cacheable for an hour; "
-        "revalidate with If-None-Match for a 304.",
+        description=description,
         tags=["Metadata"],
-        parameters=[IF_NONE_MATCH, ETAG_HEADER, _CACHE_CONTROL_HEADER],
+        parameters=parameters,
         responses={
             200: inline_serializer(f"{name}List", {"items": item_serializer(many=True)}),
             304: NOT_MODIFIED,
@@ -83,10 +104,18 @@ class MetadataViewSet(viewsets.ViewSet):
     def units_of_measure(self, request: Request) -> Response:
         return self._catalog(request, UnitOfMeasureSerializer, UnitOfMeasure)
 
-    @_catalog_schema(InsightTypeSerializer, "Kinds of insight")
+    @_catalog_schema(InsightTypeSerializer, "Kinds of insight", localized=True)
     @action(detail=False, url_path="insight-types")
     def insight_types(self, request: Request) -> Response:
-        return self._catalog(request, InsightTypeSerializer, InsightType)
+        """Names and descriptions in the best language of ``Accept-Language`` that we write
+        (``settings.LANGUAGES``; else English), said in ``Content-Language``; the ETag is of
+        the bytes, so one per language, and ``Vary: Accept-Language`` keeps caches apart."""
+        language = translation.get_language_from_request(request)
+        with translation.override(language):
+            response = self._catalog(request, InsightTypeSerializer, InsightType)
+        response["Content-Language"] = language
+        patch_vary_headers(response, ["Accept-Language"])
+        return response
 
     @_catalog_schema(BudgetPeriodSerializer, "Periods a budget can run over")
     @action(detail=False, url_path="budget-periods")

@@ -6,16 +6,18 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pandas as pd
+from django.utils.translation import gettext as _
 
 from insights.analytics import baseload
 from insights.analytics.bill import fit_as_of
 from insights.analytics.context import RECENT_DAYS, MeterContext, decimal, quantity
+from insights.analytics.daily_model import DailyModel
 from insights.datasets import night_demand, night_interval_demand
 from insights.drafts import InsightDraft
 from metadata.catalog import ENERGY_UNITS_TO_KW, InsightType
 
 TYPE = InsightType.ALWAYS_ON.name
-VERSION = "always-on/1.1"
+VERSION = "always-on/1.2"
 
 
 def drafts(ctx: MeterContext) -> list[InsightDraft]:
@@ -29,23 +31,28 @@ def drafts(ctx: MeterContext) -> list[InsightDraft]:
     end = ctx.last_day + timedelta(days=1)
     annual = watts * baseload.KWH_PER_WATT_YEAR / kw_per_unit
     price = ctx.tariff_price() or ctx.price(first, end)
-    recent, _ = ctx.filled_total(first, end)
+    recent = ctx.filled_total(first, end)[0]
     always_on_recent = watts * 24 * RECENT_DAYS / 1000 / kw_per_unit
     share = min(1.0, always_on_recent / recent) if recent > 0 else None
     words = ctx.wording
-    cost_words = f" and about {words.money(decimal(annual * price))}" if price else ""
-    share_words = f", {words.percent(share)} of your usage lately" if share is not None else ""
+    values = {"watts": words.number(round(watts)), "annual": words.energy(annual)}
+    summary = _("Devices that never switch off draw about %(watts)s W: %(annual)s a year.") % values
+    if price:
+        summary += " " + _("That costs about %(cost)s a year.") % {
+            "cost": words.money(decimal(annual * price))
+        }
+    if share is not None:
+        summary += " " + _("It was %(share)s of your usage lately.") % {
+            "share": words.percent(share)
+        }
     return [
         ctx.draft(
             TYPE,
             VERSION,
             ctx.instant(first),
             ctx.instant(end),
-            title=f"Your home draws {round(watts)} W around the clock",
-            summary=(
-                f"Devices that never switch off draw about {round(watts)} W: "
-                f"{words.energy(annual)}{cost_words} a year{share_words}."
-            ),
+            title=_("Your home draws %(watts)s W around the clock") % values,
+            summary=summary,
             data={
                 "baseloadWatts": round(watts, 1),
                 "annualQuantity": quantity(annual),
@@ -55,6 +62,15 @@ def drafts(ctx: MeterContext) -> list[InsightDraft]:
             },
         )
     ]
+
+
+def model_degree_days(model: DailyModel, daily: pd.DataFrame) -> pd.Series | None:
+    """HDD + CDD of each date of ``daily`` with a temperature, at ``model``'s balance points
+    (how much heating or cooling the day needed); None for a model without weather."""
+    if not model.uses_weather:
+        return None
+    temperature = daily["temperature"].dropna()
+    return pd.Series(model.weather_degree_days(temperature.to_numpy()), index=temperature.index)
 
 
 def estimate_baseload(ctx: MeterContext, last_day: date | None = None) -> float | None:
@@ -67,12 +83,7 @@ def estimate_baseload(ctx: MeterContext, last_day: date | None = None) -> float 
     """
     last_day = last_day or ctx.last_day
     model = ctx.model if last_day == ctx.last_day else fit_as_of(ctx.daily, last_day)
-    degree_days = None
-    if model is not None and model.uses_weather:
-        temperature = ctx.daily["temperature"].dropna()
-        degree_days = pd.Series(
-            model.weather_degree_days(temperature.to_numpy()), index=temperature.index
-        )
+    degree_days = None if model is None else model_degree_days(model, ctx.daily)
     hours = night_demand(meter=ctx.meter, last_day=last_day)
     choice = baseload.choose_nights(
         pd.Index(hours["date"].unique()), last_day=last_day, degree_days=degree_days

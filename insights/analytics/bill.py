@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+from scipy.signal import lfilter
 
 from insights.analytics.daily_model import DailyModel, fit_daily_model
 from insights.analytics.forecast import Noise, forecast_total
@@ -25,6 +26,16 @@ from insights.analytics.weather import temperature_normals, temperature_scenario
 COMPLETE_COVERAGE = 0.9
 #: Days of history a model is trained on (CalTRACK's baseline year).
 TRAINING_DAYS = 365
+#: Recency: a training day's weight halves every this many days, so the degree-day fit leans
+#: on the home as it is now (chosen by backtest: docs/insights.md).
+HALF_LIFE_DAYS = 30.0
+#: Level: the share of each day's residual the home's current level takes up (an
+#: exponentially weighted mean of the residuals; chosen by the same backtest).
+LEVEL_SMOOTHING = 0.1
+#: The 80 % range's half-widths are the model's times this, so that 80 % of the backtest's
+#: outcomes fell inside (the model's own range is too narrow: the days ahead hold away days,
+#: guests and changes no past residual foretells).
+INTERVAL_CALIBRATION = 1.35
 
 
 def day_range(first: date, end: date) -> pd.DatetimeIndex:
@@ -32,15 +43,56 @@ def day_range(first: date, end: date) -> pd.DatetimeIndex:
     return pd.date_range(first, end - timedelta(days=1), freq="D")
 
 
-def fit_as_of(daily: pd.DataFrame, as_of: date) -> DailyModel | None:
-    """The daily model trained on the complete days of the year up to ``as_of`` (inclusive)."""
+def fit_as_of(
+    daily: pd.DataFrame, as_of: date, half_life: float = HALF_LIFE_DAYS
+) -> DailyModel | None:
+    """The daily model trained on the complete days of the year up to ``as_of`` (inclusive),
+    each weighted ``0.5 ** (age / half_life)`` (``inf``: equal weights)."""
     window = daily.loc[
         pd.Timestamp(as_of - timedelta(days=TRAINING_DAYS - 1)) : pd.Timestamp(as_of)
     ]
     complete = window[window["coverage"] >= COMPLETE_COVERAGE]
+    age = (pd.Timestamp(as_of) - complete.index).days.to_numpy(dtype=float)
     return fit_daily_model(
-        complete.index, complete["quantity"].to_numpy(), complete["temperature"].to_numpy()
+        complete.index,
+        complete["quantity"].to_numpy(),
+        complete["temperature"].to_numpy(),
+        weights=0.5 ** (age / half_life),
     )
+
+
+@dataclass(frozen=True)
+class Level:
+    """Where a home stands against its model on the as-of date."""
+
+    value: float
+    """The exponentially weighted mean of the residuals of its complete days."""
+    errors: np.ndarray
+    """Each complete day's residual less the level before it: the one-step errors."""
+    before: pd.Series
+    """The level each complete day was expected at (from the days before it), by date."""
+
+
+def recent_level(
+    model: DailyModel, daily: pd.DataFrame, smoothing: float = LEVEL_SMOOTHING
+) -> Level:
+    """The level of the home's complete days in ``daily`` (up to the as-of date) against
+    ``model``: ``L = L + smoothing * (residual - L)`` day by day from 0 (simple exponential
+    smoothing of the residuals). It follows a lasting change — a new appliance, an extra
+    occupant — within a couple of weeks: the recency-weighted fit takes up about a quarter of a
+    step in two weeks, and the level ``1 - 0.9**14 = 77 %`` of the rest."""
+    complete = daily[(daily["coverage"] >= COMPLETE_COVERAGE) & daily["quantity"].notna()]
+    if model.uses_weather:
+        complete = complete[complete["temperature"].notna()]
+    temperature = complete["temperature"].to_numpy(dtype=float) if model.uses_weather else None
+    residuals = complete["quantity"].to_numpy(dtype=float) - model.at_level(0.0).predict(
+        complete.index, temperature
+    )
+    if residuals.size == 0:
+        return Level(0.0, residuals, pd.Series(residuals, index=complete.index))
+    levels = lfilter([smoothing], [1.0, smoothing - 1.0], residuals)
+    before = np.concatenate([[0.0], levels[:-1]])
+    return Level(float(levels[-1]), residuals - before, pd.Series(before, index=complete.index))
 
 
 def temperatures_for(weather: pd.Series, dates: pd.DatetimeIndex) -> tuple[np.ndarray, bool]:
@@ -104,6 +156,8 @@ def forecast_period(
     end: date,
     as_of: date,
     model: DailyModel | None = None,
+    smoothing: float = LEVEL_SMOOTHING,
+    calibration: float = INTERVAL_CALIBRATION,
 ) -> PeriodForecast | None:
     """Forecast of the period ``[first, end)`` knowing the days up to ``as_of`` (inclusive).
 
@@ -118,12 +172,14 @@ def forecast_period(
     model = model or fit_as_of(daily, as_of)
     if model is None:
         return None
+    level = recent_level(model, daily.loc[: pd.Timestamp(as_of)], smoothing)
+    model = model.at_level(level.value)
     dates = day_range(first, end)
     known = dates[dates <= pd.Timestamp(as_of)]
     remaining = dates[dates > pd.Timestamp(as_of)]
     rows = daily.reindex(known)
     used = float(rows["quantity"].fillna(0.0).sum())
-    temperature, scenarios, noise = None, None, Noise.of(model.results.resid)
+    temperature, scenarios, noise = None, None, Noise.of(level.errors, smoothing=smoothing)
     if model.uses_weather:
         temperature = temperatures_for(weather, dates)[0]
         if weather.reindex(remaining).isna().any():
@@ -143,8 +199,8 @@ def forecast_period(
         model=model,
         used_to_date=used,
         quantity=base + total.point,
-        low=base + total.low,
-        high=base + total.high,
+        low=base + max(0.0, total.point - calibration * (total.point - total.low)),
+        high=base + total.point + calibration * (total.high - total.point),
         elapsed_days=len(known),
         remaining=pd.Series(expected[len(known) :], index=remaining),
         expected_daily_mean=float(expected.mean()),

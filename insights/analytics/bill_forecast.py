@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.utils.translation import gettext as _
+
 from insights.analytics.context import MeterContext, decimal, quantity
 from insights.drafts import InsightDraft
 from metadata.catalog import InsightType
 
 TYPE = InsightType.BILL_FORECAST.name
-VERSION = "bill-forecast/1.1"
+VERSION = "bill-forecast/2.0"
 
 
 def drafts(ctx: MeterContext) -> list[InsightDraft]:
@@ -36,26 +38,38 @@ def drafts(ctx: MeterContext) -> list[InsightDraft]:
         "unitOfMeasure": ctx.meter.unit_of_measure,
         "modelKind": forecast.model.kind,
     }
-    span = words.span(forecast.first, forecast.end - timedelta(days=1))
+    span = {"first": words.day(forecast.first), "last": words.day(forecast.end - timedelta(days=1))}
     if costing is None:
-        title = f"You are on track to use {words.energy(forecast.quantity)} this period"
-        summary = (
-            f"For {span} you are on track to use {words.energy(forecast.quantity)} "
-            f"(between {words.energy(forecast.low)} and {words.energy(forecast.high)}); "
-            f"{words.energy(forecast.used_to_date)} so far."
-        )
+        title = _("You are on track to use %(quantity)s this period") % {
+            "quantity": words.energy(forecast.quantity)
+        }
+        summary = _(
+            "For %(first)s to %(last)s you are on track to use %(quantity)s (between %(low)s "
+            "and %(high)s); %(used)s so far."
+        ) % {
+            **span,
+            "quantity": words.energy(forecast.quantity),
+            "low": words.energy(forecast.low),
+            "high": words.energy(forecast.high),
+            "used": words.energy(forecast.used_to_date),
+        }
     else:
         total, low, high = (cost(q) for q in (forecast.quantity, forecast.low, forecast.high))
-        title = f"Your bill is on track for {words.money(decimal(total))}"
-        summary = (
-            f"Your bill for {span} is on track for {words.money(decimal(total))} (between "
-            f"{words.money(decimal(low))} and {words.money(decimal(high))})."
-        )
+        title = _("Your bill is on track for %(amount)s") % {"amount": words.money(decimal(total))}
+        summary = _(
+            "Your bill for %(first)s to %(last)s is on track for %(amount)s (between %(low)s "
+            "and %(high)s)."
+        ) % {
+            **span,
+            "amount": words.money(decimal(total)),
+            "low": words.money(decimal(low)),
+            "high": words.money(decimal(high)),
+        }
         if forecast.elapsed_days:
-            summary += (
-                f" So far you have used {words.energy(forecast.used_to_date)}, costing "
-                f"{words.money(decimal(costing.to_date))}."
-            )
+            summary += " " + _("So far you have used %(used)s, costing %(cost)s.") % {
+                "used": words.energy(forecast.used_to_date),
+                "cost": words.money(decimal(costing.to_date)),
+            }
     return [
         ctx.draft(
             TYPE,

@@ -11,7 +11,7 @@ differ at weekends). Without weather for the premise's region the model is calen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import product
 from typing import Any
 
@@ -58,6 +58,13 @@ class DailyModel:
     cooling_balance_c: float | None
     results: Any
     training_dates: pd.DatetimeIndex
+    level: float = 0.0
+    """Added to every day's expectation: the home's current level against the fit (see
+    :func:`insights.analytics.bill.recent_level`); 0 for the fit itself."""
+
+    def at_level(self, level: float) -> DailyModel:
+        """This model following the home's current ``level``."""
+        return replace(self, level=float(level))
 
     @property
     def uses_weather(self) -> bool:
@@ -82,7 +89,7 @@ class DailyModel:
 
     def predict(self, dates: pd.DatetimeIndex, temperature: np.ndarray | None = None) -> np.ndarray:
         """Expected usage per day (never below zero: a meter does not run backwards)."""
-        return np.maximum(0.0, self.results.predict(self.design(dates, temperature)))
+        return np.maximum(0.0, self.results.predict(self.design(dates, temperature)) + self.level)
 
     def weather_degree_days(self, temperature: np.ndarray) -> np.ndarray:
         """HDD + CDD at the model's own balance points: how much heating or cooling a day needs."""
@@ -111,23 +118,30 @@ def _qualifies(results: Any, terms: int) -> bool:
 
 
 def fit_daily_model(
-    dates: pd.DatetimeIndex, quantity: np.ndarray, temperature: np.ndarray | None
+    dates: pd.DatetimeIndex,
+    quantity: np.ndarray,
+    temperature: np.ndarray | None,
+    weights: np.ndarray | None = None,
 ) -> DailyModel | None:
     """The best daily model of ``quantity`` on ``dates`` (complete days only), or None when
-    there are fewer than :data:`MIN_TRAINING_DAYS` days. ``temperature`` may hold NaN."""
+    there are fewer than :data:`MIN_TRAINING_DAYS` days. ``temperature`` may hold NaN.
+    ``weights`` (one per date; default equal) make it weighted least squares: recent days
+    can count more."""
     quantity = np.asarray(quantity, dtype=float)
+    weights = np.ones(len(quantity)) if weights is None else np.asarray(weights, dtype=float)
     usable = np.isfinite(quantity)
     if usable.sum() < MIN_TRAINING_DAYS:
         return None
     temps = None if temperature is None else np.asarray(temperature, dtype=float)
     if temps is None or np.isfinite(temps[usable]).mean() < WEATHER_SUFFICIENCY:
         calendar = _calendar_columns(dates[usable])
-        results = sm.OLS(quantity[usable], calendar).fit()
+        results = sm.WLS(quantity[usable], calendar, weights=weights[usable]).fit()
         return DailyModel(CALENDAR, None, None, results, dates[usable])
 
     usable &= np.isfinite(temps)
     training = dates[usable]
     y, t, calendar = quantity[usable], temps[usable], _calendar_columns(training)
+    w = weights[usable]
     candidates: list[tuple[float, DailyModel]] = []
 
     def consider(kind: str, heating: float | None, cooling: float | None) -> None:
@@ -138,7 +152,7 @@ def fit_daily_model(
             degree_days.append(cooling_degree_days(t, cooling))
         if any(np.count_nonzero(values) < MIN_DEGREE_DAY_DAYS for values in degree_days):
             return  # the term would be (nearly) all zeros: nothing to estimate its slope from
-        results = sm.OLS(y, np.column_stack([calendar, *degree_days])).fit()
+        results = sm.WLS(y, np.column_stack([calendar, *degree_days]), weights=w).fit()
         if kind == INTERCEPT or _qualifies(results, len(degree_days)):
             model = DailyModel(kind, heating, cooling, results, training)
             candidates.append((float(results.rsquared_adj), model))

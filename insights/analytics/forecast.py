@@ -29,22 +29,32 @@ class Noise:
 
     sd: float
     rho: float
+    level_sd: float = 0.0
+    """The error of the level the days are forecast at, shared by every day of a sum."""
 
     @classmethod
-    def of(cls, residuals: np.ndarray) -> Noise:
+    def of(cls, residuals: np.ndarray, smoothing: float = 0.0) -> Noise:
+        """The noise of ``residuals``; with ``smoothing``, they are the one-step errors of a
+        level smoothed so (:func:`insights.analytics.bill.recent_level`), whose own error
+        has variance ``smoothing / (2 - smoothing) · σ²``."""
         residuals = np.asarray(residuals, dtype=float)
         residuals = residuals[np.isfinite(residuals)]
         if len(residuals) < 3:
             return cls(float(np.std(residuals)) if len(residuals) else 0.0, 0.0)
         rho = float(acf(residuals, nlags=1, fft=False)[1])
-        return cls(float(np.std(residuals, ddof=1)), float(np.clip(rho, 0.0, _MAX_RHO)))
+        sd = float(np.std(residuals, ddof=1))
+        return cls(
+            sd, float(np.clip(rho, 0.0, _MAX_RHO)), sd * np.sqrt(smoothing / (2 - smoothing))
+        )
 
     def variance_of_sum(self, days: int) -> float:
-        """Var(Σ e) over ``days`` consecutive AR(1) errors: σ²(n + 2 Σₖ (n - k) ρᵏ)."""
+        """Var(Σ e) over ``days`` consecutive AR(1) errors, σ²(n + 2 Σₖ (n - k) ρᵏ), plus the
+        level's error on each of them, (n · level_sd)²."""
         if days <= 0:
             return 0.0
         lags = np.arange(1, days)
-        return self.sd**2 * (days + 2 * float(np.sum((days - lags) * self.rho**lags)))
+        ar1 = self.sd**2 * (days + 2 * float(np.sum((days - lags) * self.rho**lags)))
+        return ar1 + (days * self.level_sd) ** 2
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,7 @@ class Total:
 
 def _usage(model: DailyModel, design: np.ndarray) -> np.ndarray:
     """Expected usage of each row of ``design`` (never below zero)."""
-    return np.maximum(0.0, design @ np.asarray(model.results.params, dtype=float))
+    return np.maximum(0.0, design @ np.asarray(model.results.params, dtype=float) + model.level)
 
 
 def _mixture_quantile(centres: np.ndarray, scale: float, t: Any, share: float) -> float:

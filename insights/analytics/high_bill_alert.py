@@ -8,6 +8,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from insights.analytics.bill import COMPLETE_COVERAGE, day_range, expected_daily
 from insights.analytics.context import MeterContext, decimal, percent, quantity
@@ -17,12 +19,12 @@ from insights.models import Severity
 from metadata.catalog import InsightType
 
 TYPE = InsightType.HIGH_BILL_ALERT.name
-VERSION = "high-bill/1.0"
+VERSION = "high-bill/1.1"
 
 _DRIVER_WORDS = {
-    WEATHER: "mostly because of the weather",
-    MORE_DAYS: "mostly because this period has more days",
-    USAGE: "mostly because you are using more energy than the weather explains",
+    WEATHER: gettext_lazy("mostly because of the weather"),
+    MORE_DAYS: gettext_lazy("mostly because this period has more days"),
+    USAGE: gettext_lazy("mostly because you are using more energy than the weather explains"),
 }
 
 
@@ -66,12 +68,17 @@ def drafts(ctx: MeterContext) -> list[InsightDraft]:
             ctx.instant(forecast.first),
             ctx.instant(forecast.end),
             severity=Severity.ALERT if change >= 2 * margin else Severity.WARNING,
-            title=f"Your bill may be {words.percent(change)} higher than last period",
-            summary=(
-                f"This period's bill is forecast at {words.money(decimal(forecast_cost))}, "
-                f"against {words.money(decimal(previous_cost))} last period, "
-                f"{_DRIVER_WORDS[driver]}."
-            ),
+            title=_("Your bill may be %(change)s higher than last period")
+            % {"change": words.percent(change)},
+            summary=_(
+                "This period's bill is forecast at %(forecast)s, against %(previous)s last "
+                "period, %(driver)s."
+            )
+            % {
+                "forecast": words.money(decimal(forecast_cost)),
+                "previous": words.money(decimal(previous_cost)),
+                "driver": _DRIVER_WORDS[driver],
+            },
             data={
                 "forecastCost": ctx.money(forecast_cost),
                 "previousCost": ctx.money(previous_cost),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
+from django.utils.translation import gettext as _
 
 from insights.analytics import peak
 from insights.analytics.context import RECENT_DAYS, MeterContext, decimal
@@ -42,16 +43,18 @@ def drafts(ctx: MeterContext) -> list[InsightDraft]:
         else None
     )
     words = ctx.wording
-    if saving is None:
-        saving_words = ""
-    elif saving > 0:
-        saving_words = (
-            f" Moving a fifth of your peak-rate usage to the cheapest hours would save about "
-            f"{words.money(decimal(saving))} a month."
-        )
-    else:
-        saving_words = (
-            " Your tariff charges the same at every hour, so shifting would not lower your bill."
+    values = {"start": words.hour(hour), "end": words.hour(hour + 1), "share": words.percent(share)}
+    summary = (
+        _("On an average day %(share)s of your usage falls between %(start)s and %(end)s.") % values
+    )
+    if saving is not None and saving > 0:
+        summary += " " + _(
+            "Moving a fifth of your peak-rate usage to the cheapest hours would save about "
+            "%(saving)s a month."
+        ) % {"saving": words.money(decimal(saving))}
+    elif saving is not None:
+        summary += " " + _(
+            "Your tariff charges the same at every hour, so shifting would not lower your bill."
         )
     return [
         ctx.draft(
@@ -59,11 +62,8 @@ def drafts(ctx: MeterContext) -> list[InsightDraft]:
             VERSION,
             ctx.instant(first),
             ctx.instant(end),
-            title=f"Your usage peaks between {hour:02d}:00 and {(hour + 1) % 24:02d}:00",
-            summary=(
-                f"On an average day {words.percent(share)} of your usage falls between "
-                f"{hour:02d}:00 and {(hour + 1) % 24:02d}:00.{saving_words}"
-            ),
+            title=_("Your usage peaks between %(start)s and %(end)s") % values,
+            summary=summary,
             data={
                 "peakHour": hour,
                 "peakShare": round(share, 3),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from django.utils.translation import gettext as _
+
 from customers.models import Customer, Meter
 from insights.analytics import peers
 from insights.analytics.context import quantity
@@ -38,7 +40,20 @@ def home_drafts(*, customer: Customer, meter: Meter, last_day: date) -> list[Ins
         locale=customer.locale, currency=customer.billing_currency, unit=meter.unit_of_measure
     )
     difference = yours / result.average - 1 if result.average > 0 else 0.0
-    comparison = "more" if difference > 0 else "less"
+    values = {"change": words.percent(difference)}
+    if difference > 0:
+        title = _("You used %(change)s more than similar homes") % values
+    else:
+        title = _("You used %(change)s less than similar homes") % values
+    summary = _(
+        "In %(month)s your home used %(yours)s; similar homes nearby used %(average)s on "
+        "average and the most efficient fifth %(efficient)s or less."
+    ) % {
+        "month": words.month(first),
+        "yours": words.energy(yours),
+        "average": words.energy(result.average),
+        "efficient": words.energy(result.efficient),
+    }
     tz = zone(meter.timezone)
     return [
         InsightDraft(
@@ -50,12 +65,8 @@ def home_drafts(*, customer: Customer, meter: Meter, last_day: date) -> list[Ins
             period_start=local_date_start(tz, first),
             period_end=local_date_start(tz, month_first),
             model_version=VERSION,
-            title=f"You used {words.percent(difference)} {comparison} than similar homes",
-            summary=(
-                f"In {first:%B %Y} your home used {words.energy(yours)}; similar homes nearby "
-                f"used {words.energy(result.average)} on average and the most efficient "
-                f"fifth {words.energy(result.efficient)} or less."
-            ),
+            title=title,
+            summary=summary,
             data={
                 "percentile": round(result.percentile, 1),
                 "cohortSize": result.cohort_size,

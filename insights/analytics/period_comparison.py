@@ -6,19 +6,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.utils.translation import gettext as _
+
 from insights.analytics.bill import COMPLETE_COVERAGE, day_range, expected_daily
 from insights.analytics.context import MeterContext, percent, quantity, year_earlier
 from insights.drafts import InsightDraft
 from metadata.catalog import InsightType
 
 TYPE = InsightType.PERIOD_COMPARISON.name
-VERSION = "period-comparison/1.0"
+VERSION = "period-comparison/1.1"
 
 
 def drafts(ctx: MeterContext) -> list[InsightDraft]:
     if ctx.model is None:
         return []
-    current_first, _ = ctx.current_billing_period()
+    current_first = ctx.current_billing_period()[0]
     first, end = ctx.billing_period(current_first - timedelta(days=1))
     if first < ctx.history.first_day:
         return []
@@ -48,23 +50,49 @@ def drafts(ctx: MeterContext) -> list[InsightDraft]:
         # period's weather, length and weekdays alone.
         adjusted[name] = (current / other) / (expected_current / expected_other) - 1
     words = ctx.wording
-    span = words.span(first, end - timedelta(days=1))
+    values = {
+        "first": words.day(first),
+        "last": words.day(end - timedelta(days=1)),
+        "quantity": words.energy(current),
+    }
     change = changes["previous"]
     if change is None:
-        title = f"You used {words.energy(current)} last period"
-        summary = f"From {span} you used {words.energy(current)}."
+        title = _("You used %(quantity)s last period") % values
+        summary = _("From %(first)s to %(last)s you used %(quantity)s.") % values
     else:
-        direction = "more" if change > 0 else "less"
-        title = f"You used {words.percent(change)} {direction} than the period before"
-        summary = (
-            f"From {span} you used {words.energy(current)}, {words.percent(change)} "
-            f"{direction} than the period before"
-        )
+        values["change"] = words.percent(change)
+        if change > 0:
+            title = _("You used %(change)s more than the period before") % values
+            summary = (
+                _(
+                    "From %(first)s to %(last)s you used %(quantity)s, %(change)s more than the "
+                    "period before."
+                )
+                % values
+            )
+        else:
+            title = _("You used %(change)s less than the period before") % values
+            summary = (
+                _(
+                    "From %(first)s to %(last)s you used %(quantity)s, %(change)s less than the "
+                    "period before."
+                )
+                % values
+            )
         weather_adjusted = adjusted["previous"]
-        summary += (
-            f"; allowing for the weather and the number of days, "
-            f"{words.percent(weather_adjusted)} {'more' if weather_adjusted > 0 else 'less'}."
-        )
+        adjusted_values = {"change": words.percent(weather_adjusted)}
+        if weather_adjusted > 0:
+            summary += (
+                " "
+                + _("Allowing for the weather and the number of days, %(change)s more.")
+                % adjusted_values
+            )
+        else:
+            summary += (
+                " "
+                + _("Allowing for the weather and the number of days, %(change)s less.")
+                % adjusted_values
+            )
     return [
         ctx.draft(
             TYPE,

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from insights.analytics import anomalies, baseload, metrics, peak, peers
-from insights.analytics.bill import forecast_period
+from insights.analytics.bill import fit_as_of, forecast_period, recent_level, temperatures_for
 from insights.analytics.daily_model import (
     CALENDAR,
     COOLING,
@@ -340,6 +340,66 @@ def test_period_forecast_counts_metered_days_fills_gaps_and_forecasts_the_rest()
     assert len(forecast.remaining) == 20
 
 
+def _heating_home(days: int, step_day: int, step: float) -> pd.DataFrame:
+    """10 kWh a day + 0.8 kWh per heating degree day (balance 15 °C), and ``step`` more a day
+    from ``step_day`` on (an electric car, an extra occupant). A 365-day seasonal cycle from
+    the depth of winter (-5 °C) to high summer (30 °C) with day-to-day wobble."""
+    temperature = 12.5 - 17.5 * np.cos(2 * np.pi * np.arange(days) / 365) + jitter(days, 2.0, 1)
+    quantity = 10 + 0.8 * np.maximum(0, 15 - temperature) + jitter(days, 0.5, 2)
+    quantity[step_day:] += step
+    return pd.DataFrame(
+        {"quantity": quantity, "coverage": 1.0, "temperature": temperature}, index=dates(days)
+    )
+
+
+def _followed_share(daily: pd.DataFrame, as_of: date, step: float, **options) -> float:
+    """The share of the step the forecast's days after ``as_of`` carry, the weather of those
+    days being unknown (normals stand in, for the forecast and for the truth alike)."""
+    weather = daily["temperature"].where(daily.index <= pd.Timestamp(as_of))
+    forecast = forecast_period(
+        daily=daily.loc[: pd.Timestamp(as_of)],
+        weather=weather,
+        first=as_of - timedelta(days=9),
+        end=as_of + timedelta(days=21),
+        as_of=as_of,
+        **options,
+    )
+    assert forecast.model.kind == HEATING  # still a weather model
+    assert 0.6 < forecast.model.heating_slope < 1.2  # (true 0.8: a winter step leaks a little)
+    temperature = temperatures_for(weather, forecast.remaining.index)[0]
+    without_step = 10 + 0.8 * np.maximum(0, 15 - temperature)
+    return float(np.mean(forecast.remaining.to_numpy() - without_step) / step)
+
+
+def test_the_forecast_follows_a_step_in_level_within_two_weeks_and_still_uses_weather():
+    step_day, step = 360, 6.0  # in the depth of the second winter
+    daily = _heating_home(380, step_day, step)
+    as_of = daily.index[step_day + 13].date()  # the step's fourteenth day
+
+    assert _followed_share(daily, as_of, step) >= 0.7
+    # A year of equal weights and no level (the model before) carries a fraction of it.
+    equal = fit_as_of(daily, as_of, half_life=np.inf)
+    assert _followed_share(daily, as_of, step, model=equal, smoothing=0.0) < 0.3
+
+
+def test_the_level_is_the_exponentially_smoothed_residual():
+    days = 120
+    daily = pd.DataFrame(
+        {"quantity": 10 + jitter(days, 0.01), "coverage": 1.0, "temperature": np.nan},
+        index=dates(days),
+    )
+    model = fit_daily_model(daily.index[:100], daily["quantity"].to_numpy()[:100], None)
+    daily.iloc[100:, 0] += 4.0  # 20 days 4 kWh higher
+    level = recent_level(model, daily, smoothing=0.1)
+    assert level.value == pytest.approx(4.0 * (1 - 0.9**20), abs=0.05)
+    assert level.before.iloc[100] == pytest.approx(0.0, abs=0.05)  # the step's first day
+    assert level.errors[100] == pytest.approx(4.0, abs=0.05)
+    daily.iloc[100:105, 1] = 0.5  # partly read days do not move it
+    assert recent_level(model, daily, smoothing=0.1).value == pytest.approx(
+        4.0 * (1 - 0.9**15), abs=0.05
+    )
+
+
 def test_change_components_add_up_and_name_the_driver():
     longer = change_components(
         current_quantity=310,
@@ -397,21 +457,37 @@ def test_an_anomaly_must_also_be_a_sizeable_share_of_the_day():
     assert not anomalies.daily_scores(actual, expected)["anomalous"].any()
 
 
-def test_the_unusual_hour_is_found_against_its_own_hour_of_day():
-    days = dates(63)
+def _hours(days: pd.DatetimeIndex) -> pd.DataFrame:
+    """A home's complete hours: 0.5 kWh an hour, 2 kWh at 19:00, a little wobble."""
     rows = []
     for day in days:
         for hour in range(24):
             usual = 2.0 if hour == 19 else 0.5
             wobble = 0.05 * ((day.day + hour) % 3 - 1)
-            rows.append((day, hour, usual + wobble, 15.0))
-    hours = pd.DataFrame(rows, columns=["date", "hour", "quantity", "day_expected"])
-    scan_from = days[-7]
-    at_three = (hours["date"] == days[-3]) & (hours["hour"] == 3)
-    hours.loc[at_three, "quantity"] = 3.0  # 3 kWh at 3 am, where 0.5 is usual
-    flagged = anomalies.hourly_anomalies(hours, scan_from)
-    assert [(row.date, row.hour) for row in flagged.itertuples()] == [(days[-3], 3)]
-    assert flagged["expected"].iloc[0] == pytest.approx(0.5, abs=0.06)
+            rows.append((day, hour, usual + wobble, 13.5))
+    return pd.DataFrame(rows, columns=["date", "hour", "quantity", "day_expected"])
+
+
+def test_a_run_of_hours_above_the_homes_own_profile_is_found_with_its_hours():
+    days = dates(35)
+    hours = _hours(days)
+    heater = (hours["date"] == days[-3]) & hours["hour"].between(13, 18)
+    hours.loc[heater, "quantity"] += 1.0  # a 1 kW heater from 13:00 to 19:00: +6 kWh
+    scores = anomalies.window_scores(hours, days[-7])
+    assert list(scores.index) == list(days[-7:])
+    unusual = scores[scores["window_z"] > anomalies.WINDOW_THRESHOLD]
+    assert list(unusual.index) == [days[-3]]
+    assert (unusual["window_start"].iloc[0], unusual["window_hours"].iloc[0]) == (13, 6)
+    assert unusual["window_excess"].iloc[0] == pytest.approx(6.0, abs=0.3)
+
+
+def test_a_single_busy_hour_is_not_a_run():
+    days = dates(35)
+    hours = _hours(days)
+    dryer = (hours["date"] == days[-3]) & (hours["hour"] == 3)
+    hours.loc[dryer, "quantity"] = 4.0  # one hour of a 4 kW dryer at 3 am
+    scores = anomalies.window_scores(hours, days[-7])
+    assert (scores["window_z"] < anomalies.WINDOW_THRESHOLD).all()
 
 
 # --- baseload --------------------------------------------------------------------------------
@@ -586,3 +662,13 @@ def test_ashrae_scores():
     assert metrics.nmbe(actual, predicted) == pytest.approx(0.0)
     assert metrics.nmbe(actual, actual - 1) == pytest.approx(3 / 60 * 100)
     assert metrics.precision_recall({1, 2, 3, 4}, {1, 2, 5}) == (0.5, pytest.approx(2 / 3))
+
+
+def test_the_numpy_mad_is_scipys_normal_scaled_mad_without_nan():
+    from scipy.stats import median_abs_deviation
+
+    values = np.random.default_rng(5).normal(3, 2, 61)
+    values[[4, 17]] = np.nan
+    assert anomalies._mad(values) == pytest.approx(
+        median_abs_deviation(values, scale="normal", nan_policy="omit"), rel=1e-12
+    )
