@@ -91,7 +91,14 @@ class Rollup(models.Model):
     """
 
     meter = models.ForeignKey(
-        Meter, on_delete=models.CASCADE, related_name="rollups", db_index=False
+        Meter,
+        on_delete=models.CASCADE,
+        related_name="rollups",
+        db_index=False,  # the (meter, granularity, start) unique index leads with meter_id
+        # No database FK: its deferred check ran one trigger per row at commit (100 ms of a
+        # meter-year's rebuild). Rollups are only written by usage.rollups, for a meter it has
+        # loaded and locked; deleting a meter deletes its rollups through Django's CASCADE.
+        db_constraint=False,
     )
     granularity = models.CharField(
         max_length=16,

@@ -10,7 +10,7 @@ shared with the API). A refresh recomputes every bucket touching a range of chan
   HOUR rollups and WEEK, MONTH and BILLING_PERIOD the DAY ones, so the readings are read once.
   ``INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE`` writes the totals (only rows
   whose figures changed), and the same statement deletes the rows of buckets in the range that
-  no longer hold any reading.
+  no longer hold any reading. A meter with no rollups in the range yet gets a plain ``INSERT``.
 * Elsewhere (SQLite, the embedded demo): the same buckets and prices in Python, upserted with
   ``bulk_create(update_conflicts=True)``. Same rows as PostgreSQL, slower.
 
@@ -163,20 +163,29 @@ fresh AS (
 )"""  # noqa: S608 (composed of constant SQL; values are bound)
 
 
-def _refresh_statement(fresh: str) -> str:
-    """Upserts the ``fresh`` rows as the rollups of their buckets (only rows whose figures
-    changed) and deletes the rows of buckets in the range that no longer hold any reading, in
-    one statement."""
-    return f"""
-WITH {fresh},
-upserted AS (
+_INSERT_FRESH = """
     INSERT INTO usage_rollup AS rollup (
         meter_id, granularity, start, "end", quantity, cost, actual_count, estimated_count,
         expected_count, peak_quantity, computed_at
     )
     SELECT %(meter_id)s, %(granularity)s, start, "end", quantity, cost, actual_count,
            estimated_count, expected_count, peak_quantity, %(now)s
-    FROM fresh
+    FROM fresh"""
+
+
+def _insert_statement(fresh: str) -> str:
+    """Inserts the ``fresh`` rows: for a meter with no rollups in the range (a first rollup,
+    a rebuild from empty), where checking each row for a conflict would double the write."""
+    return f"WITH {fresh}{_INSERT_FRESH}"
+
+
+def _refresh_statement(fresh: str) -> str:
+    """Upserts the ``fresh`` rows as the rollups of their buckets (only rows whose figures
+    changed) and deletes the rows of buckets in the range that no longer hold any reading, in
+    one statement."""
+    return f"""
+WITH {fresh},
+upserted AS ({_INSERT_FRESH}
     ON CONFLICT (meter_id, granularity, start) DO UPDATE SET
         "end" = EXCLUDED."end",
         quantity = EXCLUDED.quantity,
@@ -200,9 +209,16 @@ WHERE stale.meter_id = %(meter_id)s
 """  # noqa: S608 (composed of constant SQL; values are bound)
 
 
-_REFRESH_HOURS_SQL = _refresh_statement(_FRESH_HOURS_FROM_READINGS)
-_REFRESH_FROM_READINGS_SQL = _refresh_statement(_FRESH_FROM_PRICED_READINGS)
-_REFRESH_FROM_ROLLUPS_SQL = _refresh_statement(_FRESH_FROM_ROLLUPS)
+#: The statement for (fresh rows from, rollups exist in the range): upsert, else insert.
+_STATEMENTS = {
+    (source, upsert): (_refresh_statement if upsert else _insert_statement)(fresh)
+    for source, fresh in (
+        ("hours", _FRESH_HOURS_FROM_READINGS),
+        ("readings", _FRESH_FROM_PRICED_READINGS),
+        ("rollups", _FRESH_FROM_ROLLUPS),
+    )
+    for upsert in (True, False)
+}
 #: The finer granularity each one's buckets are unions of: a local day is whole local hours
 #: (midnight is an hour boundary even at odd offsets and DST), weeks and months whole days.
 _MADE_OF = {
@@ -258,9 +274,11 @@ def _refresh_sql(
     now: datetime,
     finer: Granularity | None,
     grid: PriceGrid,
+    *,
+    upsert: bool,
 ) -> None:
     """One statement: from the ``finer`` rollups when given (already fresh for this range),
-    else from the readings."""
+    else from the readings; ``upsert`` unless the meter has no rollups in the range."""
     params = {
         "tariff_id": meter.tariff_id,
         "tz": meter.timezone,
@@ -277,11 +295,12 @@ def _refresh_sql(
         "source": finer.name if finer else None,
     }
     if finer is not None:
-        statement = _REFRESH_FROM_ROLLUPS_SQL
+        source = "rollups"
     elif granularity is Granularity.HOUR:
-        statement = _REFRESH_HOURS_SQL
+        source = "hours"
     else:
-        statement = _REFRESH_FROM_READINGS_SQL
+        source = "readings"
+    statement = _STATEMENTS[source, upsert]
     # Bound server-side: the bucket arrays travel once each, in binary, rather than inlined
     # as SQL text literals (9,000 timestamps quoted in Python and parsed by PostgreSQL per use).
     connection.ensure_connection()
@@ -382,6 +401,8 @@ def _refresh(
     ).delete()
     edges = [meter_bucket_range(meter, granularity, start, end) for granularity in kept]
     hull = (min(lo for lo, _ in edges), max(hi for _, hi in edges))
+    # Every bucket refreshed below lies in the hull: with no rollup there yet, each row is new.
+    upsert = Rollup.objects.filter(meter=meter, start__lt=hull[1], end__gt=hull[0]).exists()
     for granularity in kept:
         finer = _MADE_OF.get(granularity)
         finer = finer if finer in kept else None
@@ -396,7 +417,7 @@ def _refresh(
         for i in range(0, len(bounds) - 1, CHUNK_BUCKETS):
             chunk = bounds[i : i + CHUNK_BUCKETS + 1]
             if in_sql:
-                _refresh_sql(meter, granularity, chunk, now, finer, grid)
+                _refresh_sql(meter, granularity, chunk, now, finer, grid, upsert=upsert)
             else:
                 _refresh_python(meter, granularity, chunk, now)
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from metadata.catalog import Granularity
 from usage.calendar import bucket_bounds, zone
 from usage.imports import readings_upsert
-from usage.models import Reading, Rollup, RollupDirtyRange
+from usage.models import ROLLUP_FIGURES, Reading, Rollup, RollupDirtyRange
 from usage.rollups import (
     rollup_granularities,
     rollups_catch_up_pending,
@@ -418,3 +418,31 @@ def test_catching_up_one_day_touches_only_its_buckets(
     # PostgreSQL sums the week from its days as they are; SQLite (the demo) from the readings.
     assert week == (5 * 24 + 0 + 48 if connection.vendor == "postgresql" else 6 * 24 + 48)
     assert local_day_rows(meter, "MONTH")["2026-05-01T00:00:00-04:00"].quantity == 3 * 24 + 48
+
+
+def test_a_rebuild_from_empty_inserts_the_rows_an_upsert_over_stale_ones_writes(new_meter):
+    """A meter without rollups in the range gets a plain INSERT; one with rows (here all
+    wrong) the upsert: both end with the same rows."""
+    meter = new_meter()
+    write_readings(meter, full_days(meter, datetime(2026, 5, 1, 4, tzinfo=UTC), 3))
+    rollups_rebuild(meter=meter)
+    fresh = list(Rollup.objects.order_by("granularity", "start").values_list(*ROLLUP_FIGURES))
+
+    Rollup.objects.update(quantity=Decimal(999), peak_quantity=Decimal(0))
+    rollups_rebuild(meter=meter)
+
+    assert (
+        list(Rollup.objects.order_by("granularity", "start").values_list(*ROLLUP_FIGURES)) == fresh
+    )
+
+
+def test_deleting_a_meter_deletes_its_rollups(new_meter):
+    """The rollup table has no database FK to meters: Django's CASCADE does the work."""
+    meter = new_meter()
+    write_readings(meter, full_days(meter, datetime(2026, 5, 1, 4, tzinfo=UTC), 1))
+    rollups_rebuild(meter=meter)
+    assert Rollup.objects.filter(meter=meter).exists()
+
+    meter.delete()
+
+    assert not Rollup.objects.exists()
