@@ -85,3 +85,11 @@ def env_decimal(name: str, default: str) -> Decimal:
     if not number.is_finite() or number < 0:
         raise ImproperlyConfigured(f"{name} must be a non-negative number, not {value!r}")
     return number
+
+
+def env_choice(name: str, default: str, choices: list[str]) -> str:
+    """One of ``choices``; anything else refuses to start."""
+    value = env_str(name, default) or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value

@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from energygrid.env import (
     env_bool,
+    env_choice,
     env_decimal,
     env_header,
     env_int,
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "energygrid.api.middleware.RequestIdMiddleware",
+    "energygrid.api.logs.AccessLogMiddleware",
     "energygrid.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -335,18 +337,22 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 
+# One JSON object per line (LOG_FORMAT=json, the default) or plain text for a terminal; every
+# line carries the request id, and energygrid.access writes one line per request.
+LOG_FORMAT = env_choice("LOG_FORMAT", "json", ["json", "plain"])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "energygrid.api.request_context.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
+        "json": {"()": "energygrid.api.logs.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["request_id"],
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
@@ -357,3 +363,7 @@ LOGGING = {
         "axes": {"level": "WARNING", "propagate": True},
     },
 }
+
+# /metrics (Prometheus) is served outside /usage/v1; with a token set it answers only to
+# "Authorization: Bearer <token>" (404 otherwise).
+METRICS_TOKEN = env_str("METRICS_TOKEN")

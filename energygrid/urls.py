@@ -8,6 +8,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
+from energygrid.api.metrics import metrics_view
 from energygrid.api.views import HealthView, ReadinessView
 
 handler400 = "energygrid.api.problems.handler400"
@@ -34,6 +35,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", HealthView.as_view(), name="healthz"),
     path("readyz", ReadinessView.as_view(), name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("usage/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
 ]

@@ -9,3 +9,7 @@ class ApiConfig(AppConfig):
     name = "energygrid.api"
     label = "api"
     verbose_name = "API plumbing"
+
+    def ready(self) -> None:
+        # Connects the Celery task signals, in web and worker processes alike.
+        from energygrid.api import metrics  # noqa: F401
