@@ -12,8 +12,9 @@
    insights reads of many customers, 40 % of them from one greedy customer. Latency counts
    from when a request was due, so a backed-up server shows in it. The greedy customer must
    get 429s, each with ``Retry-After``; nobody else may.
-4. Fails (exit 1) on any 5xx, on a 429 without ``Retry-After``, and on any server log line
-   that is not a JSON access line or is a warning or worse.
+4. Fails (exit 1) on any 5xx, on a 429 without ``Retry-After``, on any server log line that
+   is not a JSON access line or is a warning or worse, and when ``/metrics`` (multiprocess
+   mode) has not counted every soak request.
 
 Every request goes to 127.0.0.1 and the run stops by itself. ``--smoke`` is a few seconds of
 each phase (the test suite runs it). The summary is printed as one JSON object at the end.
@@ -246,6 +247,21 @@ async def open_loop(port: int, targets: list[Target], greedy: list[Target], rate
     return phase
 
 
+def requests_counted(port: int) -> float:
+    """API requests in ``energygrid_request_duration_seconds``, summed over the workers."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "energygrid_request_duration_seconds_count"
+        and sample.labels["route"].startswith("usage/v1/")
+    )
+
+
 def unexpected_log_lines(log: Path) -> list[str]:
     """Server log lines other than INFO-level JSON (access lines and the like)."""
     bad = []
@@ -274,6 +290,7 @@ def main() -> int:
     limit = max(1, int(capacity * THROTTLE_SHARE_OF_CAPACITY * min(60, args.soak_seconds)))
     with server(port, args.workers, f"{limit}/min", log):
         soak = asyncio.run(open_loop(port, targets, greedy, 2 * capacity, args.soak_seconds))
+        counted = requests_counted(port)
 
     throttled = [r for r in soak.results if r.status == 429]
     checks = {
@@ -283,6 +300,8 @@ def main() -> int:
         "every_429_has_retry_after": all(r.retry_after for r in throttled),
         "greedy_customer_was_throttled": bool(throttled),
         "no_unexpected_log_lines": not unexpected_log_lines(log),
+        # Every worker's requests reach /metrics (multiprocess mode), health probes aside.
+        "metrics_count_every_request": counted >= len(soak.results),
     }
     report = {
         "capacity_per_s": round(capacity, 1),
