@@ -46,11 +46,15 @@ def route_of(request: HttpRequest) -> str:
 
 
 def customer_id_of(request: HttpRequest) -> str | None:
-    """The authenticated customer's id (DRF copies its user onto the Django request)."""
+    """The authenticated customer's id (DRF copies its user onto the Django request).
+
+    ``type``, not ``isinstance``: the admin's lazy ``request.user`` must not be evaluated here
+    (a session query per request, and outside the views' database-outage handling).
+    """
     from customers.models import Customer
 
     user = getattr(request, "user", None)
-    return str(user.pk) if isinstance(user, Customer) else None
+    return str(user.pk) if type(user) is Customer else None
 
 
 class AccessLogMiddleware:

@@ -49,7 +49,7 @@ def test_the_schema_lists_every_api_route(published):
 def test_only_the_api_health_and_admin_are_routed():
     top_level = {route.split("/")[1] for route in routes()}
 
-    assert top_level == {"usage", "healthz", "readyz", "admin"}
+    assert top_level == {"usage", "healthz", "readyz", "metrics", "admin"}
 
 
 @pytest.mark.parametrize(
