@@ -49,8 +49,8 @@ def drafts(ctx: MeterContext) -> list[InsightDraft]:
         ctx.draft(
             TYPE,
             VERSION,
-            ctx.instant(first),
-            ctx.instant(end),
+            first,
+            end,
             title=_("Your home draws %(watts)s W around the clock") % values,
             summary=summary,
             data={

@@ -74,8 +74,8 @@ def drafts(ctx: MeterContext) -> list[InsightDraft]:
         ctx.draft(
             TYPE,
             VERSION,
-            ctx.instant(forecast.first),
-            ctx.instant(forecast.end),
+            forecast.first,
+            forecast.end,
             title=title,
             summary=summary,
             data=data,

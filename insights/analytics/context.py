@@ -162,16 +162,17 @@ class MeterContext:
         return f"meter:{self.meter.pk}"
 
     def draft(
-        self, insight_type: str, version: str, first: datetime, end: datetime, **fields
+        self, insight_type: str, version: str, first: date, end: date, **fields
     ) -> InsightDraft:
+        """A draft of this meter's insight over its local dates ``[first, end)``."""
         return InsightDraft(
             customer=self.customer,
             type=insight_type,
             subject_key=self.subject_key,
             account=self.meter.account,
             meter=self.meter,
-            period_start=first,
-            period_end=end,
+            period_start=self.instant(first),
+            period_end=self.instant(end),
             model_version=version,
             **fields,
         )

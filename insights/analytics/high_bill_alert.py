@@ -65,8 +65,8 @@ def drafts(ctx: MeterContext) -> list[InsightDraft]:
         ctx.draft(
             TYPE,
             VERSION,
-            ctx.instant(forecast.first),
-            ctx.instant(forecast.end),
+            forecast.first,
+            forecast.end,
             severity=Severity.ALERT if change >= 2 * margin else Severity.WARNING,
             title=_("Your bill may be %(change)s higher than last period")
             % {"change": words.percent(change)},

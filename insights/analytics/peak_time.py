@@ -60,8 +60,8 @@ def drafts(ctx: MeterContext) -> list[InsightDraft]:
         ctx.draft(
             TYPE,
             VERSION,
-            ctx.instant(first),
-            ctx.instant(end),
+            first,
+            end,
             title=_("Your usage peaks between %(start)s and %(end)s") % values,
             summary=summary,
             data={

@@ -97,8 +97,8 @@ def drafts(ctx: MeterContext) -> list[InsightDraft]:
         ctx.draft(
             TYPE,
             VERSION,
-            ctx.instant(first),
-            ctx.instant(end),
+            first,
+            end,
             title=title,
             summary=summary,
             data={

@@ -113,8 +113,8 @@ def _day_anomaly(ctx: MeterContext, row) -> InsightDraft:
     return ctx.draft(
         TYPE,
         VERSION,
-        ctx.instant(day),
-        ctx.instant(day + timedelta(days=1)),
+        day,
+        day + timedelta(days=1),
         severity=Severity.ALERT if excess >= row.expected else Severity.WARNING,
         title=_("Unusually high usage on %(day)s") % {"day": words.day(day)},
         summary=summary,
