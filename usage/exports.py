@@ -109,10 +109,68 @@ def espi_feed(
 ) -> Iterator[str]:
     """An ESPI Atom feed (UsagePoint, LocalTimeParameters, MeterReading, ReadingType, one
     IntervalBlock per local day) that Green Button importers accept."""
-    base = f"/espi/1_1/resource/RetailCustomer/{customer.pk}/UsagePoint/{meter.pk}"
+    return espi_document(
+        meters=[meter],
+        start=start,
+        end=end,
+        currency=currency,
+        usage_points=f"/espi/1_1/resource/RetailCustomer/{customer.pk}/UsagePoint",
+        title=f"Green Button Download My Data: meter {meter.meter_number}",
+    )
+
+
+def espi_document(
+    *,
+    meters: list[Meter],
+    start: datetime,
+    end: datetime,
+    currency: str,
+    usage_points: str,
+    title: str,
+) -> Iterator[str]:
+    """An ESPI Atom feed with one UsagePoint per meter, under the ``usage_points`` href (the
+    Download My Data export and the Connect My Data subscription feeds both write this)."""
+    yield _feed_start(title)
+    for meter in meters:
+        yield from _usage_point(meter, start, end, currency, f"{usage_points}/{meter.pk}")
+    yield "</feed>\n"
+
+
+def espi_usage_points(*, meters: list[Meter], usage_points: str, title: str) -> Iterator[str]:
+    """An ESPI Atom feed of the meters' UsagePoint entries alone (no readings)."""
+    yield _feed_start(title)
+    for meter in meters:
+        yield _usage_point_entry(meter, f"{usage_points}/{meter.pk}")
+    yield "</feed>\n"
+
+
+def _feed_start(title: str) -> str:
+    now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:espi="http://naesb.org/espi">'
+        f"<id>urn:uuid:{uuid.uuid4()}</id><title>{escape(title)}</title>"
+        f"<updated>{now}</updated>\n"
+    )
+
+
+def _usage_point_entry(meter: Meter, base: str) -> str:
+    return _entry(
+        base,
+        f"Meter {meter.meter_number}",
+        '<UsagePoint xmlns="http://naesb.org/espi"><ServiceCategory><kind>'
+        f"{espi.SERVICE_KINDS.get(meter.service_type, 0)}</kind></ServiceCategory></UsagePoint>",
+        [f"{base}/MeterReading", f"/espi/1_1/resource/LocalTimeParameters/{meter.pk}"],
+    )
+
+
+def _usage_point(
+    meter: Meter, start: datetime, end: datetime, currency: str, base: str
+) -> Iterator[str]:
+    """The entries of one meter: UsagePoint, its LocalTimeParameters, MeterReading,
+    ReadingType and one IntervalBlock per local day of readings in ``[start, end)``."""
     uom, meter_units_per_uom = espi.METER_UNIT_TO_UOM.get(meter.unit_of_measure, (0, Decimal(1)))
     scale = 1 / meter_units_per_uom / Decimal(10) ** ESPI_POWER_OF_TEN
-    now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     local_time = "".join(
         f"<{key}>{value}</{key}>"
         for key, value in _local_time_parameters(meter.timezone, start).items()
@@ -126,21 +184,9 @@ def espi_feed(
         f"<phase>769</phase><powerOfTenMultiplier>{ESPI_POWER_OF_TEN}</powerOfTenMultiplier>"
         f"<timeAttribute>0</timeAttribute><uom>{uom}</uom></ReadingType>"
     )
-    yield (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:espi="http://naesb.org/espi">'
-        f"<id>urn:uuid:{uuid.uuid4()}</id><title>Green Button Download My Data: meter "
-        f"{escape(meter.meter_number)}</title><updated>{now}</updated>\n"
-    )
+    yield _usage_point_entry(meter, base)
     yield _entry(
-        base,
-        f"Meter {meter.meter_number}",
-        '<UsagePoint xmlns="http://naesb.org/espi"><ServiceCategory><kind>'
-        f"{espi.SERVICE_KINDS.get(meter.service_type, 0)}</kind></ServiceCategory></UsagePoint>",
-        [f"{base}/MeterReading", "/espi/1_1/resource/LocalTimeParameters/1"],
-    )
-    yield _entry(
-        "/espi/1_1/resource/LocalTimeParameters/1",
+        f"/espi/1_1/resource/LocalTimeParameters/{meter.pk}",
         meter.timezone,
         f'<LocalTimeParameters xmlns="http://naesb.org/espi">{local_time}</LocalTimeParameters>',
     )
@@ -160,7 +206,6 @@ def espi_feed(
             f"<duration>{_epoch(day_end) - _epoch(day_start)}</duration>"
             f"<start>{_epoch(day_start)}</start></interval>{body}</IntervalBlock>",
         )
-    yield "</feed>\n"
 
 
 def _interval_reading(reading: PricedReading, meter: Meter, scale: Decimal) -> str:
