@@ -20,6 +20,7 @@ from rest_framework.generics import get_object_or_404
 from budgets.amounts import amount_quantize
 from budgets.models import Budget, BudgetKind, BudgetState
 from customers.models import Customer, Meter
+from customers.selectors import account_scope
 from insights.models import Insight
 from metadata.catalog import BudgetPeriod, Granularity, InsightType
 from usage.calendar import bucket_bounds, local_date_start, zone
@@ -35,7 +36,9 @@ _PERIOD_GRANULARITY = {
 
 def budget_list(*, customer: Customer) -> QuerySet[Budget]:
     """The customer's budgets with what their status and representation need, in one query."""
-    return Budget.objects.filter(customer=customer).select_related("customer", "account", "meter")
+    return Budget.objects.filter(account_scope(customer), customer=customer).select_related(
+        "customer", "account", "meter"
+    )
 
 
 def budget_get(*, customer: Customer, budget_id: str, for_update: bool = False) -> Budget:

@@ -18,6 +18,7 @@ from budgets.amounts import amount_string, decimal_places
 from budgets.models import Budget, BudgetKind, BudgetState
 from budgets.selectors import BudgetStatus
 from customers.models import Account, Customer, Meter
+from customers.selectors import account_scope
 from metadata.catalog import BUDGET_PERIOD_IDS
 from usage.calendar import zone
 
@@ -51,11 +52,11 @@ class OwnedIdField(serializers.UUIDField):
 
 
 def _own_accounts(customer: Customer) -> QuerySet[Account]:
-    return Account.objects.filter(customer=customer)
+    return Account.objects.filter(account_scope(customer, "pk"), customer=customer)
 
 
 def _own_meters(customer: Customer) -> QuerySet[Meter]:
-    return Meter.objects.filter(account__customer=customer)
+    return Meter.objects.filter(account_scope(customer), account__customer=customer)
 
 
 @extend_schema_field(

@@ -84,6 +84,9 @@ class Customer(models.Model):
     # DRF treats request.user as authenticated through this flag.
     is_authenticated = True
     is_anonymous = False
+    #: Set on the request's customer when a partner token acts for them: the accounts its
+    #: grant covers (see ``selectors.account_scope``). None: every one of theirs.
+    granted_account_ids: frozenset[uuid.UUID] | None = None
 
 
 class Tariff(models.Model):

@@ -9,7 +9,7 @@ from functools import cache
 
 from cachetools import TTLCache
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from customers.models import Account, Customer, Meter, TariffRate
 
@@ -65,9 +65,17 @@ def customer_profile(*, customer: Customer) -> Customer:
     return Customer.objects.select_related("utility").get(pk=customer.pk)
 
 
+def account_scope(customer: Customer | None, account: str = "account") -> Q:
+    """Limits rows to the accounts this request may see (``account``: the rows' account
+    field): those a partner token's grant covers. Empty for the customer's own token, so
+    their queries are unchanged."""
+    granted = getattr(customer, "granted_account_ids", None)
+    return Q() if granted is None else Q(**{f"{account}__in": granted})
+
+
 def account_list(*, customer: Customer) -> QuerySet[Account]:
     return (
-        Account.objects.filter(customer=customer)
+        Account.objects.filter(account_scope(customer, "pk"), customer=customer)
         .select_related("premise")
         .prefetch_related(Prefetch("meters", queryset=Meter.objects.only("id", "account_id")))
     )
@@ -75,7 +83,7 @@ def account_list(*, customer: Customer) -> QuerySet[Account]:
 
 def meter_list(*, customer: Customer) -> QuerySet[Meter]:
     return (
-        Meter.objects.filter(account__customer=customer)
+        Meter.objects.filter(account_scope(customer), account__customer=customer)
         .select_related("tariff")
         .prefetch_related(
             Prefetch("tariff__rates", queryset=TariffRate.objects.only("tariff_id", "price"))

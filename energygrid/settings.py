@@ -21,6 +21,7 @@ from energygrid.env import (
     env_rate,
     env_str,
 )
+from metadata.catalog import PartnerScope
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "oauth2_provider",
     "energygrid.api",
     "customers",
     "metadata",
@@ -51,6 +53,7 @@ INSTALLED_APPS = [
     "budgets",
     "support",
     "demo",
+    "partners",
 ]
 
 MIDDLEWARE = [
@@ -176,8 +179,16 @@ SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=False)
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["energygrid.api.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": ["customers.authentication.CustomerJWTAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["customers.permissions.IsCustomer"],
+    # Partner tokens first: they are not JWTs, which the customer class would refuse outright.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "partners.authentication.PartnerTokenAuthentication",
+        "customers.authentication.CustomerJWTAuthentication",
+    ],
+    # A partner token also passes the one check of its grant's scopes (contract section 11.1).
+    "DEFAULT_PERMISSION_CLASSES": [
+        "customers.permissions.IsCustomer",
+        "partners.access.PartnerScopePermission",
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["energygrid.api.throttling.CustomerRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "login": env_rate("THROTTLE_LOGIN", "20/min"),
@@ -216,6 +227,32 @@ AUTH_CUSTOMER_CACHE_SECONDS = env_int("AUTH_CUSTOMER_CACHE_SECONDS", 30)
 # Rendered Usage pages each web process keeps (bytes; 0: none). Keyed by the page's rollup
 # version, so a page is never served after its rollups changed.
 USAGE_PAGE_CACHE_BYTES = env_int("USAGE_PAGE_CACHE_BYTES", 32 * 1024 * 1024)
+# Partner apps (contract section 11): django-oauth-toolkit is the authorization server, for the
+# authorization code grant with PKCE S256 only; consent is recorded by POST
+# /Customer/authorizations, so DOT's own authorize page is not mounted.
+OAUTH2_PROVIDER_GRANT_MODEL = "partners.AuthorizationCode"
+# DOT's own models, named so migrations that point at them resolve (its swappable settings).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # noqa: S105 (a model name)
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"  # noqa: S105
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"  # noqa: S105
+OAUTH2_PROVIDER = {
+    "SCOPES": {scope.value.id: scope.value.name for scope in PartnerScope},
+    "DEFAULT_SCOPES": [],
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 90 * 24 * 3600,
+    "ROTATE_REFRESH_TOKEN": True,
+    # A rotated-away refresh token used again revokes its whole family.
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # Tokens are stored as their SHA-256 only; client secrets are hashed (DOT's default).
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "OAUTH2_VALIDATOR_CLASS": "partners.oauth.PartnerOAuth2Validator",
+    "ACCESS_TOKEN_GENERATOR": "partners.oauth.access_token_generator",
+    "REFRESH_TOKEN_GENERATOR": "partners.oauth.refresh_token_generator",
+}
 
 # Verification of utilities' ID tokens (contract section 2).
 IDENTITY_TOKEN_LEEWAY_SECONDS = 60
@@ -296,6 +333,15 @@ ROLLUP_FOLLOW_UP_TASKS = [
     "budgets.tasks.budget_alerts_check",
     "insights.tasks.insights_refresh_for_meter",
 ]
+# Called (meter=, start=, end=) inside the transaction in which rollups catch up with new
+# readings: partners record usage.available webhook events there (an outbox).
+ROLLUP_CAUGHT_UP_HOOKS = ["partners.events.usage_available"]
+# Called (insights=[new Insight rows]) inside the transaction that stores new insights.
+INSIGHTS_CREATED_HOOKS = ["partners.events.insights_created"]
+# Webhooks: seconds to wait before each retry of a failed delivery (about 27 h in all, so a
+# receiver down for a day still gets every event), and the request timeout.
+WEBHOOK_RETRY_DELAYS = [5, 300, 1800, 7200, 18000, 36000, 36000]
+WEBHOOK_TIMEOUT_SECONDS = 10
 # A bill forecast this much above the previous period's bill raises a HIGH_BILL_ALERT.
 INSIGHTS_HIGH_BILL_MARGIN = env_decimal("INSIGHTS_HIGH_BILL_MARGIN", "0.2")
 # Periodic work; each entry expires just under its period so missed runs don't pile up.
@@ -310,6 +356,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "usage.tasks.rollups_sweep",
         "schedule": timedelta(minutes=10),
         "options": {"expires": 9 * 60},
+    },
+    # Webhook retries that are due, and events whose delivery task was lost.
+    "partners-webhooks-sweep": {
+        "task": "partners.tasks.webhooks_sweep",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 25},
     },
     # Readings partitions for the coming months exist before any data lands in them.
     "usage-reading-partitions-ahead": {

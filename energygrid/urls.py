@@ -10,6 +10,7 @@ from drf_spectacular.views import (
 
 from energygrid.api.metrics import metrics_view
 from energygrid.api.views import HealthView, ReadinessView
+from partners.views import TokenView
 
 handler400 = "energygrid.api.problems.handler400"
 handler403 = "energygrid.api.problems.handler403"
@@ -29,6 +30,7 @@ api_v1 = [
     path("", include("usage.urls")),
     path("", include("insights.urls")),
     path("", include("budgets.urls")),
+    path("", include("partners.urls")),
     path("Metadata/", include("metadata.urls")),
 ]
 
@@ -37,5 +39,7 @@ urlpatterns = [
     path("readyz", ReadinessView.as_view(), name="readyz"),
     path("metrics", metrics_view, name="metrics"),
     path("usage/v1/", include(api_v1)),
+    path("oauth/token", TokenView.as_view(), name="oauth-token"),
+    path("espi/1_1/resource/", include("partners.espi_urls")),
     path("admin/", admin.site.urls),
 ]

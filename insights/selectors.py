@@ -11,6 +11,7 @@ from django.db.models import F, Q, QuerySet, Sum
 from rest_framework.exceptions import NotFound
 
 from customers.models import Account, Customer, Meter
+from customers.selectors import account_scope
 from insights.analytics.bill import COMPLETE_COVERAGE
 from insights.analytics.peers import floor_area_band
 from insights.models import Insight
@@ -28,7 +29,9 @@ def insight_list(
     status: str | None = None,
 ) -> QuerySet[Insight]:
     """The customer's insights, filtered; ordering is the paginator's."""
-    queryset = Insight.objects.filter(customer=customer).select_related("meter", "customer")
+    queryset = Insight.objects.filter(account_scope(customer), customer=customer).select_related(
+        "meter", "customer"
+    )
     if types:
         queryset = queryset.filter(type__in=types)
     if account_id is not None:
@@ -42,7 +45,9 @@ def insight_list(
 
 def insight_get(*, customer: Customer, insight_id: str, for_update: bool = False) -> Insight:
     """The customer's insight, or 404 whether it is unknown, malformed or someone else's."""
-    queryset = Insight.objects.filter(customer=customer).select_related("meter", "customer")
+    queryset = Insight.objects.filter(account_scope(customer), customer=customer).select_related(
+        "meter", "customer"
+    )
     if for_update:
         queryset = queryset.select_for_update(of=("self",))
     try:

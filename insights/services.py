@@ -9,11 +9,13 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import date, datetime
 from functools import reduce
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from customers.models import Customer, Meter
+from energygrid.hooks import hooks_run
 from insights import pipeline
 from insights.analytics.context import meter_context
 from insights.drafts import InsightDraft
@@ -46,9 +48,34 @@ _REGENERATED_FIELDS = [
 ]
 
 
+def _identity(insight: Insight) -> tuple:
+    return (insight.customer_id, insight.type, insight.subject_key, insight.period_start)
+
+
+def _existing(rows: list[Insight]) -> set[tuple]:
+    """Which of ``rows`` are stored already (by the upsert's unique key), in one query."""
+    if not rows:
+        return set()
+    match = reduce(
+        operator.or_,
+        (
+            Q(customer_id=c, type=t, subject_key=s, period_start=p)
+            for c, t, s, p in {_identity(row) for row in rows}
+        ),
+    )
+    return set(
+        Insight.objects.filter(match).values_list(
+            "customer_id", "type", "subject_key", "period_start"
+        )
+    )
+
+
+@transaction.atomic
 def insights_upsert(*, drafts: list[InsightDraft]) -> int:
     """Stores ``drafts``, updating in place any insight with the same customer, type, subject
-    and period (one ``INSERT ... ON CONFLICT DO UPDATE``); returns how many were written."""
+    and period (one ``INSERT ... ON CONFLICT DO UPDATE``); returns how many were written.
+
+    The new ones (not updates) go to ``INSIGHTS_CREATED_HOOKS`` in the same transaction."""
     now = timezone.now()
     rows = [
         Insight(
@@ -69,12 +96,16 @@ def insights_upsert(*, drafts: list[InsightDraft]) -> int:
         )
         for draft in drafts
     ]
+    existing = _existing(rows)
     Insight.objects.bulk_create(
         rows,
         update_conflicts=True,
         unique_fields=["customer", "type", "subject_key", "period_start"],
         update_fields=_REGENERATED_FIELDS,
     )
+    created = [row for row in rows if _identity(row) not in existing]
+    if created:
+        hooks_run(settings.INSIGHTS_CREATED_HOOKS, insights=created)
     return len(rows)
 
 

@@ -133,9 +133,37 @@ class BudgetPeriod(enum.Enum):
     BILLING_PERIOD = "Billing period"
 
 
+@dataclass(frozen=True)
+class PartnerScopeInfo:
+    id: str  # as OAuth spells it: ``usage:read``
+    name: str
+    description: str
+
+
+class PartnerScope(enum.Enum):
+    """What a customer can let a partner app do (contract section 11.1)."""
+
+    USAGE_READ = PartnerScopeInfo(
+        "usage:read",
+        "Read usage",
+        "Accounts, meters and their usage (series, summary and export).",
+    )
+    INSIGHTS_READ = PartnerScopeInfo("insights:read", "Read insights", "Insights.")
+    BUDGETS_READ = PartnerScopeInfo("budgets:read", "Read budgets", "Budgets and their status.")
+    BUDGETS_WRITE = PartnerScopeInfo(
+        "budgets:write", "Manage budgets", "Create, change and delete budgets."
+    )
+    ESPI = PartnerScopeInfo(
+        "espi",
+        "Green Button Connect My Data",
+        "ESPI 1.1 Batch/Subscription and UsagePoint feeds of the granted meters.",
+    )
+
+
 #: Each list's ids as the API spells them (also what names the OpenAPI enums).
 GRANULARITY_IDS: tuple[str, ...] = tuple(member.name for member in Granularity)
 SERVICE_TYPE_IDS: tuple[str, ...] = tuple(member.name for member in ServiceTypeCatalog)
 UNIT_OF_MEASURE_IDS: tuple[str, ...] = tuple(member.name for member in UnitOfMeasure)
 INSIGHT_TYPE_IDS: tuple[str, ...] = tuple(member.name for member in InsightType)
 BUDGET_PERIOD_IDS: tuple[str, ...] = tuple(member.name for member in BudgetPeriod)
+PARTNER_SCOPE_IDS: tuple[str, ...] = tuple(member.value.id for member in PartnerScope)

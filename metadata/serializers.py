@@ -9,6 +9,7 @@ from metadata.catalog import (
     BUDGET_PERIOD_IDS,
     GRANULARITY_IDS,
     INSIGHT_TYPE_IDS,
+    PARTNER_SCOPE_IDS,
     SERVICE_TYPE_IDS,
     UNIT_OF_MEASURE_IDS,
 )
@@ -70,3 +71,9 @@ class InsightTypeSerializer(serializers.Serializer):
 class BudgetPeriodSerializer(serializers.Serializer):
     id = _id_field(BUDGET_PERIOD_IDS)
     name = serializers.CharField(source="value")
+
+
+class PartnerScopeSerializer(serializers.Serializer):
+    id = serializers.ChoiceField(choices=PARTNER_SCOPE_IDS, source="value.id")
+    name = serializers.CharField(source="value.name")
+    description = serializers.CharField(source="value.description")

@@ -25,6 +25,7 @@ from metadata.catalog import (
     BudgetPeriod,
     Granularity,
     InsightType,
+    PartnerScope,
     ServiceTypeCatalog,
     UnitOfMeasure,
 )
@@ -32,6 +33,7 @@ from metadata.serializers import (
     BudgetPeriodSerializer,
     GranularityTypeSerializer,
     InsightTypeSerializer,
+    PartnerScopeSerializer,
     ServiceTypeSerializer,
     UnitOfMeasureSerializer,
 )
@@ -121,6 +123,11 @@ class MetadataViewSet(viewsets.ViewSet):
     @action(detail=False, url_path="budget-periods")
     def budget_periods(self, request: Request) -> Response:
         return self._catalog(request, BudgetPeriodSerializer, BudgetPeriod)
+
+    @_catalog_schema(PartnerScopeSerializer, "Scopes a customer can grant a partner app")
+    @action(detail=False, url_path="partner-scopes")
+    def partner_scopes(self, request: Request) -> Response:
+        return self._catalog(request, PartnerScopeSerializer, PartnerScope)
 
     def _catalog(
         self,

@@ -29,11 +29,13 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
 from customers.models import Meter
+from energygrid.hooks import hooks_run
 from metadata.catalog import Granularity
 from usage.calendar import bucket_bounds, meter_bucket_range, zone
 from usage.models import (
@@ -443,6 +445,8 @@ def rollups_refresh(*, meter: Meter, start: datetime, end: datetime, repair: boo
         )
         _refresh(meter, start, end, repair=repair, grid=price_grid(meter.tariff))
         RollupDirtyRange.objects.filter(pk__in=covered).delete()
+        if covered:  # new readings are now in the rollups: tell who is built on usage
+            hooks_run(settings.ROLLUP_CAUGHT_UP_HOOKS, meter=meter, start=start, end=end)
 
 
 def rollups_rebuild(

@@ -18,6 +18,7 @@ from django.db.models import Count, Q, Sum
 from rest_framework.exceptions import NotFound
 
 from customers.models import Customer, Meter
+from customers.selectors import account_scope
 from metadata.catalog import Granularity
 from usage.calendar import local_date_start, meter_bucket_bounds, zone
 from usage.models import Quality, Reading, Rollup
@@ -29,7 +30,7 @@ def meter_get(*, customer: Customer, meter_id: str) -> Meter:
     """The customer's meter, or 404 whether it is unknown, malformed or someone else's."""
     meter = (
         Meter.objects.select_related("account", "tariff")
-        .filter(account__customer=customer, pk=meter_id)
+        .filter(account_scope(customer), account__customer=customer, pk=meter_id)
         .first()
         if _is_uuid(meter_id)
         else None

@@ -47,6 +47,22 @@ class TokenRefused(Problem):
     headers = {"WWW-Authenticate": 'Bearer realm="energygrid"'}
 
 
+class InsufficientScope(Problem):
+    """A partner token whose grant does not cover this endpoint (RFC 6750 section 3.1)."""
+
+    slug = "insufficient-scope"
+    title = "Insufficient scope"
+    status_code = status.HTTP_403_FORBIDDEN
+    default_detail = "The token's grant does not cover this endpoint."
+
+    def __init__(self, *, scope: str | None):
+        challenge = 'Bearer realm="energygrid", error="insufficient_scope"'
+        if scope:
+            challenge += f', scope="{scope}"'
+        detail = f"This needs the {scope} scope." if scope else "No scope allows this."
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+
+
 class PayloadTooLarge(Problem):
     slug = "payload-too-large"
     title = "Request body too large"
@@ -133,6 +149,7 @@ PROBLEM_SLUGS: dict[str, str] = {
     "not-authenticated": "No bearer token was sent.",
     "invalid-token": "A token (identity, access or refresh) was refused.",
     "forbidden": "The caller may not do this.",
+    "insufficient-scope": "A partner token's grant lacks the scope this endpoint needs.",
     "not-found": "No such resource (or not yours).",
     "method-not-allowed": "The path exists but not with this method.",
     "not-acceptable": "No representation matches the Accept header.",

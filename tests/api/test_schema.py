@@ -86,6 +86,10 @@ def test_every_contract_path_is_described(schema):
         assert set(schema["paths"][PREFIX + path]) >= methods, path
 
 
+#: The OAuth token endpoint answers its 400 and 401 in OAuth's own JSON (RFC 6749 5.2).
+OAUTH_ERRORS = {("/oauth/token", "400"), ("/oauth/token", "401")}
+
+
 def test_every_error_response_is_a_problem(schema):
     problem = schema["components"]["schemas"]["Problem"]
     assert set(problem["required"]) >= {"type", "title", "status", "detail", "instance"}
@@ -94,7 +98,9 @@ def test_every_error_response_is_a_problem(schema):
         errors = {code: r for code, r in operation["responses"].items() if code[0] in "45"}
         assert "500" in errors, (path, method)
         for code, response in errors.items():
-            assert list(response["content"]) == ["application/problem+json"], (path, code)
+            content_type = "application/json" if (path, code) in OAUTH_ERRORS else None
+            expected = [content_type or "application/problem+json"]
+            assert list(response["content"]) == expected, (path, code)
 
 
 def test_throttled_and_unavailable_responses_document_retry_after(schema):
@@ -120,9 +126,39 @@ def test_bearer_scheme_on_protected_operations_only(schema):
             security = operation.get("security", [])
             if path in PUBLIC:
                 assert not security or {} in security, path
-            else:
-                assert security == [{"bearerAuth": []}], path
+            elif path.startswith("/Customer/"):
+                assert security == [{"bearerAuth": []}], path  # never a partner token
                 assert "401" in operation["responses"], path
+            else:
+                assert {"bearerAuth": []} in security, path
+                assert "401" in operation["responses"], path
+
+
+def test_partner_tokens_are_documented_with_the_scope_each_operation_needs(schema):
+    scheme = schema["components"]["securitySchemes"]["partnerOAuth"]
+    flow = scheme["flows"]["authorizationCode"]
+    assert flow["tokenUrl"] == "/oauth/token"
+    assert set(flow["scopes"]) == {
+        "usage:read",
+        "insights:read",
+        "budgets:read",
+        "budgets:write",
+        "espi",
+    }
+    paths = schema["paths"]
+    assert {"partnerOAuth": ["usage:read"]} in paths[f"{PREFIX}/Meters"]["get"]["security"]
+    assert {"partnerOAuth": ["budgets:write"]} in paths[f"{PREFIX}/Budgets"]["post"]["security"]
+    assert not any(
+        "partnerOAuth" in s for s in paths[f"{PREFIX}/Insights/{{insightId}}"]["patch"]["security"]
+    )
+    token = paths["/oauth/token"]["post"]
+    assert list(token["requestBody"]["content"]) == ["application/x-www-form-urlencoded"]
+    assert (
+        "access_token"
+        in resolve(schema, token["responses"]["200"]["content"]["application/json"]["schema"])[
+            "properties"
+        ]
+    )
 
 
 @pytest.mark.parametrize("path", PAGED_LISTS)
