@@ -3,9 +3,6 @@ and a customer's app would take them over HTTP."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -13,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from rest_framework.test import APIClient
 
+from demo.partner import pkce_pair
 from partners.models import Partner
 from partners.services import Credentials, partner_register
 
@@ -49,13 +47,6 @@ def solarco(acme) -> PartnerApp:
 @pytest.fixture
 def globex_app(globex) -> PartnerApp:
     return register("globex", "Globex Advisor")
-
-
-def pkce_pair() -> tuple[str, str]:
-    """A code verifier and its S256 challenge (RFC 7636 section 4.2)."""
-    verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def consent_body(app: PartnerApp, challenge: str, **overrides: Any) -> dict[str, Any]:

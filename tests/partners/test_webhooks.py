@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from demo.partner import WebhookReceiver
 from insights.models import Insight
 from partners.events import events_record
 from partners.models import WebhookEvent, WebhookEventStatus
@@ -18,16 +19,18 @@ from partners.webhooks import webhooks_deliver
 from tests.budgets.conftest import make_budget
 from tests.conftest import client_for
 from tests.partners.conftest import CONSENT_URL, PartnerApp, authorize, register
-from tests.partners.receiver import Receiver, running
 from usage.calendar import zone
 
 HEADER = "meterNumber,start,quantity,quality,cost\n"
+#: The receiver listens on loopback, in this project's test port range (18700-18799).
+RECEIVER_PORT = 18710
+RECEIVER_URL = f"http://127.0.0.1:{RECEIVER_PORT}/hooks"
 
 
 @pytest.fixture
 def solar_hooks(acme) -> PartnerApp:
     """SolarCo with its webhook on the loopback receiver."""
-    return register("acme", "SolarCo", webhook_url=Receiver.url)
+    return register("acme", "SolarCo", webhook_url=RECEIVER_URL)
 
 
 @pytest.fixture
@@ -36,8 +39,8 @@ def grant(alice, solar_hooks):
 
 
 @pytest.fixture
-def receiver(solar_hooks) -> Receiver:
-    return Receiver(secret=solar_hooks.credentials.webhook_secret)
+def receiver(solar_hooks) -> WebhookReceiver:
+    return WebhookReceiver(secret=solar_hooks.credentials.webhook_secret)
 
 
 def import_day(tmp_path, django_capture_on_commit_callbacks, day: int = 7) -> None:
@@ -59,7 +62,7 @@ def test_a_catch_up_sends_usage_available_signed_per_standard_webhooks(
     event = WebhookEvent.objects.get()
     assert (event.type, event.status, event.attempts) == ("usage.available", "PENDING", 0)
 
-    with running(receiver):
+    with receiver.running(RECEIVER_PORT):
         assert webhooks_deliver(partner_id=event.partner_id, ordering_key=event.ordering_key) == 1
 
     [request] = receiver.received
@@ -82,11 +85,11 @@ def test_a_wrong_secret_does_not_verify(
     grant, solar_hooks, tmp_path, django_capture_on_commit_callbacks
 ):
     """The receiver's check is real: another secret refuses the same delivery."""
-    receiver = Receiver(secret=webhook_secret_generate())
+    receiver = WebhookReceiver(secret=webhook_secret_generate())
     import_day(tmp_path, django_capture_on_commit_callbacks)
     event = WebhookEvent.objects.get()
 
-    with running(receiver):
+    with receiver.running(RECEIVER_PORT):
         webhooks_deliver(partner_id=event.partner_id, ordering_key=event.ordering_key)
 
     assert [r["verified"] for r in receiver.received] == [False]
@@ -101,7 +104,7 @@ def test_500_twice_then_200_is_three_attempts_of_one_id_and_the_event_once(
     event = WebhookEvent.objects.get()
     start = timezone.now()
 
-    with running(receiver):
+    with receiver.running(RECEIVER_PORT):
         for seconds in (0, 1, 2):
             webhooks_deliver(
                 partner_id=event.partner_id,
@@ -126,7 +129,7 @@ def test_a_failed_attempt_waits_its_backoff(
     event = WebhookEvent.objects.get()
     now = timezone.now()
 
-    with running(receiver):
+    with receiver.running(RECEIVER_PORT):
         webhooks_deliver(partner_id=event.partner_id, ordering_key=event.ordering_key, now=now)
         again = webhooks_deliver(
             partner_id=event.partner_id, ordering_key=event.ordering_key, now=now
@@ -156,7 +159,7 @@ def test_events_of_one_meter_are_delivered_in_order(
     first, second = WebhookEvent.objects.order_by("id")
     now = timezone.now()
 
-    with running(receiver):
+    with receiver.running(RECEIVER_PORT):
         webhooks_deliver(partner_id=first.partner_id, ordering_key=first.ordering_key, now=now)
         second.refresh_from_db()
         assert second.attempts == 0  # held back behind the failing first
@@ -182,7 +185,7 @@ def test_a_receiver_that_hangs_does_not_slow_an_import(
     settings.WEBHOOK_TIMEOUT_SECONDS = 1
     receiver.hang = threading.Event()
 
-    with running(receiver):
+    with receiver.running(RECEIVER_PORT):
         import_day(tmp_path, django_capture_on_commit_callbacks)
         event = WebhookEvent.objects.get()
         assert event.attempts == 0 and not receiver.received
@@ -214,7 +217,7 @@ def test_events_of_a_revoked_grant_stop(
     assert client_for(alice).delete(f"{CONSENT_URL}/{grant['grant_id']}").status_code == 204
 
     import_day(tmp_path, django_capture_on_commit_callbacks, day=8)
-    with running(receiver):
+    with receiver.running(RECEIVER_PORT):
         webhooks_deliver(partner_id=pending.partner_id, ordering_key=pending.ordering_key)
 
     assert receiver.received == []

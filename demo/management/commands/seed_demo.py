@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from customers.models import Utility
 from demo.meter_data import demo_usage_seed, demo_weather
+from demo.partner import DEMO_PARTNER, demo_partner_register
 from demo.utility import demo_seed
 from energygrid.commands import OpsCommand
 from insights.services import ground_truth_record, insights_generate, weather_upsert
@@ -66,6 +67,12 @@ class Command(OpsCommand):
                 "python manage.py issue_identity_token "
                 f"--utility {result.utility.slug} --subject {subject}"
             )
+        demo_partner_register(utility_slug=result.utility.slug)
+        self.stdout.write(
+            f"Demo partner app {DEMO_PARTNER!r} registered. With the server running, play it "
+            "(consent, token, a read, a signed webhook) with:\n"
+            f"python manage.py partner_demo --subject {result.subjects[0]}"
+        )
 
     def _seed_data(self, utility: Utility, *, days: int, seed: int) -> None:
         """Weather, then readings that follow it (keeping the generator's ground truth for
