@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings
@@ -28,9 +28,7 @@ class CustomerJWTAuthentication(JWTAuthentication):
         try:
             return super().authenticate(request)
         except AuthenticationFailed:
-            throttle = BadTokenRateThrottle()
-            if not throttle.allow_request(request, None):
-                raise Throttled(throttle.wait()) from None
+            BadTokenRateThrottle.count_refusal(request)
             raise
 
     def get_user(self, validated_token) -> Customer:

@@ -12,6 +12,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
+from energygrid.api.throttling import BadTokenRateThrottle
 from metadata.catalog import PartnerScope
 from partners.access import required_scope
 from partners.oauth import ACCESS_TOKEN_PREFIX
@@ -30,6 +31,7 @@ class PartnerTokenAuthentication(BaseAuthentication):
             return None
         access = partner_access(token=parts[1].decode("ascii", "replace"))
         if access is None:
+            BadTokenRateThrottle.count_refusal(request)
             raise AuthenticationFailed("Token is invalid")
         customer = access.authorization.customer
         customer.granted_account_ids = access.account_ids

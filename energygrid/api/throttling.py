@@ -24,6 +24,7 @@ import redis
 from django.conf import settings
 from django.core.cache import cache as local_cache
 from django.core.exceptions import ImproperlyConfigured
+from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
@@ -139,9 +140,16 @@ class LoginRateThrottle(WindowRateThrottle):
 
 
 class BadTokenRateThrottle(WindowRateThrottle):
-    """Counts refused bearer tokens per client IP (``customers.authentication``)."""
+    """Counts refused bearer tokens per client IP (customers' and partners' alike)."""
 
     scope = "bad_token"
+
+    @classmethod
+    def count_refusal(cls, request) -> None:
+        """Counts one refused token; past the rate, raises 429 (instead of the 401)."""
+        throttle = cls()
+        if not throttle.allow_request(request, None):
+            raise Throttled(throttle.wait())
 
 
 class CustomerRateThrottle(WindowRateThrottle):

@@ -399,3 +399,18 @@ def test_partner_scopes_are_public_metadata(api, db):
         "budgets:write",
         "espi",
     ]
+
+
+def test_forged_partner_tokens_count_against_the_bad_token_throttle(settings, api, db):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "bad_token": "2/min",
+        },
+    }
+    forged = {"HTTP_AUTHORIZATION": "Bearer egp_at_forged"}
+    for _ in range(2):
+        assert_problem(api.get("/usage/v1/Meters", **forged), 401, "invalid-token")
+
+    assert_problem(api.get("/usage/v1/Meters", **forged), 429, "rate-limited")
