@@ -12,6 +12,7 @@ COPY budgets ./budgets
 COPY insights ./insights
 COPY support ./support
 COPY demo ./demo
+COPY partners ./partners
 RUN pip wheel --wheel-dir /wheels .
 
 # Runtime stage: the installed wheels and manage.py only, run as an unprivileged user.

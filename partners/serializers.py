@@ -5,22 +5,35 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from metadata.catalog import PARTNER_SCOPE_IDS
 from partners.models import Authorization
+
+_SCOPE = "|".join(PARTNER_SCOPE_IDS)
+
+
+class PatternField(serializers.RegexField):
+    """A string matching ``regex``, stated in the schema too (``schema_rules``)."""
+
+    def __init__(self, regex: str, **kwargs):
+        super().__init__(regex, **kwargs)
+        self.schema_rules = {"pattern": regex}
 
 
 class AuthorizationInputSerializer(serializers.Serializer):
     clientId = serializers.CharField(max_length=100)
     redirectUri = serializers.CharField(max_length=500)
-    scope = serializers.CharField(
-        max_length=200, help_text="Space-separated ids from /Metadata/partner-scopes."
+    scope = PatternField(
+        rf"^({_SCOPE})( ({_SCOPE}))*$",
+        max_length=200,
+        help_text="Space-separated ids from /Metadata/partner-scopes.",
     )
     state = serializers.CharField(
         max_length=500, required=False, help_text="Returned unchanged in redirectTo."
     )
-    codeChallenge = serializers.CharField(
-        max_length=128, help_text="PKCE: BASE64URL(SHA-256(code_verifier)), 43 characters."
+    codeChallenge = PatternField(
+        r"^[A-Za-z0-9_-]{43}$", help_text="PKCE: BASE64URL(SHA-256(code_verifier)), 43 characters."
     )
-    codeChallengeMethod = serializers.CharField(max_length=10, help_text="`S256` only.")
+    codeChallengeMethod = serializers.ChoiceField(choices=["S256"], help_text="`S256` only.")
     accountIds = serializers.ListField(
         child=serializers.UUIDField(),
         required=False,

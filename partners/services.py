@@ -164,7 +164,9 @@ def authorization_create(
     if partner is None:
         raise AuthorizationRefused("clientId", "No such client.", "not_found")
     if not partner.application.redirect_uri_allowed(redirect_uri):
-        raise AuthorizationRefused("redirectUri", "Not a redirect URI registered for the client.")
+        raise AuthorizationRefused(
+            "redirectUri", "Not a redirect URI registered for the client.", "not_registered"
+        )
     scopes = _scopes(scope)
     if code_challenge_method != "S256":
         raise AuthorizationRefused("codeChallengeMethod", "Only S256 is accepted.")

@@ -79,6 +79,8 @@ def _problems_of(path: str, operation: dict[str, Any], throttled: bool) -> dict[
         )
     if _requires_bearer(operation):
         problems["401"] = "Missing or invalid token (`not-authenticated`, `invalid-token`)."
+    if any("partnerOAuth" in requirement for requirement in operation.get("security", [])):
+        problems["403"] = "A partner token without the scope this needs (`insufficient-scope`)."
     if "{" in path:
         problems["404"] = "Not found, or not yours (`not-found`)."
     if has_body:

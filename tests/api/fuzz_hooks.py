@@ -31,6 +31,9 @@ RULES_BEYOND_THE_SCHEMA: list[tuple[re.Pattern[str], frozenset[str]]] = [
     (re.compile(r"/meterId"), frozenset({"required", "not_allowed", "not_in_account"})),
     (re.compile(r"/limit"), frozenset({"min_value", "max_value", "max_decimal_places"})),
     (re.compile(r"/alertThresholds/[0-9]+"), frozenset({"not_ascending", "duplicate"})),
+    # Consent names a registered partner client, its redirect URI and the customer's accounts.
+    (re.compile(r"/(clientId|accountIds)"), frozenset({"not_found"})),
+    (re.compile(r"/redirectUri"), frozenset({"not_registered"})),
 ]
 
 

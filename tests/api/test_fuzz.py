@@ -24,6 +24,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from budgets.models import Budget, BudgetKind
@@ -58,7 +59,18 @@ def fuzz_config() -> schemathesis.Config:
     return schemathesis.Config.from_dict(options)
 
 
-schema = schemathesis.openapi.from_wsgi(SCHEMA_PATH, get_wsgi_application(), config=fuzz_config())
+# UUIDs drawn from Hypothesis' own choices: its ``uuids()`` draws true randomness, so replaying
+# an example (the stateful walk does) reads as FlakyStrategyDefinition for some seeds.
+schemathesis.openapi.format(
+    "uuid",
+    st.builds(lambda n: str(uuid.UUID(int=n, version=4)), st.integers(0, 2**128 - 1)),
+)
+
+# The OAuth token endpoint answers in OAuth's own format (RFC 6749 section 5.2), not problem
+# details; its flows are tested in tests/partners.
+schema = schemathesis.openapi.from_wsgi(
+    SCHEMA_PATH, get_wsgi_application(), config=fuzz_config()
+).exclude(path="/oauth/token")
 _session: dict[str, str] = {}
 
 
@@ -160,7 +172,13 @@ def test_stateful_walks_over_the_schema_links_keep_the_contract(fuzzer):
     with its ETag, delete it, read it again...), every check after every call."""
     calls: set[tuple[str, int]] = set()
 
-    class Workflow(schema.as_state_machine()):
+    # Partner access (consent, its scopes, Connect My Data) has no links to walk, and its ids
+    # come from a partner's flow the fuzzing customer cannot start: fuzzed one by one above.
+    walked = schema.exclude(
+        path_regex=r"^(/usage/v1/Customer/authorizations|/usage/v1/Metadata/partner-scopes|/espi/)"
+    )
+
+    class Workflow(walked.as_state_machine()):
         def after_call(self, response, case) -> None:
             super().after_call(response, case)
             calls.add((case.operation.label, response.status_code))
