@@ -37,7 +37,7 @@ class AuthorizationInputSerializer(serializers.Serializer):
     accountIds = serializers.ListField(
         child=serializers.UUIDField(),
         required=False,
-        allow_empty=False,
+        min_length=1,
         max_length=100,
         help_text="Accounts the partner may see; default: all of yours.",
     )
