@@ -13,7 +13,10 @@ from demo.partner import WebhookReceiver
 from partners.models import WebhookEvent, WebhookEventStatus
 from tests.conftest import client_for
 from tests.partners.conftest import authorize, register
-from tests.usage.test_worker import celery_worker_process  # noqa: F401 (the fixture)
+from tests.usage.test_worker import (  # noqa: F401 (the fixtures)
+    celery_worker_process,
+    worker_factory,
+)
 
 RECEIVER_PORT = 18711
 
