@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from oauth2_provider.models import AccessToken
@@ -34,6 +35,7 @@ def authorization_list(*, customer: Customer) -> QuerySet[Authorization]:
     )
 
 
+@transaction.atomic  # read on the primary: a revocation applies at once, never after a lag
 def partner_access(*, token: str) -> PartnerAccess | None:
     """The access a partner's bearer token gives, or None when it gives none: unknown,
     expired, its consent revoked, or its customer deactivated (2 queries)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -108,7 +109,10 @@ class TokenView(OAuthLibMixin, APIView):
         auth=[],
     )
     def post(self, request: Request) -> HttpResponse:
-        _url, headers, body, status_code = self.create_token_response(request._request)
+        # In a transaction, so every read is the primary's (energygrid.routers): a code or
+        # refresh token issued a moment ago is not on a lagging replica yet.
+        with transaction.atomic():
+            _url, headers, body, status_code = self.create_token_response(request._request)
         response = HttpResponse(body, status=status_code, content_type="application/json")
         for name, value in headers.items():
             response[name] = value
