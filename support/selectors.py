@@ -15,7 +15,7 @@ from insights.models import Insight
 from metadata.catalog import Granularity
 from usage.calendar import local_date_start, zone
 from usage.models import RollupDirtyRange
-from usage.selectors import Bucket, usage_series
+from usage.selectors import Bucket, SeriesPage, usage_series
 
 #: The usage charts: the last 90 local days by DAY, the last 24 local months by MONTH.
 CHART_DAYS = 90
@@ -83,20 +83,24 @@ def meter_charts(*, meter: Meter, now: datetime) -> tuple[list[Bucket], list[Buc
     today = now.astimezone(tz).date()
     end = local_date_start(tz, today + timedelta(days=1))
     daily = usage_series(
-        meter=meter,
-        granularity=Granularity.DAY,
-        start=local_date_start(tz, today - timedelta(days=CHART_DAYS - 1)),
-        end=end,
-        after=None,
-        limit=CHART_DAYS,
+        SeriesPage(
+            meter=meter,
+            granularity=Granularity.DAY,
+            start=local_date_start(tz, today - timedelta(days=CHART_DAYS - 1)),
+            end=end,
+            after=None,
+            limit=CHART_DAYS,
+        )
     )
     monthly = usage_series(
-        meter=meter,
-        granularity=Granularity.MONTH,
-        start=local_date_start(tz, _months_back(today, CHART_MONTHS - 1)),
-        end=end,
-        after=None,
-        limit=CHART_MONTHS,
+        SeriesPage(
+            meter=meter,
+            granularity=Granularity.MONTH,
+            start=local_date_start(tz, _months_back(today, CHART_MONTHS - 1)),
+            end=end,
+            after=None,
+            limit=CHART_MONTHS,
+        )
     )
     return daily, monthly
 

@@ -62,20 +62,24 @@ class Bucket:
     peak_quantity: Decimal
 
 
-def usage_series(
-    *,
-    meter: Meter,
-    granularity: Granularity,
-    start: datetime,
-    end: datetime,
-    after: datetime | None,
-    limit: int,
-) -> list[Bucket]:
-    """Up to ``limit`` non-empty buckets of ``[start, end)`` (bucket boundaries) starting after
-    the bucket that starts at ``after`` (a page token's position)."""
-    if granularity is Granularity.FIFTEEN_MINUTE:
-        return _buckets_from_readings(meter, start, end, after, limit)
-    columns = _rollup_columns(meter, granularity, start, end, after, limit)
+@dataclass(frozen=True)
+class SeriesPage:
+    """A page of a usage series: up to ``limit`` non-empty buckets of ``[start, end)`` (bucket
+    boundaries) starting after the bucket that starts at ``after`` (a page token's position)."""
+
+    meter: Meter
+    granularity: Granularity
+    start: datetime
+    end: datetime
+    after: datetime | None
+    limit: int
+
+
+def usage_series(page: SeriesPage) -> list[Bucket]:
+    """The buckets of ``page``."""
+    if page.granularity is Granularity.FIFTEEN_MINUTE:
+        return _buckets_from_readings(page)
+    columns = _rollup_columns(page)
     return [
         Bucket(
             start=datetime.fromtimestamp(columns.starts[i], UTC),
@@ -91,20 +95,12 @@ def usage_series(
     ]
 
 
-def usage_series_columns(
-    *,
-    meter: Meter,
-    granularity: Granularity,
-    start: datetime,
-    end: datetime,
-    after: datetime | None,
-    limit: int,
-) -> SeriesColumns:
+def usage_series_columns(page: SeriesPage) -> SeriesColumns:
     """:func:`usage_series` as columns (``usage.rendering``'s input): the API's hot path,
     with no Python object per rollup row."""
-    if granularity is Granularity.FIFTEEN_MINUTE:
-        return _columns(_buckets_from_readings(meter, start, end, after, limit))
-    return _rollup_columns(meter, granularity, start, end, after, limit)
+    if page.granularity is Granularity.FIFTEEN_MINUTE:
+        return _columns(_buckets_from_readings(page))
+    return _rollup_columns(page)
 
 
 #: A timestamp column as UTC epoch seconds, per database vendor.
@@ -114,14 +110,7 @@ _EPOCH_SQL = {
 }
 
 
-def _rollup_columns(
-    meter: Meter,
-    granularity: Granularity,
-    start: datetime,
-    end: datetime,
-    after: datetime | None,
-    limit: int,
-) -> SeriesColumns:
+def _rollup_columns(page: SeriesPage) -> SeriesColumns:
     """One page of rollups in one query, its timestamps as epoch seconds and its figures as
     text: the database driver then builds no datetime or Decimal per row (profiled: that
     parsing was most of the read's time), and ``usage.rendering`` formats them in bulk."""
@@ -132,32 +121,22 @@ def _rollup_columns(
         "CAST(quantity AS TEXT), CAST(cost AS TEXT), actual_count, estimated_count, "
         "CAST(expected_count AS TEXT), CAST(peak_quantity AS TEXT)"
     )
-    sql, params = _rollup_page(connection, columns, meter, granularity, start, end, after, limit)
+    sql, params = _rollup_page(connection, columns, page)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return SeriesColumns(*(list(column) for column in zip(*rows, strict=True))) if rows else _EMPTY
 
 
-def rollup_page_version(
-    *,
-    meter: Meter,
-    granularity: Granularity,
-    start: datetime,
-    end: datetime,
-    after: datetime | None,
-    limit: int,
-) -> tuple[int, str | None]:
+def rollup_page_version(page: SeriesPage) -> tuple[int, str | None]:
     """What changes whenever a page of :func:`usage_series_columns` (HOUR and coarser) does:
     how many rollups it holds and when the latest of them was computed. A rollup is written
     only with a new ``computed_at``, so an inserted, updated or deleted row changes this."""
     connection = _rollups_connection()
-    page, params = _rollup_page(
-        connection, "computed_at", meter, granularity, start, end, after, limit
-    )
+    rows, params = _rollup_page(connection, "computed_at", page)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT COUNT(*), CAST(MAX(computed_at) AS TEXT) FROM ({page}) AS page",  # noqa: S608
+            f"SELECT COUNT(*), CAST(MAX(computed_at) AS TEXT) FROM ({rows}) AS page",  # noqa: S608
             params,
         )
         count, latest = cursor.fetchone()
@@ -169,19 +148,11 @@ def _rollups_connection():
     return connections[router.db_for_read(Rollup)]
 
 
-def _rollup_page(
-    connection,
-    columns: str,
-    meter: Meter,
-    granularity: Granularity,
-    start: datetime,
-    end: datetime,
-    after: datetime | None,
-    limit: int,
-) -> tuple[str, list]:
+def _rollup_page(connection, columns: str, page: SeriesPage) -> tuple[str, list]:
     """The SQL and parameters selecting ``columns`` of the page's rollup rows (a raw query:
     no model instances)."""
     ops = connection.ops
+    after = page.after
     after_sql = "" if after is None else "AND start > %s "
     sql = (
         f"SELECT {columns} FROM {Rollup._meta.db_table} "  # noqa: S608 - our own literals
@@ -189,12 +160,12 @@ def _rollup_page(
         f"AND start >= %s AND start < %s {after_sql}ORDER BY start LIMIT %s"
     )
     params = [
-        Rollup._meta.get_field("meter").get_db_prep_value(meter.pk, connection),
-        granularity.name,
-        ops.adapt_datetimefield_value(start),
-        ops.adapt_datetimefield_value(end),
+        Rollup._meta.get_field("meter").get_db_prep_value(page.meter.pk, connection),
+        page.granularity.name,
+        ops.adapt_datetimefield_value(page.start),
+        ops.adapt_datetimefield_value(page.end),
         *([] if after is None else [ops.adapt_datetimefield_value(after)]),
-        limit,
+        page.limit,
     ]
     return sql, params
 
@@ -215,11 +186,10 @@ def _columns(buckets: list[Bucket]) -> SeriesColumns:
     )
 
 
-def _buckets_from_readings(
-    meter: Meter, start: datetime, end: datetime, after: datetime | None, limit: int
-) -> list[Bucket]:
+def _buckets_from_readings(page: SeriesPage) -> list[Bucket]:
     """Quarter-hour buckets straight from readings (one reading each on a 15-minute meter)."""
-    bounds = meter_bucket_bounds(meter, Granularity.FIFTEEN_MINUTE, start, end)
+    meter, start, after, limit = page.meter, page.start, page.after, page.limit
+    bounds = meter_bucket_bounds(meter, Granularity.FIFTEEN_MINUTE, start, page.end)
     # ``after`` is a bucket start from our signed page token, so a later boundary exists.
     low = start if after is None else bounds[bisect.bisect_right(bounds, after)]
     per_bucket = max(1, Granularity.FIFTEEN_MINUTE.value.nominal_seconds // meter.interval_seconds)

@@ -105,14 +105,9 @@ class UsageViewSet(viewsets.GenericViewSet):
         after_values = decode_token(request)
         after = datetime.fromisoformat(after_values[0]) if after_values else None
         start, end = meter_bucket_range(meter, granularity, query["start"], query["end"])
-        page = {
-            "meter": meter,
-            "granularity": granularity,
-            "start": start,
-            "end": end,
-            "after": after,
-            "limit": size + 1,
-        }
+        page = selectors.SeriesPage(
+            meter=meter, granularity=granularity, start=start, end=end, after=after, limit=size + 1
+        )
         currency = request.user.billing_currency
         key = None
         if granularity is not Granularity.FIFTEEN_MINUTE:
@@ -126,11 +121,11 @@ class UsageViewSet(viewsets.GenericViewSet):
                 meter.timezone,
                 meter.unit_of_measure,
                 meter.interval_seconds,
-                selectors.rollup_page_version(**page),
+                selectors.rollup_page_version(page),
             )
         body = None if key is None else page_cache.get(key)
         if body is None:
-            columns = selectors.usage_series_columns(**page)
+            columns = selectors.usage_series_columns(page)
             token = None
             if len(columns) > size:
                 last = datetime.fromtimestamp(columns.starts[size - 1], UTC)
