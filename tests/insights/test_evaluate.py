@@ -17,6 +17,19 @@ DAYS = 470
 
 
 @pytest.fixture
+def reports(monkeypatch):
+    """The reports ``evaluate_insights`` renders, kept as it renders them."""
+    kept = []
+
+    def keep(report, heading):
+        kept.append(report)
+        return render_report(report, heading)
+
+    monkeypatch.setattr(evaluate_insights, "render_report", keep)
+    return kept
+
+
+@pytest.fixture
 def homes(alice, synthetic):
     """Two electric homes and a gas one, 15 months of data each, with their ground truth."""
     synthetic(seed=1, start=START, days=DAYS)
@@ -24,14 +37,7 @@ def homes(alice, synthetic):
     synthetic(seed=4, start=START, days=DAYS, gas=True)
 
 
-def test_our_forecast_beats_both_baselines_and_the_table_says_so(homes, monkeypatch):
-    reports = []
-
-    def keep(report, heading):
-        reports.append(report)
-        return render_report(report, heading)
-
-    monkeypatch.setattr(evaluate_insights, "render_report", keep)
+def test_our_forecast_beats_both_baselines_and_the_table_says_so(homes, reports):
     out = StringIO()
     call_command("evaluate_insights", "--customer", "alice", stdout=out, stderr=StringIO())
     table = out.getvalue()
@@ -89,14 +95,7 @@ def test_unknown_customer_is_a_one_line_error(db):
         call_command("evaluate_insights", "--customer", "ghost", stdout=StringIO())
 
 
-def test_synthetic_homes_are_generated_and_scored_without_the_database(monkeypatch):
-    reports = []
-
-    def keep(report, heading):
-        reports.append(report)
-        return render_report(report, heading)
-
-    monkeypatch.setattr(evaluate_insights, "render_report", keep)
+def test_synthetic_homes_are_generated_and_scored_without_the_database(reports):
     out = StringIO()
     call_command("evaluate_insights", "--synthetic", "1", "--seed", "3", stdout=out)
     [report] = reports
