@@ -7,7 +7,7 @@
 2. Probe: 16 connections, closed loop, for 30 s on one Usage URL (DAY, one month) of a customer
    of its own, with the customer throttle out of the way. Every answer must be 2xx; its
    throughput is the measured capacity C.
-3. Soak: a new server whose customer throttle allows a quarter of C; an open loop offering
+3. Soak: a new server whose customer throttle allows an eighth of C; an open loop offering
    2 x C requests per second for 60 s, spread over usage, summary, meters, profile, budgets and
    insights reads of many customers, 40 % of them from one greedy customer. Latency counts
    from when a request was due, so a backed-up server shows in it. The greedy customer must
@@ -46,7 +46,7 @@ if str(ROOT) not in sys.path:
 
 HOST = "127.0.0.1"
 GREEDY_SHARE = 0.4
-THROTTLE_SHARE_OF_CAPACITY = 0.25
+THROTTLE_SHARE_OF_CAPACITY = 0.125
 MAX_IN_FLIGHT = 256
 
 
@@ -286,7 +286,7 @@ def main() -> int:
     with server(port, args.workers, "1000000/min", log):
         probe = asyncio.run(closed_loop(port, probe_target, args.connections, args.probe_seconds))
     capacity = len(probe.results) / args.probe_seconds
-    # A quarter of the capacity a second, over the soak (or the minute, when it is longer).
+    # An eighth of the capacity a second, over the soak (or the minute, when it is longer).
     limit = max(1, int(capacity * THROTTLE_SHARE_OF_CAPACITY * min(60, args.soak_seconds)))
     with server(port, args.workers, f"{limit}/min", log):
         soak = asyncio.run(open_loop(port, targets, greedy, 2 * capacity, args.soak_seconds))
