@@ -54,6 +54,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import common  # noqa: E402 - after the repository is on the path
+from benchmarks.common import (  # noqa: E402
+    bench_utility,
+    electric_meter,
+    execute,
+    flat_tariff,
+)
+
 UTILITY_SLUG = "bench"
 METER_PREFIX = "BENCH-"
 BARE_READING_TABLE = "bench_bare_reading"
@@ -166,41 +174,9 @@ def slower(ours: float, baseline: float, what: str) -> str:
 
 
 def django_setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "energygrid.settings")
-    import django
-
-    django.setup()
+    common.django_setup()
     # One INFO line per eagerly run catch-up task would bury the progress lines.
     logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
-
-
-def ensure_database() -> None:
-    """Connects, creating the database first when the server says it does not exist."""
-    from django.db import OperationalError, connection
-
-    try:
-        connection.ensure_connection()
-        return
-    except OperationalError as error:
-        if "does not exist" not in str(error):
-            raise
-    import psycopg
-
-    params = connection.get_connection_params()
-    name = connection.settings_dict["NAME"]
-    params["dbname"] = "postgres"
-    say(f"creating database {name}")
-    with psycopg.connect(**params, autocommit=True) as admin:
-        admin.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
-    connection.ensure_connection()
-
-
-def execute(sql: str, params: Any = None) -> int:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
 
 
 def scalar(sql: str, params: Any = None) -> Any:
@@ -248,21 +224,13 @@ class BenchMeter:
 def create_meters(count: int, seed: int) -> tuple[Any, list[BenchMeter]]:
     """One utility, one customer, ``count`` accounts of one 15-minute electric meter each;
     meters spread over the synthetic weather regions (and so over their time zones)."""
-    from customers.models import Account, Customer, Meter, Tariff, TariffRate, Utility
+    from customers.models import Account, Customer, Meter
     from usage.synthetic import WEATHER_REGIONS
 
-    utility = Utility.objects.create(
-        slug=UTILITY_SLUG,
-        name="Benchmark Power",
-        issuer="https://id.bench.example",
-        audience="energygrid-bench",
-        currency="USD",
-        timezone="America/New_York",
+    utility = bench_utility(
+        UTILITY_SLUG, "Benchmark Power", currency="USD", timezone="America/New_York"
     )
-    tariff = Tariff.objects.create(utility=utility, code="FLAT", name="Flat", currency="USD")
-    TariffRate.objects.create(
-        tariff=tariff, position=0, price=FLAT_PRICE, weekdays=127, from_hour=0, to_hour=24
-    )
+    tariff = flat_tariff(utility, FLAT_PRICE)
     customer = Customer.objects.create(
         utility=utility,
         subject="bench",
@@ -293,16 +261,7 @@ def create_meters(count: int, seed: int) -> tuple[Any, list[BenchMeter]]:
         for i in range(count)
     )
     Meter.objects.bulk_create(
-        Meter(
-            utility=utility,
-            account=account,
-            meter_number=m.number,
-            service_type="ELECTRIC",
-            unit_of_measure="kWh",
-            interval_seconds=900,
-            timezone=m.timezone,
-            tariff=tariff,
-        )
+        electric_meter(account, m.number, m.timezone, tariff)
         for account, m in zip(accounts, planned, strict=True)
     )
     return customer, planned
@@ -1050,7 +1009,7 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    ensure_database()
+    common.ensure_database(say)
     server = scalar("SHOW server_version")
     say(f"PostgreSQL {server}, database {connection.settings_dict['NAME']}, {os.cpu_count()} CPUs")
     say("migrate")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import os
 import pstats
 import resource
 import statistics
@@ -41,16 +40,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import common  # noqa: E402 - after the repository is on the path
+
 UTILITY_SLUG = "bench-insights"
 REGION = "BOS"
 TIMEZONE = "America/New_York"
-
-
-def django_setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "energygrid.settings")
-    import django
-
-    django.setup()
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -75,7 +69,7 @@ def load(*, customers: int, days: int, seed: int) -> list[str]:
     import numpy as np
     from django.db import transaction
 
-    from customers.models import Account, Customer, Meter, Premise, Tariff, TariffRate, Utility
+    from customers.models import Account, Customer, Meter, Premise, Tariff, Utility
     from insights.services import weather_upsert
     from insights.weather import WeatherRow
     from usage.models import Quality, Reading, Rollup, RollupDirtyRange
@@ -106,31 +100,16 @@ def load(*, customers: int, days: int, seed: int) -> list[str]:
     )
     ids = []
     with transaction.atomic():
-        utility = Utility.objects.create(
-            slug=UTILITY_SLUG,
-            name="Insights bench",
-            issuer="https://id.bench-insights.example",
-            audience="energygrid-bench-insights",
-            jwks={"keys": []},
-        )
-        tariff = Tariff.objects.create(utility=utility, code="FLAT", name="Flat", currency="USD")
-        TariffRate.objects.create(
-            tariff=tariff, position=0, price="0.15", weekdays=127, from_hour=0, to_hour=24
-        )
+        utility = common.bench_utility(UTILITY_SLUG, "Insights bench", jwks={"keys": []})
+        tariff = common.flat_tariff(utility, "0.15")
         for index in range(customers):
-            customer = Customer.objects.create(
-                utility=utility,
+            account = common.customer_account(
+                utility,
                 subject=f"bench-{index:04d}",
                 display_name=f"Bench {index}",
                 email=f"bench-{index}@example.org",
-                billing_currency="USD",
                 timezone=TIMEZONE,
-            )
-            account = Account.objects.create(
-                utility=utility,
-                customer=customer,
                 account_number=f"B{index:08d}",
-                status="ACTIVE",
                 billing_cycle_day=1,
             )
             Premise.objects.create(
@@ -144,16 +123,8 @@ def load(*, customers: int, days: int, seed: int) -> list[str]:
                 home_type="DETACHED",
                 weather_region=REGION,
             )
-            meter = Meter.objects.create(
-                utility=utility,
-                account=account,
-                meter_number=f"BENCH-I-{index:04d}",
-                service_type="ELECTRIC",
-                unit_of_measure="kWh",
-                interval_seconds=900,
-                timezone=TIMEZONE,
-                tariff=tariff,
-            )
+            meter = common.electric_meter(account, f"BENCH-I-{index:04d}", TIMEZONE, tariff)
+            meter.save(force_insert=True)
             series = electric_intervals(
                 profile=random_profile(np.random.default_rng([seed, index])),
                 start_utc=datetime.combine(start, datetime.min.time(), zone),
@@ -176,7 +147,7 @@ def load(*, customers: int, days: int, seed: int) -> list[str]:
                 batch_size=10_000,
             )
             rollups_rebuild(meter=Meter.objects.select_related("account").get(pk=meter.pk))
-            ids.append(str(customer.pk))
+            ids.append(str(account.customer_id))
     return ids
 
 
@@ -248,7 +219,7 @@ def profile(customer_id: str, top: int = 15) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     args = _parse_args(argv)
-    django_setup()
+    common.django_setup()
     if args.worker is not None:
         print(json.dumps(work(args.worker)))
         return {}

@@ -46,6 +46,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import (  # noqa: E402 - after the repository is on the path
+    bench_utility,
+    customer_account,
+    django_setup,
+    electric_meter,
+    ensure_database,
+    execute,
+    flat_tariff,
+)
+
 UTILITY_SLUG = "benchreads"
 BALLAST_SLUG = "benchreads-ballast"
 FLAT_PRICE = "0.150000"
@@ -78,43 +88,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # --- data -------------------------------------------------------------------------------------
-
-
-def django_setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "energygrid.settings")
-    import django
-
-    django.setup()
-
-
-def ensure_database() -> None:
-    """Connects, creating the database first when the server says it does not exist."""
-    import psycopg
-    from django.db import OperationalError, connection
-
-    if connection.vendor != "postgresql":
-        raise SystemExit("benchmarks/reads.py needs PostgreSQL: set DATABASE_URL=postgres://...")
-    try:
-        connection.ensure_connection()
-        return
-    except OperationalError as error:
-        if "does not exist" not in str(error):
-            raise
-    params = connection.get_connection_params()
-    name = connection.settings_dict["NAME"]
-    params["dbname"] = "postgres"
-    say(f"creating database {name}")
-    with psycopg.connect(**params, autocommit=True) as admin:
-        admin.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
-    connection.ensure_connection()
-
-
-def execute(sql: str, params: Any = None) -> int:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
 
 
 @dataclass(frozen=True)
@@ -175,50 +148,27 @@ def ensure_data(args: argparse.Namespace) -> Dataset:
 def create_data(args: argparse.Namespace, first: date) -> None:
     from django.core.management import call_command
 
-    from customers.models import Account, Customer, Meter, Tariff, TariffRate, Utility
     from usage.synthetic import WEATHER_REGIONS
 
     say(f"creating {args.customers} customers x {args.days} days of 15-minute readings")
-    utility = Utility.objects.create(
-        slug=UTILITY_SLUG,
-        name=_label(args, first),
-        issuer="https://id.benchreads.example",
-        audience="energygrid-benchreads",
-        currency="USD",
-        timezone="America/New_York",
+    utility = bench_utility(
+        UTILITY_SLUG, _label(args, first), currency="USD", timezone="America/New_York"
     )
-    tariff = Tariff.objects.create(utility=utility, code="FLAT", name="Flat", currency="USD")
-    TariffRate.objects.create(
-        tariff=tariff, position=0, price=FLAT_PRICE, weekdays=127, from_hour=0, to_hour=24
-    )
+    tariff = flat_tariff(utility, FLAT_PRICE)
     regions = list(WEATHER_REGIONS)
     for i in range(args.customers):
         region = regions[i % len(regions)]
         timezone = WEATHER_REGIONS[region].timezone
-        customer = Customer.objects.create(
-            utility=utility,
+        account = customer_account(
+            utility,
             subject=f"bench-{i:04d}",
             display_name=f"Bench {i}",
-            billing_currency="USD",
             timezone=timezone,
-        )
-        account = Account.objects.create(
-            utility=utility,
-            customer=customer,
             account_number=f"BR-{i:06d}",
-            status="ACTIVE",
             billing_cycle_day=1 + i % 28,
         )
-        meter = Meter.objects.create(
-            utility=utility,
-            account=account,
-            meter_number=f"BR-M-{i:05d}",
-            service_type="ELECTRIC",
-            unit_of_measure="kWh",
-            interval_seconds=900,
-            timezone=timezone,
-            tariff=tariff,
-        )
+        meter = electric_meter(account, f"BR-M-{i:05d}", timezone, tariff)
+        meter.save(force_insert=True)
         rows = copy_readings(meter, region, first, args.days, args.seed * 100_003 + i, args.seed)
         if (i + 1) % 10 == 0 or i + 1 == args.customers:
             say(f"  {i + 1}/{args.customers} meters, last one {rows:,} readings")
@@ -561,17 +511,12 @@ def refresh_tokens(scenario: Scenario, data: Dataset) -> Scenario:
 def add_ballast(data: Dataset, factor: int) -> int:
     """(factor - 1) copies of every bench meter's readings and rollups under other meters, so
     the tables hold ``factor`` times the rows. Returns the readings now in the table."""
-    from customers.models import Account, Customer, Meter, Utility
+    from customers.models import Account, Customer
 
     delete_utility(BALLAST_SLUG)
     say(f"growth: copying the readings and rollups {factor - 1} times")
-    utility = Utility.objects.create(
-        slug=BALLAST_SLUG,
-        name="bench reads ballast",
-        issuer="https://id.benchreads-ballast.example",
-        audience="energygrid-benchreads-ballast",
-        currency="USD",
-        timezone="America/New_York",
+    utility = bench_utility(
+        BALLAST_SLUG, "bench reads ballast", currency="USD", timezone="America/New_York"
     )
     customer = Customer.objects.create(
         utility=utility,
@@ -590,16 +535,10 @@ def add_ballast(data: Dataset, factor: int) -> int:
                 status="ACTIVE",
                 billing_cycle_day=meter.account.billing_cycle_day,
             )
-            twin = Meter.objects.create(
-                utility=utility,
-                account=account,
-                meter_number=f"BB-{copy}-{meter.meter_number}",
-                service_type="ELECTRIC",
-                unit_of_measure="kWh",
-                interval_seconds=900,
-                timezone=meter.timezone,
-                tariff=meter.tariff,
+            twin = electric_meter(
+                account, f"BB-{copy}-{meter.meter_number}", meter.timezone, meter.tariff
             )
+            twin.save(force_insert=True)
             pairs.append((meter.pk, twin.pk))
         for table, columns in (
             ("usage_reading", "start, quantity, cost, quality"),
@@ -696,7 +635,11 @@ def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
     wrk_binary()
     django_setup()
-    ensure_database()
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        raise SystemExit("benchmarks/reads.py needs PostgreSQL: set DATABASE_URL=postgres://...")
+    ensure_database(say)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
