@@ -61,15 +61,20 @@ PAGE_OPENAPI_PARAMETERS = [
 
 
 def parse_page_size(request: Request) -> int:
-    """``pageSize`` clamped to the maximum; 0, negative or not a whole number is a 400.
+    """``pageSize`` clamped to the maximum; empty, 0, negative or not a whole number is a 400.
 
     Only ASCII digits count (``str.isdigit`` also accepts ``"²"``, which ``int`` refuses), and
     the value is compared by its digits so that a huge number is clamped rather than handed
     to ``int`` (which refuses more than 4300 digits).
     """
     raw = request.query_params.get(PAGE_SIZE_PARAM)
-    if raw is None or raw == "":
+    if raw is None:
         return DEFAULT_PAGE_SIZE
+    if raw == "":
+        raise InvalidQuery(
+            {PAGE_SIZE_PARAM: ["Must not be empty; leave the parameter out for the default."]},
+            code="blank",
+        )
     digits = raw.lstrip("0")
     if not (raw.isascii() and raw.isdigit()) or not digits:
         raise InvalidQuery(

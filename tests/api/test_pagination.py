@@ -81,6 +81,12 @@ class TestTies:
         add_meters(alice, 9)
         assert len(api.get(TIES, {"pageSize": "007"}).json()["items"]) == 7
 
+    @pytest.mark.parametrize(
+        "path", [TIES, "/usage/v1/Customer/authorizations", "/usage/v1/Metadata/service-types"]
+    )
+    def test_an_empty_page_size_is_refused_not_read_as_the_default(self, alice_api, path):
+        assert_validation_error(alice_api.get(path, {"pageSize": ""}), "pageSize")
+
     @pytest.mark.parametrize("size", ["٣", "\uff13", "1_0", "+5", "10 "])
     def test_only_plain_ascii_digits_count(self, api, alice, size):
         assert_validation_error(api.get(TIES, {"pageSize": size}), "pageSize")

@@ -10,6 +10,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 API_PREFIX = "/usage/v1/"
+#: Partner access (contract section 11): the OAuth token endpoint and Connect My Data feeds.
+PARTNER_PREFIXES = ("/oauth/", "/espi/")
 HEALTH = {"/healthz", "/readyz"}
 UNPUBLISHED_BY_DESIGN = {"/usage/v1/schema", "/usage/v1/docs", "/usage/v1/redoc"}
 
@@ -39,17 +41,18 @@ def test_the_schema_lists_every_api_route(published):
     served = {
         route.rstrip("/")
         for route in routes()
-        if (route.startswith(API_PREFIX) or route in HEALTH) and route not in UNPUBLISHED_BY_DESIGN
+        if (route.startswith((API_PREFIX, *PARTNER_PREFIXES)) or route in HEALTH)
+        and route not in UNPUBLISHED_BY_DESIGN
     }
 
     assert served - published == set()
     assert published - served == set()
 
 
-def test_only_the_api_health_and_admin_are_routed():
+def test_only_the_api_partner_access_health_and_admin_are_routed():
     top_level = {route.split("/")[1] for route in routes()}
 
-    assert top_level == {"usage", "healthz", "readyz", "metrics", "admin"}
+    assert top_level == {"usage", "oauth", "espi", "healthz", "readyz", "metrics", "admin"}
 
 
 @pytest.mark.parametrize(
