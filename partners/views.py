@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+
 from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -82,6 +86,21 @@ class AuthorizationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def _carries_nul(request: Request) -> bool:
+    """Whether a form field or the HTTP Basic credentials hold a NUL character, which no client
+    id, secret, code or token has (and which PostgreSQL text cannot store)."""
+    form = request._request.POST  # what django-oauth-toolkit reads, not DRF's parsers
+    if any("\x00" in value for _name, values in form.lists() for value in values):
+        return True
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        return b"\x00" in base64.b64decode(credentials, validate=False)
+    except binascii.Error:
+        return False
+
+
 class TokenView(OAuthLibMixin, APIView):
     """RFC 6749 token endpoint, served by django-oauth-toolkit: it alone answers OAuth's own
     JSON (section 5.1 and 5.2 errors) rather than problem details."""
@@ -109,6 +128,14 @@ class TokenView(OAuthLibMixin, APIView):
         auth=[],
     )
     def post(self, request: Request) -> HttpResponse:
+        if _carries_nul(request):
+            return HttpResponse(
+                json.dumps(
+                    {"error": "invalid_request", "error_description": "NUL in a parameter."}
+                ),
+                status=400,
+                content_type="application/json",
+            )
         # In a transaction, so every read is the primary's (energygrid.routers): a code or
         # refresh token issued a moment ago is not on a lagging replica yet.
         with transaction.atomic():

@@ -147,6 +147,31 @@ def test_a_wrong_client_secret_is_invalid_client(alice_api, solarco):
     assert response.json()["error"] == "invalid_client"
 
 
+@pytest.mark.parametrize("field", ["client_id", "client_secret", "code", "code_verifier"])
+def test_a_nul_in_a_token_request_is_invalid_request_not_a_500(alice_api, solarco, field):
+    _grant, code, verifier = consent(alice_api, solarco)
+    form = {"client_id": solarco.client_id, "client_secret": solarco.credentials.client_secret}
+    form |= {"code": code, "code_verifier": verifier}
+    form[field] = f"{form[field]}\x00"
+
+    response = exchange(solarco, form.pop("code"), form.pop("code_verifier"), **form)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_a_nul_in_http_basic_credentials_is_invalid_request(solarco):
+    credentials = base64.b64encode(b"id\x00:secret").decode()
+    response = APIClient().post(
+        TOKEN_URL,
+        {"grant_type": "authorization_code", "code": "0", "redirect_uri": REDIRECT_URI},
+        HTTP_AUTHORIZATION=f"Basic {credentials}",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
 def test_another_clients_code_is_invalid_grant(alice_api, solarco, acme):
     other = register("acme", "Other App")
     _grant, code, verifier = consent(alice_api, solarco)
