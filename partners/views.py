@@ -8,6 +8,7 @@ import json
 
 from django.db import transaction
 from django.http import HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from oauth2_provider.views.mixins import OAuthLibMixin
@@ -86,6 +87,12 @@ class AuthorizationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def _invalid_request(description: str) -> HttpResponse:
+    """RFC 6749 section 5.2 ``invalid_request``, in OAuth's own JSON."""
+    body = json.dumps({"error": "invalid_request", "error_description": description})
+    return HttpResponse(body, status=400, content_type="application/json")
+
+
 def _carries_nul(request: Request) -> bool:
     """Whether a form field or the HTTP Basic credentials hold a NUL character, which no client
     id, secret, code or token has (and which PostgreSQL text cannot store)."""
@@ -128,14 +135,11 @@ class TokenView(OAuthLibMixin, APIView):
         auth=[],
     )
     def post(self, request: Request) -> HttpResponse:
-        if _carries_nul(request):
-            return HttpResponse(
-                json.dumps(
-                    {"error": "invalid_request", "error_description": "NUL in a parameter."}
-                ),
-                status=400,
-                content_type="application/json",
-            )
+        try:
+            if _carries_nul(request):
+                return _invalid_request("NUL in a parameter.")
+        except MultiPartParserError:
+            return _invalid_request("Malformed form body.")
         # In a transaction, so every read is the primary's (energygrid.routers): a code or
         # refresh token issued a moment ago is not on a lagging replica yet.
         with transaction.atomic():

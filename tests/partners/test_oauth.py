@@ -172,6 +172,15 @@ def test_a_nul_in_http_basic_credentials_is_invalid_request(solarco):
     assert response.json()["error"] == "invalid_request"
 
 
+def test_a_multipart_body_without_a_boundary_is_invalid_request_not_a_500(db):
+    response = APIClient().generic(
+        "POST", TOKEN_URL, "grant_type=authorization_code", content_type="multipart/form-data"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
 def test_another_clients_code_is_invalid_grant(alice_api, solarco, acme):
     other = register("acme", "Other App")
     _grant, code, verifier = consent(alice_api, solarco)
