@@ -18,6 +18,7 @@ from budgets.models import Budget, BudgetKind
 from budgets.services import budget_create
 from customers.models import Account, Customer, Meter
 from energygrid.celery import app
+from usage.calendar import zone
 from usage.models import Reading
 from usage.rollups import rollups_rebuild
 
@@ -37,6 +38,20 @@ def account(alice: Customer) -> Account:
 @pytest.fixture
 def meter(account: Account) -> Meter:
     return account.meters.select_related("account").get()
+
+
+def move_where_the_last_hours_are_this_month(customer: Customer, meter: Meter, now: datetime):
+    """Puts the customer and meter in a zone where the last two hours lie inside the current
+    month, whatever the date today, so readings of those hours count in this month's budget."""
+    tz = next(
+        name
+        for name in ("Pacific/Kiritimati", "Pacific/Pago_Pago")
+        if (now - timedelta(hours=3)).astimezone(zone(name)).month
+        == now.astimezone(zone(name)).month
+    )
+    customer.timezone = meter.timezone = tz
+    customer.save()
+    meter.save()
 
 
 def make_budget(customer: Customer, **fields: Any) -> Budget:

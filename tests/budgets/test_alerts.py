@@ -18,7 +18,13 @@ from budgets import tasks
 from budgets.selectors import budget_period, budgets_to_check
 from budgets.services import budget_alerts_check
 from insights.models import Insight
-from tests.budgets.conftest import QUARTER, load_readings, make_budget, postgresql_only
+from tests.budgets.conftest import (
+    QUARTER,
+    load_readings,
+    make_budget,
+    move_where_the_last_hours_are_this_month,
+    postgresql_only,
+)
 from tests.conftest import make_account, make_meter
 from usage.calendar import zone
 from usage.imports import readings_upsert
@@ -211,16 +217,7 @@ def test_an_import_raises_the_alert_once_its_rollups_catch_up(
 ):
     """Readings land -> rollups catch up -> the budget check follows (ROLLUP_FOLLOW_UP_TASKS)."""
     now = timezone.now()
-    # A zone where the last two hours lie inside the current month, whatever the date today.
-    tz = next(
-        name
-        for name in ("Pacific/Kiritimati", "Pacific/Pago_Pago")
-        if (now - timedelta(hours=3)).astimezone(zone(name)).month
-        == now.astimezone(zone(name)).month
-    )
-    alice.timezone = meter.timezone = tz
-    alice.save()
-    meter.save()
+    move_where_the_last_hours_are_this_month(alice, meter, now)
     budget = make_budget(alice, limit="1.00", alert_thresholds=[50, 100])  # 1 USD this month
     first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
     csv_file = tmp_path / "today.csv"

@@ -16,10 +16,9 @@ from partners.events import events_record
 from partners.models import WebhookEvent, WebhookEventStatus
 from partners.services import webhook_secret_generate
 from partners.webhooks import webhooks_deliver
-from tests.budgets.conftest import make_budget
+from tests.budgets.conftest import make_budget, move_where_the_last_hours_are_this_month
 from tests.conftest import client_for
 from tests.partners.conftest import CONSENT_URL, PartnerApp, authorize, register
-from usage.calendar import zone
 
 HEADER = "meterNumber,start,quantity,quality,cost\n"
 #: The receiver listens on loopback, in this project's test port range (18700-18799).
@@ -248,16 +247,7 @@ def test_new_insights_and_budget_alerts_are_events_once(
     same data is imported."""
     meter = alice.accounts.get().meters.get()
     now = timezone.now()
-    # A zone where the last two hours lie inside the current month, whatever the date today.
-    tz = next(
-        name
-        for name in ("Pacific/Kiritimati", "Pacific/Pago_Pago")
-        if (now - timedelta(hours=3)).astimezone(zone(name)).month
-        == now.astimezone(zone(name)).month
-    )
-    alice.timezone = meter.timezone = tz
-    alice.save()
-    meter.save()
+    move_where_the_last_hours_are_this_month(alice, meter, now)
     budget = make_budget(alice, limit="1.00", alert_thresholds=[50, 100])
     first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
     path = tmp_path / "today.csv"
