@@ -406,7 +406,7 @@ INSERT INTO usage_reading AS reading (meter_id, start, quantity, quality)
 SELECT meter.id, stage.start, stage.quantity, stage.quality
 FROM bench_stage AS stage JOIN customers_meter AS meter
   ON meter.meter_number = stage.meter_number AND meter.utility_id = %s
-ON CONFLICT (meter_id, start) DO UPDATE SET
+ON CONFLICT (meter_id, direction, start) DO UPDATE SET
     quantity = EXCLUDED.quantity, cost = EXCLUDED.cost, quality = EXCLUDED.quality
 """
 

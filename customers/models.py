@@ -227,6 +227,13 @@ class ServiceType(models.TextChoices):
     WATER = "WATER", "Water"
 
 
+class ReadResolution(models.TextChoices):
+    """How often a meter is read (contract section 10.2)."""
+
+    INTERVAL = "INTERVAL", "Interval (every intervalSeconds)"
+    BILLING = "BILLING", "Billing read (one reading per read period)"
+
+
 class Meter(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     utility = models.ForeignKey(Utility, on_delete=models.PROTECT, related_name="meters")
@@ -234,10 +241,40 @@ class Meter(models.Model):
     meter_number = models.CharField(max_length=64)
     service_type = models.CharField(max_length=16, choices=ServiceType.choices)
     unit_of_measure = models.CharField(max_length=16)
-    interval_seconds = models.PositiveIntegerField(validators=[validate_interval_seconds])
+    read_resolution = models.CharField(
+        max_length=8,
+        choices=ReadResolution.choices,
+        default=ReadResolution.INTERVAL,
+        help_text="INTERVAL: one reading per interval_seconds. BILLING: one reading per read "
+        "period of any length (many gas and water meters).",
+    )
+    interval_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[validate_interval_seconds],
+        help_text="Length of every reading; null for a billing-read meter.",
+    )
+    bidirectional = models.BooleanField(
+        default=False,
+        help_text="Records energy both ways: DELIVERED (grid to customer) and RECEIVED "
+        "(customer to grid, e.g. rooftop solar).",
+    )
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
     tariff = models.ForeignKey(
-        Tariff, on_delete=models.PROTECT, null=True, blank=True, related_name="meters"
+        Tariff,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="meters",
+        help_text="The tariff now (the last entry of its history, if it has one).",
+    )
+    export_tariff = models.ForeignKey(
+        Tariff,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="export_meters",
+        help_text="What RECEIVED energy earns now; none: the meter's tariff (net metering).",
     )
     # Maintained by the readings import: start of the first reading, end of the last.
     first_reading_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -251,6 +288,39 @@ class Meter(models.Model):
 
     def __str__(self) -> str:
         return self.meter_number
+
+
+class TariffPeriod(models.Model):
+    """One entry of a meter's tariff history: ``tariff`` is in force from local date
+    ``valid_from`` (in the meter's timezone) until the next entry's. The first entry also
+    covers everything before it; a null ``valid_from`` (only on a first entry) means the
+    tariff the meter had before any recorded change. ``export`` entries price RECEIVED energy.
+
+    A meter with no entries is priced by ``Meter.tariff`` (and ``export_tariff``) for all time.
+    """
+
+    meter = models.ForeignKey(Meter, on_delete=models.CASCADE, related_name="tariff_periods")
+    export = models.BooleanField(
+        default=False, help_text="An entry of the export tariff history (RECEIVED energy)."
+    )
+    tariff = models.ForeignKey(Tariff, on_delete=models.PROTECT, related_name="+")
+    valid_from = models.DateField(
+        null=True, blank=True, help_text="Local date it applies from; empty: since the start."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["meter", "export", "valid_from"],
+                name="tariff_period_once",
+                nulls_distinct=False,
+            )
+        ]
+        ordering = ["meter", "export", models.F("valid_from").asc(nulls_first=True)]
+
+    def __str__(self) -> str:
+        since = self.valid_from.isoformat() if self.valid_from else "the start"
+        return f"{self.meter_id}: {self.tariff_id} from {since}"
 
 
 class UsedIdentityToken(models.Model):

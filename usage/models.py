@@ -19,6 +19,13 @@ class Quality(models.TextChoices):
     ESTIMATED = "ESTIMATED", "Estimated"
 
 
+class Direction(models.IntegerChoices):
+    """Which way a reading's energy flowed; the values are ESPI's ``flowDirection`` codes."""
+
+    DELIVERED = 1, "Delivered (grid to customer)"
+    RECEIVED = 19, "Received (customer to grid)"
+
+
 #: Granularities kept as rollups; FIFTEEN_MINUTE is served straight from readings.
 ROLLUP_GRANULARITIES: tuple[Granularity, ...] = tuple(
     g for g in Granularity if g is not Granularity.FIFTEEN_MINUTE
@@ -26,11 +33,13 @@ ROLLUP_GRANULARITIES: tuple[Granularity, ...] = tuple(
 
 
 class Reading(models.Model):
-    """The energy one meter measured over ``[start, start + meter.interval_seconds)``.
+    """The energy one meter measured in one direction over ``[start, start +
+    meter.interval_seconds)`` (or ``[start, end)`` for a billing-read meter).
 
     The database key on PostgreSQL is ``(id, start)`` because a partitioned table's primary
     key must include its partition key; ``id`` alone is unique (one sequence) so Django keeps
-    treating it as the primary key. ``(meter, start)`` is the natural key imports upsert on.
+    treating it as the primary key. ``(meter, direction, start)`` is the natural key imports
+    upsert on.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -49,19 +58,32 @@ class Reading(models.Model):
         help_text="Start of the interval (UTC instant); the reading covers "
         "[start, start + meter.interval_seconds)."
     )
+    end = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="End of the read period (UTC, exclusive) for a billing-read meter; null for "
+        "an interval meter (start + interval_seconds).",
+    )
+    direction = models.PositiveSmallIntegerField(
+        choices=Direction.choices,
+        default=Direction.DELIVERED,
+        db_default=Direction.DELIVERED,
+        help_text="DELIVERED (1, grid to customer) or RECEIVED (19, customer to grid).",
+    )
     quantity = models.DecimalField(
         max_digits=18,
         decimal_places=6,
-        help_text="Energy (or volume) used in the interval, in the meter's unit_of_measure; "
-        "a delta, never a register value. Non-negative.",
+        help_text="Energy (or volume) measured in the interval in its direction, in the meter's "
+        "unit_of_measure; a delta, never a register value. Non-negative.",
     )
     cost = models.DecimalField(
         max_digits=18,
         decimal_places=6,
         null=True,
         blank=True,
-        help_text="Cost the utility billed for the interval, in the tariff's currency, unrounded. "
-        "Null: price it with the meter's tariff (usage.pricing).",
+        help_text="Cost the utility billed for the interval (for a RECEIVED reading: the credit "
+        "it earned, positive), in the tariff's currency, unrounded. Null: price it with the "
+        "meter's tariff history (usage.pricing).",
     )
     quality = models.CharField(
         max_length=9,
@@ -72,7 +94,9 @@ class Reading(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["meter", "start"], name="usage_reading_meter_start"),
+            models.UniqueConstraint(
+                fields=["meter", "direction", "start"], name="usage_reading_meter_direction_start"
+            ),
             models.CheckConstraint(
                 condition=models.Q(quantity__gte=0), name="usage_reading_quantity_nonnegative"
             ),
@@ -87,7 +111,11 @@ class Rollup(models.Model):
 
     Precomputed by ``usage.rollups`` so reads at HOUR and coarser never touch raw readings.
     A bucket with no readings has no row. Every figure is an exact, unrounded aggregate of the
-    readings whose ``start`` lies in ``[start, end)``.
+    readings whose ``start`` lies in ``[start, end)``: ``quantity`` ... ``peak_quantity`` of the
+    DELIVERED ones, ``received_*`` of the RECEIVED ones (all zero on a meter that only
+    delivers). NET = delivered - received (``NET_QUANTITY``, ``NET_COST``).
+
+    For a billing-read meter the rows are its read periods themselves, as BILLING_PERIOD.
     """
 
     meter = models.ForeignKey(
@@ -144,6 +172,36 @@ class Rollup(models.Model):
         help_text="Largest single interval quantity in the bucket; peak demand (kW) = "
         "peak_quantity / interval hours for energy units.",
     )
+    received_quantity = models.DecimalField(
+        max_digits=22,
+        decimal_places=6,
+        default=0,
+        db_default=0,
+        help_text="Sum of the RECEIVED readings' quantities (energy exported).",
+    )
+    received_cost = models.DecimalField(
+        max_digits=28,
+        decimal_places=12,
+        null=True,
+        blank=True,
+        default=0,
+        db_default=0,
+        help_text="Credit the RECEIVED readings earned (own cost, else quantity x export "
+        "price), positive, unrounded. Null when any of them has no price.",
+    )
+    received_actual_count = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="RECEIVED readings in the bucket that are ACTUAL."
+    )
+    received_estimated_count = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="RECEIVED readings in the bucket that are ESTIMATED."
+    )
+    received_peak_quantity = models.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        default=0,
+        db_default=0,
+        help_text="Largest single RECEIVED interval quantity in the bucket.",
+    )
     computed_at = models.DateTimeField(help_text="When this row was last (re)computed.")
 
     class Meta:
@@ -166,7 +224,17 @@ ROLLUP_FIGURES = (
     "estimated_count",
     "expected_count",
     "peak_quantity",
+    "received_quantity",
+    "received_cost",
+    "received_actual_count",
+    "received_estimated_count",
+    "received_peak_quantity",
 )
+
+#: A rollup's net figures (delivered - received) as expressions: what budgets, summaries and
+#: insights count. NET_COST is null when either side has an unpriced reading.
+NET_QUANTITY = models.F("quantity") - models.F("received_quantity")
+NET_COST = models.F("cost") - models.F("received_cost")
 
 
 class RollupDirtyRange(models.Model):

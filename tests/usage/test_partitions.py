@@ -47,7 +47,7 @@ def test_the_table_is_range_partitioned_with_a_brin_index_and_a_key_holding_star
         indexes = " | ".join(row[0] for row in cursor.fetchall())
     assert "USING brin (start)" in indexes
     assert "(id, start)" in indexes
-    assert "(meter_id, start)" in indexes
+    assert "(meter_id, direction, start)" in indexes
     assert "usage_reading_default" in partitions()
 
 

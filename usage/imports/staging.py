@@ -65,7 +65,7 @@ _UPSERT_SQL = f"""
         INSERT INTO usage_reading AS reading (meter_id, start, quantity, cost, quality)
         {_READINGS} WHERE meter_id = ANY(%s)
         ORDER BY meter_id, start
-        ON CONFLICT (meter_id, start) DO UPDATE SET
+        ON CONFLICT (meter_id, direction, start) DO UPDATE SET
             quantity = EXCLUDED.quantity, cost = EXCLUDED.cost, quality = EXCLUDED.quality
         WHERE (reading.quantity, reading.cost, reading.quality)
               IS DISTINCT FROM (EXCLUDED.quantity, EXCLUDED.cost, EXCLUDED.quality)
@@ -292,7 +292,7 @@ class SqliteStage(Stage):
                 ],
                 batch_size=500,
                 update_conflicts=True,
-                unique_fields=["meter", "start"],
+                unique_fields=["meter", "direction", "start"],
                 update_fields=["quantity", "cost", "quality"],
             )
             last = rows[-1][0]
