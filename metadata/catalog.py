@@ -133,6 +133,14 @@ class BudgetPeriod(enum.Enum):
     BILLING_PERIOD = "Billing period"
 
 
+class FlowDirection(enum.Enum):
+    """Which energy a usage read counts (contract section 10.1); ``NET`` is the default."""
+
+    NET = "Net (delivered minus received)"
+    DELIVERED = "Delivered (grid to customer)"
+    RECEIVED = "Received (customer to grid)"
+
+
 @dataclass(frozen=True)
 class PartnerScopeInfo:
     id: str  # as OAuth spells it: ``usage:read``
@@ -166,4 +174,5 @@ SERVICE_TYPE_IDS: tuple[str, ...] = tuple(member.name for member in ServiceTypeC
 UNIT_OF_MEASURE_IDS: tuple[str, ...] = tuple(member.name for member in UnitOfMeasure)
 INSIGHT_TYPE_IDS: tuple[str, ...] = tuple(member.name for member in InsightType)
 BUDGET_PERIOD_IDS: tuple[str, ...] = tuple(member.name for member in BudgetPeriod)
+FLOW_DIRECTION_IDS: tuple[str, ...] = tuple(member.name for member in FlowDirection)
 PARTNER_SCOPE_IDS: tuple[str, ...] = tuple(member.value.id for member in PartnerScope)

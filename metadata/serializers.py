@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from metadata.catalog import (
     BUDGET_PERIOD_IDS,
+    FLOW_DIRECTION_IDS,
     GRANULARITY_IDS,
     INSIGHT_TYPE_IDS,
     PARTNER_SCOPE_IDS,
@@ -70,6 +71,11 @@ class InsightTypeSerializer(serializers.Serializer):
 
 class BudgetPeriodSerializer(serializers.Serializer):
     id = _id_field(BUDGET_PERIOD_IDS)
+    name = serializers.CharField(source="value")
+
+
+class FlowDirectionSerializer(serializers.Serializer):
+    id = _id_field(FLOW_DIRECTION_IDS)
     name = serializers.CharField(source="value")
 
 

@@ -23,6 +23,7 @@ from energygrid.api.pagination import parse_page_size
 from energygrid.api.schema import ETAG_HEADER, IF_NONE_MATCH, NOT_MODIFIED
 from metadata.catalog import (
     BudgetPeriod,
+    FlowDirection,
     Granularity,
     InsightType,
     PartnerScope,
@@ -31,6 +32,7 @@ from metadata.catalog import (
 )
 from metadata.serializers import (
     BudgetPeriodSerializer,
+    FlowDirectionSerializer,
     GranularityTypeSerializer,
     InsightTypeSerializer,
     PartnerScopeSerializer,
@@ -123,6 +125,11 @@ class MetadataViewSet(viewsets.ViewSet):
     @action(detail=False, url_path="budget-periods")
     def budget_periods(self, request: Request) -> Response:
         return self._catalog(request, BudgetPeriodSerializer, BudgetPeriod)
+
+    @_catalog_schema(FlowDirectionSerializer, "Directions of energy usage can be read in")
+    @action(detail=False, url_path="flow-directions")
+    def flow_directions(self, request: Request) -> Response:
+        return self._catalog(request, FlowDirectionSerializer, FlowDirection)
 
     @_catalog_schema(PartnerScopeSerializer, "Scopes a customer can grant a partner app")
     @action(detail=False, url_path="partner-scopes")

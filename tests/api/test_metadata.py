@@ -15,6 +15,7 @@ LISTS = [
     "units-of-measure",
     "insight-types",
     "budget-periods",
+    "flow-directions",
 ]
 
 
@@ -96,6 +97,14 @@ def test_budget_periods(db, api):
     assert items(api, "budget-periods") == [
         {"id": "MONTHLY", "name": "Calendar month"},
         {"id": "BILLING_PERIOD", "name": "Billing period"},
+    ]
+
+
+def test_flow_directions(db, api):
+    assert items(api, "flow-directions") == [
+        {"id": "NET", "name": "Net (delivered minus received)"},
+        {"id": "DELIVERED", "name": "Delivered (grid to customer)"},
+        {"id": "RECEIVED", "name": "Received (customer to grid)"},
     ]
 
 

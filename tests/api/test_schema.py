@@ -29,6 +29,7 @@ CONTRACT_OPERATIONS = {
     "/Metadata/units-of-measure": {"get"},
     "/Metadata/insight-types": {"get"},
     "/Metadata/budget-periods": {"get"},
+    "/Metadata/flow-directions": {"get"},
     "/Usage/{meterId}": {"get"},
     "/Usage/{meterId}/summary": {"get"},
     "/Usage/{meterId}/export": {"get"},
