@@ -16,6 +16,7 @@ temperature applies) follows the home's local calendar. A series covers whole lo
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -41,12 +42,14 @@ _PERSISTENCE = 0.7
 
 @dataclass(frozen=True)
 class RegionClimate:
-    """Daily-mean temperature climate of a weather region.
+    """Climate and place of a weather region.
 
     The seasonal cycle is a sinusoid (``annual_mean_c`` ± ``amplitude_c``, coldest around
     ``coldest_day_of_year``: ~20 in the northern hemisphere, ~200 in the southern); day-to-day
     weather is AR(1) noise of standard deviation ``noise_sd_c`` (continental climates swing more
-    than maritime ones). ``timezone`` is where homes of the region keep their clocks.
+    than maritime ones). ``timezone`` is where homes of the region keep their clocks;
+    ``latitude`` and ``longitude`` (degrees, east positive) where the sun is for rooftop solar,
+    and ``overcast_share`` the share of overcast days over a year (more in winter).
     """
 
     annual_mean_c: float
@@ -54,22 +57,32 @@ class RegionClimate:
     coldest_day_of_year: int
     noise_sd_c: float
     timezone: str
+    latitude: float
+    longitude: float
+    overcast_share: float
 
 
 WEATHER_REGIONS: dict[str, RegionClimate] = {
-    "BOS": RegionClimate(10.9, 12.3, 22, 3.5, "America/New_York"),
-    "NYC": RegionClimate(13.2, 12.3, 22, 3.3, "America/New_York"),
-    "ATL": RegionClimate(17.4, 9.9, 18, 3.0, "America/New_York"),
-    "MIA": RegionClimate(25.4, 3.9, 20, 1.5, "America/New_York"),
-    "CHI": RegionClimate(10.4, 14.0, 22, 4.2, "America/Chicago"),
-    "DEN": RegionClimate(10.6, 11.9, 18, 4.5, "America/Denver"),
-    "PHX": RegionClimate(24.3, 10.8, 15, 2.0, "America/Phoenix"),
-    "SEA": RegionClimate(11.7, 7.1, 15, 2.0, "America/Los_Angeles"),
-    "DEL": RegionClimate(25.0, 8.5, 15, 1.8, "Asia/Kolkata"),
-    "SYD": RegionClimate(18.3, 5.4, 200, 2.2, "Australia/Sydney"),
-    "LHI": RegionClimate(19.3, 3.5, 210, 1.2, "Australia/Lord_Howe"),
-    "CHT": RegionClimate(11.5, 3.6, 210, 1.8, "Pacific/Chatham"),
+    "BOS": RegionClimate(10.9, 12.3, 22, 3.5, "America/New_York", 42.36, -71.06, 0.30),
+    "NYC": RegionClimate(13.2, 12.3, 22, 3.3, "America/New_York", 40.71, -74.01, 0.28),
+    "ATL": RegionClimate(17.4, 9.9, 18, 3.0, "America/New_York", 33.75, -84.39, 0.25),
+    "MIA": RegionClimate(25.4, 3.9, 20, 1.5, "America/New_York", 25.76, -80.19, 0.20),
+    "CHI": RegionClimate(10.4, 14.0, 22, 4.2, "America/Chicago", 41.88, -87.63, 0.35),
+    "DEN": RegionClimate(10.6, 11.9, 18, 4.5, "America/Denver", 39.74, -104.99, 0.20),
+    "PHX": RegionClimate(24.3, 10.8, 15, 2.0, "America/Phoenix", 33.45, -112.07, 0.08),
+    "SEA": RegionClimate(11.7, 7.1, 15, 2.0, "America/Los_Angeles", 47.61, -122.33, 0.45),
+    "DEL": RegionClimate(25.0, 8.5, 15, 1.8, "Asia/Kolkata", 28.61, 77.21, 0.15),
+    "SYD": RegionClimate(18.3, 5.4, 200, 2.2, "Australia/Sydney", -33.87, 151.21, 0.22),
+    "LHI": RegionClimate(19.3, 3.5, 210, 1.2, "Australia/Lord_Howe", -31.55, 159.08, 0.25),
+    "CHT": RegionClimate(11.5, 3.6, 210, 1.8, "Pacific/Chatham", -43.95, -176.56, 0.40),
 }
+
+
+def _climate(region: str) -> RegionClimate:
+    climate = WEATHER_REGIONS.get(region)
+    if climate is None:
+        raise ValueError(f"unknown weather region {region!r}; known: {', '.join(WEATHER_REGIONS)}")
+    return climate
 
 
 def weather_series(*, region: str, start: date, days: int, seed: int) -> np.ndarray:
@@ -79,9 +92,7 @@ def weather_series(*, region: str, start: date, days: int, seed: int) -> np.ndar
     cold-season weather more variable). The region name is mixed into the seed so regions sharing
     a seed still get independent weather. ``seed`` must be non-negative.
     """
-    climate = WEATHER_REGIONS.get(region)
-    if climate is None:
-        raise ValueError(f"unknown weather region {region!r}; known: {', '.join(WEATHER_REGIONS)}")
+    climate = _climate(region)
     if days < 1:
         raise ValueError("days must be at least 1")
     rng = np.random.default_rng([seed, zlib.crc32(region.encode())])
@@ -796,3 +807,158 @@ def gas_intervals(
         cooling_balance_c=profile.cooling_balance_c,
         cooling_slope=0.0,
     )
+
+
+# --- rooftop solar ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SolarArray:
+    """A rooftop photovoltaic array facing the equator.
+
+    ``kilowatts_peak`` is its DC rating (its output under 1 kW/m² of sun), ``tilt_degrees`` the
+    roof's pitch and ``performance_ratio`` the share that reaches the meter after the inverter,
+    wiring, heat and dirt (0.75-0.85 for a good system).
+    """
+
+    kilowatts_peak: float
+    tilt_degrees: float = 25.0
+    performance_ratio: float = 0.8
+
+
+def random_solar_array(rng: np.random.Generator, *, floor_area_sqm: int) -> SolarArray:
+    """An array sized to the roof, as installers size them: about 40 W per m² of floor area
+    (a 200 m² house gets about 8 kWp), 3-12 kWp, on a roof pitched 15-35°."""
+    return SolarArray(
+        kilowatts_peak=round(
+            float(np.clip(0.04 * floor_area_sqm * rng.uniform(0.85, 1.25), 3, 12)), 1
+        ),
+        tilt_degrees=round(float(rng.uniform(15, 35))),
+        performance_ratio=round(float(rng.uniform(0.75, 0.85)), 2),
+    )
+
+
+#: Share of the clear sky's irradiance that comes straight from the sun's disc (the rest is
+#: diffuse), and the share of sunlight the ground reflects.
+_BEAM_SHARE = 0.85
+_ALBEDO = 0.2
+#: Day-to-day persistence of overcast weather: cloudy spells last a few days.
+_OVERCAST_PERSISTENCE = 0.5
+
+
+def _clear_sky_kw_per_sqm(
+    mid: np.ndarray, *, latitude: float, longitude: float, tilt_degrees: float
+) -> np.ndarray:
+    """Clear-sky irradiance (kW/m²) on a plane tilted ``tilt_degrees`` toward the equator at
+    UTC epoch seconds ``mid``: the sun's declination and the equation of time by day of year,
+    its hour angle from the longitude (solar time, so nothing shifts with clocks or DST), the
+    Haurwitz clear-sky model for the horizontal, split into beam and diffuse; 0 at night."""
+    days = (mid // _DAY).astype("datetime64[D]")
+    day_of_year = (days - days.astype("datetime64[Y]")).astype(np.int64) + 1
+    declination = np.radians(23.45) * np.sin(2 * np.pi * (284 + day_of_year) / 365)
+    b = 2 * np.pi * (day_of_year - 81) / 364
+    equation_of_time_h = (9.87 * np.sin(2 * b) - 7.53 * np.cos(b) - 1.5 * np.sin(b)) / 60
+    solar_hour = (mid % _DAY) / 3600 + longitude / 15 + equation_of_time_h
+    hour_angle = np.radians(15 * (solar_hour - 12))
+    phi = np.radians(latitude)
+    tilt = np.radians(tilt_degrees)
+    facing = phi - np.sign(phi) * tilt  # a tilted plane sees the sun as a flat one there would
+    cos_zenith = np.sin(phi) * np.sin(declination) + np.cos(phi) * np.cos(declination) * np.cos(
+        hour_angle
+    )
+    cos_incidence = np.sin(facing) * np.sin(declination) + np.cos(facing) * np.cos(
+        declination
+    ) * np.cos(hour_angle)
+    up = cos_zenith > 0
+    safe = np.where(up, cos_zenith, 1.0)
+    transmitted = 1.098 * np.exp(-0.057 / safe)  # Haurwitz: horizontal = cos z x this
+    horizontal = safe * transmitted
+    beam = _BEAM_SHARE * transmitted * np.maximum(cos_incidence, 0)
+    diffuse = (1 - _BEAM_SHARE) * horizontal * (1 + np.cos(tilt)) / 2
+    reflected = _ALBEDO * horizontal * (1 - np.cos(tilt)) / 2
+    return np.where(up, beam + diffuse + reflected, 0.0)
+
+
+def _clearness(
+    day_of_year: np.ndarray, climate: RegionClimate, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each day's clearness (share of the clear sky that gets through) and whether it was
+    overcast. Overcast days come in spells (a two-state Markov chain) with the region's share,
+    more of them in winter; they pass 10-35 % of the clear sky, other days 55-100 %."""
+    phase = 2 * np.pi * (day_of_year - climate.coldest_day_of_year) / 365.25
+    share = np.clip(climate.overcast_share * (1 + 0.4 * np.cos(phase)), 0, 0.95)
+    draws = rng.random(day_of_year.size)
+    overcast = np.zeros(day_of_year.size, dtype=bool)
+    previous = bool(draws[0] < share[0]) if day_of_year.size else False
+    # One scalar step per day (as the weather's AR(1)); the chain has no vectorised form.
+    for i in range(day_of_year.size):
+        p = share[i]
+        stay = p + _OVERCAST_PERSISTENCE * (1 - p) if previous else p * (1 - _OVERCAST_PERSISTENCE)
+        previous = overcast[i] = draws[i] < stay
+    clearness = np.where(
+        overcast,
+        rng.uniform(0.1, 0.35, day_of_year.size),
+        1 - 0.45 * rng.beta(1.2, 2.5, day_of_year.size),
+    )
+    return clearness, overcast
+
+
+def solar_intervals(
+    *, array: SolarArray, region: str, starts: np.ndarray, interval_seconds: int, seed: int
+) -> np.ndarray:
+    """kWh ``array`` generates in each interval ``[start, start + interval_seconds)`` (``starts``
+    in UTC epoch seconds) on a roof in ``region``, to Wh.
+
+    The shape follows the sun at each interval's midpoint: zero at night, a bell around solar
+    noon, longer and higher days in summer. Each solar day has a clearness: overcast days
+    (the region's share, in spells, more in winter) give a fraction of a clear day, and
+    broken-cloud days flicker from interval to interval as clouds pass.
+    """
+    climate = _climate(region)
+    days_rng, clouds_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    starts = np.asarray(starts, dtype=np.int64)
+    mid = starts + interval_seconds // 2
+    irradiance = _clear_sky_kw_per_sqm(
+        mid,
+        latitude=climate.latitude,
+        longitude=climate.longitude,
+        tilt_degrees=array.tilt_degrees,
+    )
+    if starts.size == 0:
+        return np.zeros(0)
+    solar_day = (mid + round(climate.longitude * 240)) // _DAY
+    first = int(solar_day.min())
+    day_index = solar_day - first
+    dates = np.datetime64(date.fromordinal(_EPOCH_ORDINAL + first), "D") + np.arange(
+        int(day_index.max()) + 1
+    )
+    day_of_year = (dates - dates.astype("datetime64[Y]")).astype(np.int64) + 1
+    clearness, overcast = _clearness(day_of_year, climate, days_rng)
+    kt = clearness[day_index]
+    spread = np.where(overcast[day_index], 0.2, 2.0 * (1 - kt))
+    passing = np.clip(kt * (1 + spread * clouds_rng.standard_normal(starts.size)), 0.03, 1.05)
+    kwh = (
+        array.kilowatts_peak
+        * array.performance_ratio
+        * irradiance
+        * passing
+        * interval_seconds
+        / 3600
+    )
+    return np.round(kwh, KWH_DECIMALS)
+
+
+def net_metered(
+    load: SyntheticSeries, generation: np.ndarray
+) -> tuple[SyntheticSeries, SyntheticSeries]:
+    """What a bidirectional meter records of a home whose array generates ``generation`` (kWh
+    in each of ``load``'s intervals): the home uses its own generation first, so per interval
+    DELIVERED = max(load - generation, 0) and RECEIVED = max(generation - load, 0), and
+    DELIVERED - RECEIVED = load - generation. Both channels have the load's intervals and
+    estimated flags (one meter reads both)."""
+    if generation.shape != load.quantities.shape:
+        raise ValueError("need one generation figure per interval of the load")
+    surplus = np.round(generation - load.quantities, load.decimals)
+    delivered = dataclasses.replace(load, quantities=np.maximum(-surplus, 0.0))
+    received = dataclasses.replace(load, quantities=np.maximum(surplus, 0.0))
+    return delivered, received

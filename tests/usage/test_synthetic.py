@@ -420,3 +420,122 @@ def test_a_steady_home_is_the_default_behaviour():
     )
     np.testing.assert_array_equal(steady.quantities, explicit.quantities)
     assert steady.ground_truth.changes == () and steady.ground_truth.away_dates == ()
+
+
+# --- rooftop solar ---------------------------------------------------------------------------
+
+
+def solar_year(region: str, *, seed: int = 1, kilowatts_peak: float = 8.0) -> np.ndarray:
+    """A year of 15-minute generation from 2025-01-01 00:00 UTC, one row per UTC day."""
+    starts = int(datetime(2025, 1, 1, tzinfo=ZoneInfo("UTC")).timestamp()) + 900 * np.arange(
+        365 * 96
+    )
+    return synthetic.solar_intervals(
+        array=synthetic.SolarArray(kilowatts_peak),
+        region=region,
+        starts=starts,
+        interval_seconds=900,
+        seed=seed,
+    ).reshape(365, 96)
+
+
+def hours_of_output(day: np.ndarray) -> float:
+    return np.count_nonzero(day) / 4
+
+
+JANUARY, JULY = slice(0, 31), slice(181, 212)
+
+
+def test_solar_is_zero_at_night_and_a_bell_around_solar_noon_whatever_the_clock():
+    generation = solar_year("BOS")
+    hour = (np.arange(96) + 0.5) / 4  # UTC, at each interval's midpoint
+    # Boston's nights (UTC 01:00-08:00 is 20:00-03:00 EST) never generate.
+    assert not generation[:, 4:32].any()
+    # Solar noon in Boston is about 16:44 UTC all year (11:44 EST, 12:44 EDT): the sun, not
+    # the clock, so the bell sits an hour later on summer clocks.
+    for month in (JANUARY, JULY):
+        centre = np.average(
+            np.tile(hour, generation[month].shape[0]), weights=generation[month].ravel()
+        )
+        assert 16.4 < centre < 17.1
+        peak = generation[month].sum(axis=0)
+        assert peak.argmax() / 4 == pytest.approx(16.7, abs=0.75)
+        assert peak[40] < peak[peak.argmax()] / 4  # 10:00 UTC is 05:00/06:00 local: dawn at most
+
+
+def test_summer_days_are_longer_and_stronger_in_each_hemisphere():
+    boston, sydney = solar_year("BOS"), solar_year("SYD")
+    assert np.mean([hours_of_output(d) for d in boston[JULY]]) > 4 + np.mean(
+        [hours_of_output(d) for d in boston[JANUARY]]
+    )
+    assert boston[JULY].sum(axis=1).mean() > 1.5 * boston[JANUARY].sum(axis=1).mean()
+    assert sydney[JANUARY].sum(axis=1).mean() > 1.5 * sydney[JULY].sum(axis=1).mean()
+
+
+def dull_share(generation: np.ndarray) -> float:
+    """Share of days giving less than 40 % of the best day within a fortnight either side."""
+    daily = generation.sum(axis=1)
+    best = np.array([daily[max(0, d - 14) : d + 15].max() for d in range(daily.size)])
+    return float(np.mean(daily < 0.4 * best))
+
+
+def test_overcast_days_give_much_less_and_come_as_often_as_the_region_has_them():
+    boston = solar_year("BOS")
+    july = np.sort(boston[JULY].sum(axis=1))
+    assert july[0] < 0.4 * july[-1]
+    assert 0.1 < dull_share(boston) < 0.45
+    assert dull_share(solar_year("SEA")) > dull_share(boston) > 2 * dull_share(solar_year("PHX"))
+
+
+@pytest.mark.parametrize(
+    ("region", "low", "high"), [("BOS", 1100, 1400), ("PHX", 1500, 1850), ("SEA", 800, 1150)]
+)
+def test_a_year_yields_what_arrays_there_do(region, low, high):
+    """kWh per kWp and year, as PVWatts gives for a roof pitched 25° facing south."""
+    assert low < solar_year(region).sum() / 8 < high
+
+
+def test_solar_is_deterministic_for_a_seed_and_scales_with_the_array():
+    assert np.array_equal(solar_year("BOS", seed=3), solar_year("BOS", seed=3))
+    assert not np.array_equal(solar_year("BOS", seed=3), solar_year("BOS", seed=4))
+    small, big = solar_year("DEN", kilowatts_peak=4), solar_year("DEN", kilowatts_peak=8)
+    assert big.sum() == pytest.approx(2 * small.sum(), rel=1e-3)
+    assert np.all(big >= 0) and np.array_equal(big, np.round(big, 3))
+    # 15 minutes of an 8 kWp array at 0.8 never give more than 8 x 0.8 x 1.05 / 4 kWh.
+    assert big.max() <= 8 * 0.8 * 1.1 / 4
+
+
+def test_arrays_are_sized_to_the_roof():
+    rng = np.random.default_rng(7)
+    arrays = [synthetic.random_solar_array(rng, floor_area_sqm=area) for area in (40, 200, 900)]
+    assert arrays[0].kilowatts_peak == 3  # the smallest system sold
+    assert 6 < arrays[1].kilowatts_peak < 10.5
+    assert arrays[2].kilowatts_peak == 12
+    assert all(15 <= a.tilt_degrees <= 35 and 0.75 <= a.performance_ratio <= 0.85 for a in arrays)
+
+
+def test_a_meter_behind_solar_delivers_what_the_home_lacks_and_receives_its_surplus():
+    profile = profile_where(lambda p: True)
+    load = year_of(profile, start=date(2025, 6, 1), days=30)
+    generation = synthetic.solar_intervals(
+        array=synthetic.SolarArray(8.0),
+        region="BOS",
+        starts=load.starts,
+        interval_seconds=900,
+        seed=2,
+    )
+
+    delivered, received = synthetic.net_metered(load, generation)
+
+    np.testing.assert_allclose(
+        delivered.quantities - received.quantities, load.quantities - generation, atol=1e-9
+    )
+    assert np.all(delivered.quantities >= 0) and np.all(received.quantities >= 0)
+    assert not np.any((delivered.quantities > 0) & (received.quantities > 0))
+    assert received.quantities.sum() > 0 and delivered.quantities.sum() > 0
+    for channel in (delivered, received):
+        assert np.array_equal(channel.starts, load.starts)
+        assert np.array_equal(channel.estimated, load.estimated)
+        assert np.array_equal(channel.quantities, np.round(channel.quantities, 3))
+    with pytest.raises(ValueError, match="one generation figure per interval"):
+        synthetic.net_metered(load, generation[1:])
