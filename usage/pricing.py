@@ -1,61 +1,38 @@
 """What an interval costs: its own cost if the utility sent one, else quantity x tariff price.
 
-Contract section 8: a tariff's rates are matched first-listed-first on the interval's *local*
-start (ISO weekday and hour in the meter's timezone); the cost is quantity x that price, left
-unrounded (money is rounded once, when a total is shown). An interval no rate covers, on a meter
-with no tariff, has no cost (None).
+Contract sections 8 and 10: a tariff's rates are matched first-listed-first on the interval's
+*local* start (ISO weekday and hour in the meter's timezone), under the tariff *in force* on
+that local date (the meter's tariff history, ``customers.models.TariffPeriod``); a RECEIVED
+interval earns its quantity x the export tariff's price (with no export tariff, the import
+tariff's: net metering). Costs are left unrounded (money is rounded once, when a total is
+shown). An interval no rate covers, on a meter with no tariff, has no cost (None).
 
-Two implementations of the one rule, checked against each other by the tests:
-
-* ``PRICED_READINGS_SQL`` (PostgreSQL): set-based. The tariff is expanded to its 7 x 24 price
-  grid once, and readings join it on ``extract(isodow/hour FROM start AT TIME ZONE tz)``, so
-  pricing a year of readings is one hash join, not a subquery per row.
-* ``price_grid`` + ``interval_cost`` (pure Python): the same grid, for SQLite and for code that
-  holds readings in memory.
+The rule lives here once, in :class:`PriceSchedule`: for any instant, which price applies.
+Code that prices in SQL asks it for the price of every local hour of a range
+(:meth:`PriceSchedule.hour_prices`) and looks readings up in that array by
+``width_bucket(start, hour_bounds)``, so the database never re-implements the matching.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+import psycopg
 from django.db import connection
 
-from customers.models import Meter, Tariff
-from usage.calendar import zone
-from usage.models import Reading
+from customers.models import Meter, ReadResolution, Tariff
+from metadata.catalog import Granularity
+from usage.calendar import bucket_bounds, zone
+from usage.models import Direction, Reading
 
 #: (ISO weekday 1-7, local hour 0-23) -> price per unit of the meter's unit_of_measure.
 PriceGrid = dict[tuple[int, int], Decimal]
-
-# The tariff's first matching rate for every (ISO weekday, local hour); parameter: tariff_id.
-PRICE_GRID_SQL = """
-    SELECT DISTINCT ON (d.dow, h.hour) d.dow, h.hour, rate.price
-    FROM generate_series(1, 7) AS d (dow)
-    CROSS JOIN generate_series(0, 23) AS h (hour)
-    JOIN customers_tariffrate AS rate
-      ON rate.tariff_id = %(tariff_id)s
-     AND rate.weekdays & (1 << (d.dow - 1)) <> 0
-     AND h.hour >= rate.from_hour AND h.hour < rate.to_hour
-    ORDER BY d.dow, h.hour, rate.position
-"""
-
-# One meter's readings in [lo, hi) with the cost each is worth (PostgreSQL).
-# Parameters: tariff_id, tz, meter_id, lo, hi. Columns: start, quantity, cost, quality.
-PRICED_READINGS_SQL = f"""
-    WITH price_grid AS ({PRICE_GRID_SQL})
-    SELECT reading.start, reading.quantity,
-           COALESCE(reading.cost, reading.quantity * price_grid.price) AS cost,
-           reading.quality
-    FROM usage_reading AS reading
-    LEFT JOIN price_grid
-      ON price_grid.dow = extract(isodow FROM reading.start AT TIME ZONE %(tz)s)::int
-     AND price_grid.hour = extract(hour FROM reading.start AT TIME ZONE %(tz)s)::int
-    WHERE reading.meter_id = %(meter_id)s
-      AND reading.start >= %(lo)s AND reading.start < %(hi)s
-"""  # noqa: S608 (composed of constant SQL; values are bound)
+#: An hour no rate prices, in the integer price arrays handed to SQL.
+NO_PRICE = -1
 
 
 def price_grid(tariff: Tariff | None) -> PriceGrid:
@@ -71,60 +48,185 @@ def price_grid(tariff: Tariff | None) -> PriceGrid:
     return grid
 
 
-def interval_cost(
-    *,
-    grid: PriceGrid,
-    timezone: str,
-    start: datetime,
-    quantity: Decimal,
-    own_cost: Decimal | None,
-) -> Decimal | None:
-    """Cost of one interval: ``own_cost`` when given, else quantity x the local-time price."""
-    if own_cost is not None:
-        return own_cost
-    local = start.astimezone(zone(timezone))
-    price = grid.get((local.isoweekday(), local.hour))
-    return None if price is None else quantity * price
+@dataclass(frozen=True)
+class PriceSchedule:
+    """The prices of one direction of one meter over time.
+
+    ``grids[i]`` is in force from local date ``changes[i - 1]`` (the first grid also before
+    ``changes[0]``, or for all time when there is no change).
+    """
+
+    timezone: str
+    grids: tuple[PriceGrid, ...]
+    changes: tuple[date, ...] = ()
+
+    def grid_on(self, day: date) -> PriceGrid:
+        """The grid of the tariff in force on local date ``day``."""
+        return self.grids[bisect_right(self.changes, day)]
+
+    def price_at(self, instant: datetime) -> Decimal | None:
+        """The price of energy metered from ``instant`` (its local weekday, hour and date)."""
+        local = instant.astimezone(zone(self.timezone))
+        return self.grid_on(local.date()).get((local.isoweekday(), local.hour))
+
+    def cost(
+        self, *, start: datetime, quantity: Decimal, own_cost: Decimal | None
+    ) -> Decimal | None:
+        """Cost (or credit) of one interval: ``own_cost`` when given, else quantity x price."""
+        if own_cost is not None:
+            return own_cost
+        price = self.price_at(start)
+        return None if price is None else quantity * price
+
+    def hour_prices(self, hour_bounds: list[datetime]) -> list[int]:
+        """Each local hour's price x 10^6 (``NO_PRICE`` for none), for hours ``[b[i], b[i+1])``.
+
+        ``hour_bounds`` are local hour boundaries (``bucket_bounds`` at HOUR), so one price
+        holds for the whole hour.
+        """
+        micros = [{key: int(p.scaleb(6)) for key, p in grid.items()} for grid in self.grids]
+        tz = zone(self.timezone)
+        prices = []
+        for start in hour_bounds[:-1]:
+            local = start.astimezone(tz)
+            grid = micros[bisect_right(self.changes, local.date())]
+            prices.append(grid.get((local.isoweekday(), local.hour), NO_PRICE))
+        return prices
+
+    def basis(self) -> tuple:
+        """What this schedule prices by, comparable across runs (for ``rollup_basis``)."""
+        return self.changes, tuple(tuple(sorted(grid.items())) for grid in self.grids)
+
+
+def price_schedule(meter: Meter, direction: Direction = Direction.DELIVERED) -> PriceSchedule:
+    """How ``meter``'s energy in ``direction`` is priced: its (export) tariff history, else its
+    current (export) tariff for all time; RECEIVED energy falls back to the import tariff."""
+    export = direction == Direction.RECEIVED
+    periods = [p for p in meter.tariff_periods.all() if p.export == export]
+    if export and not periods and meter.export_tariff_id is None:
+        return price_schedule(meter, Direction.DELIVERED)
+    if not periods:
+        tariff = meter.export_tariff if export else meter.tariff
+        return PriceSchedule(meter.timezone, (price_grid(tariff),))
+    periods.sort(key=lambda p: (p.valid_from is not None, p.valid_from))
+    return PriceSchedule(
+        meter.timezone,
+        tuple(price_grid(p.tariff) for p in periods),
+        tuple(p.valid_from for p in periods[1:]),
+    )
+
+
+def hour_bounds(meter: Meter, lo: datetime, hi: datetime) -> list[datetime]:
+    """The meter's local hour boundaries covering ``[lo, hi)``."""
+    return bucket_bounds(
+        timezone=meter.timezone,
+        granularity=Granularity.HOUR,
+        billing_cycle_day=1,
+        start=lo,
+        end=hi,
+    )
+
+
+def reading_end(meter: Meter, start: datetime, end: datetime | None) -> datetime:
+    """Where a reading ends: its own ``end`` (a read period), else one interval on."""
+    return end if end is not None else start + timedelta(seconds=meter.interval_seconds)
+
+
+def channels(meter: Meter) -> list[Direction]:
+    """The directions ``meter``'s readings count in: a meter that is not bidirectional has only
+    DELIVERED ones (RECEIVED rows left from before it stopped being one do not count)."""
+    if meter.bidirectional:
+        return [Direction.DELIVERED, Direction.RECEIVED]
+    return [Direction.DELIVERED]
+
+
+# One meter's readings in [lo, hi) by (start, direction), each priced by looking its local hour
+# up in the schedules' hour arrays. Columns: start, end, direction, quantity, cost, quality.
+PRICED_READINGS_SQL = """
+    SELECT reading.start, reading."end", reading.direction, reading.quantity,
+           COALESCE(
+               reading.cost,
+               reading.quantity * NULLIF(
+                   (CASE WHEN reading.direction = %(received)s
+                         THEN %(export_prices)b::bigint[] ELSE %(prices)b::bigint[] END)
+                   [width_bucket(reading.start, %(hour_bounds)b::timestamptz[])], -1
+               ) * 0.000001
+           ) AS cost,
+           reading.quality
+    FROM usage_reading AS reading
+    WHERE reading.meter_id = %(meter_id)s AND reading.direction = ANY(%(directions)s)
+      AND reading.start >= %(lo)s AND reading.start < %(hi)s
+    ORDER BY reading.start, reading.direction
+"""
 
 
 @dataclass(frozen=True, slots=True)
 class PricedReading:
     start: datetime
+    end: datetime
+    direction: int
     quantity: Decimal
     cost: Decimal | None
     quality: str
 
 
-def priced_readings(*, meter: Meter, lo: datetime, hi: datetime) -> Iterator[PricedReading]:
-    """The meter's readings in ``[lo, hi)`` by start, each with the cost it is worth.
+def priced_readings(
+    *, meter: Meter, lo: datetime, hi: datetime, direction: Direction | None = None
+) -> Iterator[PricedReading]:
+    """The meter's readings (of ``direction``, else both) in ``[lo, hi)`` by start, then
+    direction, each with the cost (for RECEIVED: the credit) it is worth.
 
-    On PostgreSQL pricing happens in the query; elsewhere in Python with the same grid.
+    On PostgreSQL pricing happens in the query; elsewhere in Python with the same schedules.
     """
-    if connection.vendor == "postgresql":
-        params = {
-            "tariff_id": meter.tariff_id,
-            "tz": meter.timezone,
-            "meter_id": meter.pk,
-            "lo": lo,
-            "hi": hi,
-        }
-        with connection.cursor() as cursor:
-            cursor.execute(PRICED_READINGS_SQL + " ORDER BY reading.start", params)
-            for start, quantity, cost, quality in cursor:
-                yield PricedReading(start, quantity, cost, quality)
+    directions = [d for d in channels(meter) if direction in (None, d)]
+    if not directions:
         return
-    grid = price_grid(meter.tariff)
+    schedules = {d: price_schedule(meter, d) for d in channels(meter)}
+    if connection.vendor == "postgresql" and meter.read_resolution == ReadResolution.INTERVAL:
+        yield from _priced_in_sql(meter, lo, hi, directions, schedules)
+        return
     rows = (
-        Reading.objects.filter(meter=meter, start__gte=lo, start__lt=hi)
-        .order_by("start")
-        .values_list("start", "quantity", "cost", "quality")
+        Reading.objects.filter(meter=meter, direction__in=directions, start__gte=lo, start__lt=hi)
+        .order_by("start", "direction")
+        .values_list("start", "end", "direction", "quantity", "cost", "quality")
     )
-    for start, quantity, cost, quality in rows.iterator(chunk_size=5000):
+    for start, end, way, quantity, cost, quality in rows.iterator(chunk_size=5000):
         yield PricedReading(
             start,
+            reading_end(meter, start, end),
+            way,
             quantity,
-            interval_cost(
-                grid=grid, timezone=meter.timezone, start=start, quantity=quantity, own_cost=cost
-            ),
+            schedules[way].cost(start=start, quantity=quantity, own_cost=cost),
             quality,
         )
+
+
+def _priced_in_sql(
+    meter: Meter,
+    lo: datetime,
+    hi: datetime,
+    directions: list[Direction],
+    schedules: dict[Direction, PriceSchedule],
+) -> Iterator[PricedReading]:
+    bounds = hour_bounds(meter, lo, hi)
+    prices = schedules[Direction.DELIVERED].hour_prices(bounds)
+    params = {
+        "received": Direction.RECEIVED,
+        "prices": prices,
+        "export_prices": (
+            schedules[Direction.RECEIVED].hour_prices(bounds)
+            if Direction.RECEIVED in schedules
+            else prices
+        ),
+        "hour_bounds": bounds,
+        "meter_id": meter.pk,
+        "directions": [int(d) for d in directions],
+        "lo": lo,
+        "hi": hi,
+    }
+    interval = timedelta(seconds=meter.interval_seconds)
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(PRICED_READINGS_SQL, params)
+        for start, end, way, quantity, cost, quality in cursor:
+            yield PricedReading(start, end or start + interval, way, quantity, cost, quality)

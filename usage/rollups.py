@@ -6,13 +6,17 @@ shared with the API). A refresh recomputes every bucket touching a range of chan
 * PostgreSQL: one set-based statement per granularity (and per 5,000 buckets). The bucket
   boundaries go in as a ``timestamptz[]`` and ``width_bucket(start, bounds)`` puts each row
   in its bucket by binary search. HOUR (or the finest kept granularity) reads the readings,
-  priced by joining the tariff's 7 x 24 price grid (``usage.pricing``); DAY sums the fresh
-  HOUR rollups and WEEK, MONTH and BILLING_PERIOD the DAY ones, so the readings are read once.
+  priced by the price of their local hour under the tariff in force (an array per direction
+  from ``usage.pricing.PriceSchedule``); DAY sums the fresh HOUR rollups and WEEK, MONTH and
+  BILLING_PERIOD the DAY ones, so the readings are read once. DELIVERED and RECEIVED readings
+  are totalled apart (``FILTER``), in one pass, on a bidirectional meter.
   ``INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE`` writes the totals (only rows
   whose figures changed), and the same statement deletes the rows of buckets in the range that
   no longer hold any reading. A meter with no rollups in the range yet gets a plain ``INSERT``.
 * Elsewhere (SQLite, the embedded demo): the same buckets and prices in Python, upserted with
   ``bulk_create(update_conflicts=True)``. Same rows as PostgreSQL, slower.
+* A billing-read meter has one BILLING_PERIOD row per read period (a dozen a year), built in
+  Python on every database.
 
 A refresh is idempotent (same readings, same rows, ``computed_at`` untouched when nothing
 changed) and safe to run concurrently: it holds a per-meter ``pg_advisory_xact_lock``.
@@ -34,20 +38,28 @@ from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from customers.models import Meter
+from customers.models import Meter, ReadResolution
 from energygrid.hooks import hooks_run
 from metadata.catalog import Granularity
-from usage.calendar import bucket_bounds, meter_bucket_range, zone
+from usage.calendar import bucket_bounds, meter_bucket_range
 from usage.models import (
     ROLLUP_FIGURES,
     ROLLUP_GRANULARITIES,
+    Direction,
     Quality,
     Reading,
     Rollup,
     RollupDirtyRange,
     RollupState,
 )
-from usage.pricing import PRICE_GRID_SQL, PriceGrid, price_grid, priced_readings
+from usage.pricing import (
+    NO_PRICE,
+    PriceSchedule,
+    channels,
+    hour_bounds,
+    price_schedule,
+    priced_readings,
+)
 
 #: First key of the two-key advisory lock a rollup refresh holds per meter ("ROLL").
 ROLLUP_LOCK_CLASS = 0x524F4C4C
@@ -75,104 +87,182 @@ _BUCKET_COLUMNS = """
 (%(bounds)b::timestamptz[])[totals.i + 1] AS "end",
 (%(expected)b::bigint[])[totals.i] * 0.0001 AS expected_count"""
 
-# HOUR from the readings. A local hour at one offset has one price (rates match the local
-# weekday and hour of an interval's start), so readings are priced per bucket, not per reading:
-# cost = their own costs + the hour's price x the quantity of those without one. No time zone
-# conversion per reading at all.
-_FRESH_HOURS_FROM_READINGS = f"""
+
+@dataclass(frozen=True)
+class _Channel:
+    """One direction's figures in the statements: its readings, its rollup columns and the
+    price array (``prices`` or ``export_prices``) its energy is priced by."""
+
+    direction: Direction
+    prefix: str  # of its rollup columns
+    prices: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        figures = ("quantity", "cost", "actual_count", "estimated_count", "peak_quantity")
+        return tuple(self.prefix + figure for figure in figures)
+
+    def of(self, column: str) -> str:
+        """A totals column of this channel (``received_readings`` ...)."""
+        return self.prefix + column
+
+
+_DELIVERED = _Channel(Direction.DELIVERED, "", "prices")
+_RECEIVED = _Channel(Direction.RECEIVED, "received_", "export_prices")
+
+
+def _only(channel: _Channel, bidirectional: bool, condition: str = "") -> str:
+    """A FILTER clause keeping ``channel``'s readings (and ``condition``): none is needed on a
+    meter with one channel, whose statement reads only its DELIVERED readings."""
+    conditions = [f"reading.direction = {int(channel.direction)}"] if bidirectional else []
+    conditions += [condition] if condition else []
+    return f" FILTER (WHERE {' AND '.join(conditions)})" if conditions else ""
+
+
+def _absent(channel: _Channel) -> str:
+    """A channel a meter does not have: every figure 0."""
+    return ", ".join(f"0 AS {column}" for column in channel.columns)
+
+
+def _hours_from_readings(bidirectional: bool) -> str:
+    """HOUR from the readings. A local hour at one offset has one price (rates match the local
+    weekday and hour of an interval's start, under the tariff in force that local date), so
+    readings are priced per bucket, not per reading: cost = their own costs + the hour's price
+    x the quantity of those without one. No time zone conversion per reading at all."""
+    channels = [_DELIVERED, _RECEIVED] if bidirectional else [_DELIVERED]
+    totals = ",\n".join(
+        f"""count(*){_only(c, bidirectional)} AS {c.of("readings")},
+           sum(reading.quantity){_only(c, bidirectional)} AS {c.of("quantity")},
+           sum(reading.cost){_only(c, bidirectional)} AS {c.of("own_cost")},
+           count(reading.cost){_only(c, bidirectional)} AS {c.of("costed")},
+           sum(reading.quantity){_only(c, bidirectional, "reading.cost IS NULL")}
+               AS {c.of("unpriced_quantity")},
+           count(*){_only(c, bidirectional, "reading.quality = %(actual)s")}
+               AS {c.of("actual_count")},
+           count(*){_only(c, bidirectional, "reading.quality = %(estimated)s")}
+               AS {c.of("estimated_count")},
+           max(reading.quantity){_only(c, bidirectional)} AS {c.of("peak")}"""
+        for c in channels
+    )
+    figures = ",\n".join(
+        f"""COALESCE(totals.{c.of("quantity")}, 0) AS {c.of("quantity")},
+           CASE WHEN totals.{c.of("readings")} = 0 THEN 0
+                WHEN totals.{c.of("costed")} = totals.{c.of("readings")}
+                THEN totals.{c.of("own_cost")}
+                WHEN (%({c.prices})b::bigint[])[totals.i] >= 0
+                THEN COALESCE(totals.{c.of("own_cost")}, 0)
+                     + totals.{c.of("unpriced_quantity")}
+                       * (%({c.prices})b::bigint[])[totals.i] * 0.000001
+           END AS {c.of("cost")},
+           totals.{c.of("actual_count")}, totals.{c.of("estimated_count")},
+           COALESCE(totals.{c.of("peak")}, 0) AS {c.of("peak_quantity")}"""
+        for c in channels
+    )
+    received = "" if bidirectional else f", {_absent(_RECEIVED)}"
+    return f"""
 totals AS (
     SELECT width_bucket(reading.start, %(bounds)b::timestamptz[]) AS i,
-           sum(reading.quantity) AS quantity,
-           count(*) AS readings,
-           sum(reading.cost) AS own_cost,
-           count(reading.cost) AS costed,
-           sum(reading.quantity) FILTER (WHERE reading.cost IS NULL) AS unpriced_quantity,
-           count(*) FILTER (WHERE reading.quality = %(actual)s) AS actual_count,
-           count(*) FILTER (WHERE reading.quality = %(estimated)s) AS estimated_count,
-           max(reading.quantity) AS peak_quantity
+           {totals}
     FROM usage_reading AS reading
-    WHERE reading.meter_id = %(meter_id)s
+    WHERE reading.meter_id = %(meter_id)s AND reading.direction = ANY(%(directions)s)
       AND reading.start >= %(lo)s AND reading.start < %(hi)s
     GROUP BY 1
 ),
-priced AS (
-    SELECT totals.*, (%(prices)b::bigint[])[totals.i] AS price_micros FROM totals
-),
 fresh AS (
-    SELECT {_BUCKET_COLUMNS}, totals.quantity,
-           CASE WHEN totals.costed = totals.readings THEN totals.own_cost
-                WHEN totals.price_micros >= 0
-                THEN COALESCE(totals.own_cost, 0)
-                     + totals.unpriced_quantity * totals.price_micros * 0.000001
-           END AS cost,
-           totals.actual_count, totals.estimated_count, totals.peak_quantity
-    FROM priced AS totals
+    SELECT {_BUCKET_COLUMNS}, {figures}{received}
+    FROM totals
 )"""  # noqa: S608 (constant SQL; values are bound)
 
-# The finest level of a meter whose readings are longer than an hour (DAY for daily meters):
-# a bucket spans several local hours, so each reading is priced by the tariff's grid.
-_FRESH_FROM_PRICED_READINGS = f"""
-price_grid AS ({PRICE_GRID_SQL}),
+
+def _from_priced_readings(bidirectional: bool) -> str:
+    """The finest level of a meter whose readings are longer than an hour (DAY for daily
+    meters): a bucket spans several local hours, so each reading is priced by the price of its
+    own local hour, looked up in ``prices`` / ``export_prices`` indexed by ``hour_bounds``."""
+    channels = [_DELIVERED, _RECEIVED] if bidirectional else [_DELIVERED]
+    totals = ",\n".join(
+        f"""count(*){_only(c, bidirectional)} AS {c.of("readings")},
+           COALESCE(sum(reading.quantity){_only(c, bidirectional)}, 0) AS {c.of("quantity")},
+           count(reading.cost){_only(c, bidirectional)} AS {c.of("costed")},
+           sum(reading.cost){_only(c, bidirectional)} AS {c.of("cost")},
+           count(*){_only(c, bidirectional, "reading.quality = %(actual)s")}
+               AS {c.of("actual_count")},
+           count(*){_only(c, bidirectional, "reading.quality = %(estimated)s")}
+               AS {c.of("estimated_count")},
+           COALESCE(max(reading.quantity){_only(c, bidirectional)}, 0)
+               AS {c.of("peak_quantity")}"""
+        for c in channels
+    )
+    figures = ",\n".join(
+        f"""totals.{c.of("quantity")},
+           CASE WHEN totals.{c.of("readings")} = 0 THEN 0
+                WHEN totals.{c.of("costed")} = totals.{c.of("readings")}
+                THEN totals.{c.of("cost")}
+           END AS {c.of("cost")},
+           totals.{c.of("actual_count")}, totals.{c.of("estimated_count")},
+           totals.{c.of("peak_quantity")}"""
+        for c in channels
+    )
+    received = "" if bidirectional else f", {_absent(_RECEIVED)}"
+    return f"""
 priced AS (
-    SELECT width_bucket(reading.start, %(bounds)b::timestamptz[]) AS i, reading.quantity,
-           reading.quality, COALESCE(reading.cost, reading.quantity * price_grid.price) AS cost
-    FROM (
-        SELECT reading.*, reading.start AT TIME ZONE %(tz)s AS local_start
-        FROM usage_reading AS reading
-        WHERE reading.meter_id = %(meter_id)s
-          AND reading.start >= %(lo)s AND reading.start < %(hi)s
-        OFFSET 0
-    ) AS reading
-    LEFT JOIN price_grid
-      ON price_grid.dow = extract(isodow FROM reading.local_start)::int
-     AND price_grid.hour = extract(hour FROM reading.local_start)::int
+    SELECT width_bucket(reading.start, %(bounds)b::timestamptz[]) AS i, reading.direction,
+           reading.quantity, reading.quality,
+           COALESCE(reading.cost, reading.quantity * NULLIF(
+               (CASE WHEN reading.direction = {int(Direction.RECEIVED)}
+                     THEN %(export_prices)b::bigint[] ELSE %(prices)b::bigint[] END)
+               [width_bucket(reading.start, %(hour_bounds)b::timestamptz[])], {NO_PRICE}
+           ) * 0.000001) AS cost
+    FROM usage_reading AS reading
+    WHERE reading.meter_id = %(meter_id)s AND reading.direction = ANY(%(directions)s)
+      AND reading.start >= %(lo)s AND reading.start < %(hi)s
 ),
 totals AS (
-    SELECT priced.i,
-           sum(priced.quantity) AS quantity,
-           CASE WHEN count(priced.cost) = count(*) THEN sum(priced.cost) END AS cost,
-           count(*) FILTER (WHERE priced.quality = %(actual)s) AS actual_count,
-           count(*) FILTER (WHERE priced.quality = %(estimated)s) AS estimated_count,
-           max(priced.quantity) AS peak_quantity
-    FROM priced
-    GROUP BY priced.i
+    SELECT reading.i, {totals}
+    FROM priced AS reading
+    GROUP BY reading.i
 ),
 fresh AS (
-    SELECT {_BUCKET_COLUMNS}, totals.quantity, totals.cost, totals.actual_count,
-           totals.estimated_count, totals.peak_quantity
+    SELECT {_BUCKET_COLUMNS}, {figures}{received}
     FROM totals
 )"""  # noqa: S608 (composed of constant SQL; values are bound)
 
-# A bucket from the finer rollups it is made of (a day of hours, a week or month of days):
-# exact, since every figure is a sum, a count or a maximum.
-_FRESH_FROM_ROLLUPS = f"""
+
+def _from_rollups() -> str:
+    """A bucket from the finer rollups it is made of (a day of hours, a week or month of
+    days): exact, since every figure is a sum, a count or a maximum."""
+    sums = ",\n".join(
+        f"""sum(finer.{c.of("quantity")}) AS {c.of("quantity")},
+           CASE WHEN count(finer.{c.of("cost")}) = count(*) THEN sum(finer.{c.of("cost")}) END
+               AS {c.of("cost")},
+           sum(finer.{c.of("actual_count")}) AS {c.of("actual_count")},
+           sum(finer.{c.of("estimated_count")}) AS {c.of("estimated_count")},
+           max(finer.{c.of("peak_quantity")}) AS {c.of("peak_quantity")}"""
+        for c in (_DELIVERED, _RECEIVED)
+    )
+    figures = ", ".join(f"totals.{column}" for column in _FIGURES)
+    return f"""
 totals AS (
-    SELECT width_bucket(finer.start, %(bounds)b::timestamptz[]) AS i,
-           sum(finer.quantity) AS quantity,
-           CASE WHEN count(finer.cost) = count(*) THEN sum(finer.cost) END AS cost,
-           sum(finer.actual_count) AS actual_count,
-           sum(finer.estimated_count) AS estimated_count,
-           max(finer.peak_quantity) AS peak_quantity
+    SELECT width_bucket(finer.start, %(bounds)b::timestamptz[]) AS i, {sums}
     FROM usage_rollup AS finer
     WHERE finer.meter_id = %(meter_id)s AND finer.granularity = %(source)s
       AND finer.start >= %(lo)s AND finer.start < %(hi)s
     GROUP BY 1
 ),
 fresh AS (
-    SELECT {_BUCKET_COLUMNS}, totals.quantity, totals.cost, totals.actual_count,
-           totals.estimated_count, totals.peak_quantity
+    SELECT {_BUCKET_COLUMNS}, {figures}
     FROM totals
 )"""  # noqa: S608 (composed of constant SQL; values are bound)
 
 
-_INSERT_FRESH = """
+#: The figures a statement computes per bucket besides its bounds: both channels'.
+_FIGURES = (*_DELIVERED.columns, *_RECEIVED.columns)
+_WRITTEN = ("start", *ROLLUP_FIGURES)
+_INSERT_FRESH = f"""
     INSERT INTO usage_rollup AS rollup (
-        meter_id, granularity, start, "end", quantity, cost, actual_count, estimated_count,
-        expected_count, peak_quantity, computed_at
+        meter_id, granularity, {", ".join(f'"{c}"' for c in _WRITTEN)}, computed_at
     )
-    SELECT %(meter_id)s, %(granularity)s, start, "end", quantity, cost, actual_count,
-           estimated_count, expected_count, peak_quantity, %(now)s
-    FROM fresh"""
+    SELECT %(meter_id)s, %(granularity)s, {", ".join(f'"{c}"' for c in _WRITTEN)}, %(now)s
+    FROM fresh"""  # noqa: S608 (constant SQL)
 
 
 def _insert_statement(fresh: str) -> str:
@@ -185,23 +275,17 @@ def _refresh_statement(fresh: str) -> str:
     """Upserts the ``fresh`` rows as the rollups of their buckets (only rows whose figures
     changed) and deletes the rows of buckets in the range that no longer hold any reading, in
     one statement."""
+    figures = [f'"{c}"' for c in ROLLUP_FIGURES]
+    updates = ",\n        ".join(f"{c} = EXCLUDED.{c}" for c in figures)
     return f"""
 WITH {fresh},
 upserted AS ({_INSERT_FRESH}
     ON CONFLICT (meter_id, granularity, start) DO UPDATE SET
-        "end" = EXCLUDED."end",
-        quantity = EXCLUDED.quantity,
-        cost = EXCLUDED.cost,
-        actual_count = EXCLUDED.actual_count,
-        estimated_count = EXCLUDED.estimated_count,
-        expected_count = EXCLUDED.expected_count,
-        peak_quantity = EXCLUDED.peak_quantity,
+        {updates},
         computed_at = EXCLUDED.computed_at
-    WHERE (rollup."end", rollup.quantity, rollup.cost, rollup.actual_count,
-           rollup.estimated_count, rollup.expected_count, rollup.peak_quantity)
+    WHERE ({", ".join(f"rollup.{c}" for c in figures)})
           IS DISTINCT FROM
-          (EXCLUDED."end", EXCLUDED.quantity, EXCLUDED.cost, EXCLUDED.actual_count,
-           EXCLUDED.estimated_count, EXCLUDED.expected_count, EXCLUDED.peak_quantity)
+          ({", ".join(f"EXCLUDED.{c}" for c in figures)})
 )
 DELETE FROM usage_rollup AS stale
 WHERE stale.meter_id = %(meter_id)s
@@ -211,13 +295,14 @@ WHERE stale.meter_id = %(meter_id)s
 """  # noqa: S608 (composed of constant SQL; values are bound)
 
 
-#: The statement for (fresh rows from, rollups exist in the range): upsert, else insert.
+#: The statement for (fresh rows from, bidirectional, rollups exist in the range).
 _STATEMENTS = {
-    (source, upsert): (_refresh_statement if upsert else _insert_statement)(fresh)
+    (source, bidirectional, upsert): (_refresh_statement if upsert else _insert_statement)(fresh)
+    for bidirectional in (True, False)
     for source, fresh in (
-        ("hours", _FRESH_HOURS_FROM_READINGS),
-        ("readings", _FRESH_FROM_PRICED_READINGS),
-        ("rollups", _FRESH_FROM_ROLLUPS),
+        ("hours", _hours_from_readings(bidirectional)),
+        ("readings", _from_priced_readings(bidirectional)),
+        ("rollups", _from_rollups()),
     )
     for upsert in (True, False)
 }
@@ -232,7 +317,10 @@ _MADE_OF = {
 
 
 def rollup_granularities(meter: Meter) -> list[Granularity]:
-    """The granularities kept for ``meter``: those a single reading of it fits into."""
+    """The granularities kept for ``meter``: those a single reading of it fits into; for a
+    billing-read meter only BILLING_PERIOD, whose rows are its read periods."""
+    if meter.read_resolution == ReadResolution.BILLING:
+        return [Granularity.BILLING_PERIOD]
     return [
         g for g in ROLLUP_GRANULARITIES if meter.interval_seconds <= _LONGEST_INTERVAL_SECONDS[g]
     ]
@@ -258,15 +346,23 @@ def _lock_meter(meter: Meter) -> None:
             )
 
 
-def _hour_prices(meter: Meter, bounds: list[datetime], grid: PriceGrid) -> list[int]:
-    """Each HOUR bucket's price (that of its local weekday and hour) x 10^6, -1 for none."""
-    micros = {key: int(price.scaleb(6)) for key, price in grid.items()}
-    tz = zone(meter.timezone)
-    prices = []
-    for start in bounds[:-1]:
-        local = start.astimezone(tz)
-        prices.append(micros.get((local.isoweekday(), local.hour), -1))
-    return prices
+@dataclass(frozen=True)
+class _Prices:
+    """How a refresh prices each direction of the meter it refreshes."""
+
+    delivered: PriceSchedule
+    received: PriceSchedule
+
+    @classmethod
+    def of(cls, meter: Meter) -> _Prices:
+        return cls(price_schedule(meter), price_schedule(meter, Direction.RECEIVED))
+
+    def arrays(self, hours: list[datetime]) -> dict[str, list[int]]:
+        """The price of each of ``hours`` for both directions, as the statements take them."""
+        return {
+            "prices": self.delivered.hour_prices(hours),
+            "export_prices": self.received.hour_prices(hours),
+        }
 
 
 def _refresh_sql(
@@ -275,20 +371,18 @@ def _refresh_sql(
     bounds: list[datetime],
     now: datetime,
     finer: Granularity | None,
-    grid: PriceGrid,
+    prices: _Prices,
     *,
     upsert: bool,
 ) -> None:
     """One statement: from the ``finer`` rollups when given (already fresh for this range),
     else from the readings; ``upsert`` unless the meter has no rollups in the range."""
     params = {
-        "tariff_id": meter.tariff_id,
-        "tz": meter.timezone,
         "meter_id": meter.pk,
+        "directions": [int(d) for d in channels(meter)],
         "granularity": granularity.name,
         "bounds": bounds,
         "expected": [int(e.scaleb(4)) for e in expected_counts(bounds, meter.interval_seconds)],
-        "prices": _hour_prices(meter, bounds, grid) if granularity is Granularity.HOUR else [],
         "lo": bounds[0],
         "hi": bounds[-1],
         "now": now,
@@ -300,9 +394,12 @@ def _refresh_sql(
         source = "rollups"
     elif granularity is Granularity.HOUR:
         source = "hours"
+        params.update(prices.arrays(bounds))
     else:
         source = "readings"
-    statement = _STATEMENTS[source, upsert]
+        params["hour_bounds"] = hour_bounds(meter, bounds[0], bounds[-1])
+        params.update(prices.arrays(params["hour_bounds"]))
+    statement = _STATEMENTS[source, meter.bidirectional, upsert]
     # Bound server-side: the bucket arrays travel once each, in binary, rather than inlined
     # as SQL text literals (9,000 timestamps quoted in Python and parsed by PostgreSQL per use).
     connection.ensure_connection()
@@ -312,12 +409,13 @@ def _refresh_sql(
 
 @dataclass
 class _Totals:
+    """One direction's figures of one bucket, summed in Python (nothing seen: all zero)."""
+
     quantity: Decimal = Decimal(0)
     cost: Decimal | None = Decimal(0)
     actual_count: int = 0
     estimated_count: int = 0
     peak_quantity: Decimal = Decimal(0)
-    seen: bool = field(default=False)
 
     def add(self, quantity: Decimal, cost: Decimal | None, quality: str) -> None:
         self.quantity += quantity
@@ -326,35 +424,80 @@ class _Totals:
             self.actual_count += 1
         else:
             self.estimated_count += 1
-        self.peak_quantity = quantity if not self.seen else max(self.peak_quantity, quantity)
-        self.seen = True
+        self.peak_quantity = max(self.peak_quantity, quantity)
+
+    def figures(self, channel: _Channel) -> dict[str, Any]:
+        return dict(
+            zip(
+                channel.columns,
+                (
+                    self.quantity,
+                    self.cost,
+                    self.actual_count,
+                    self.estimated_count,
+                    self.peak_quantity,
+                ),
+                strict=True,
+            )
+        )
 
 
-def _refresh_python(
-    meter: Meter, granularity: Granularity, bounds: list[datetime], now: datetime
-) -> None:
-    lo, hi = bounds[0], bounds[-1]
-    totals: dict[int, _Totals] = {}
-    for reading in priced_readings(meter=meter, lo=lo, hi=hi):
-        index = bisect_right(bounds, reading.start) - 1
-        totals.setdefault(index, _Totals()).add(reading.quantity, reading.cost, reading.quality)
-    expected = expected_counts(bounds, meter.interval_seconds)
-    fresh = {
-        bounds[i]: Rollup(
+@dataclass
+class _Bucket:
+    start: datetime
+    end: datetime
+    expected_count: Decimal
+    delivered: _Totals = field(default_factory=_Totals)
+    received: _Totals = field(default_factory=_Totals)
+
+    def row(self, meter: Meter, granularity: Granularity, now: datetime) -> Rollup:
+        return Rollup(
             meter=meter,
             granularity=granularity.name,
-            start=bounds[i],
-            end=bounds[i + 1],
-            quantity=t.quantity,
-            cost=t.cost,
-            actual_count=t.actual_count,
-            estimated_count=t.estimated_count,
-            expected_count=expected[i],
-            peak_quantity=t.peak_quantity,
+            start=self.start,
+            end=self.end,
+            expected_count=self.expected_count,
             computed_at=now,
+            **self.delivered.figures(_DELIVERED),
+            **self.received.figures(_RECEIVED),
         )
-        for i, t in totals.items()
-    }
+
+
+def _buckets_python(
+    meter: Meter, bounds: list[datetime], prices: _Prices
+) -> dict[datetime, _Bucket]:
+    """The buckets of ``bounds`` holding readings, summed in Python (SQLite)."""
+    expected = expected_counts(bounds, meter.interval_seconds)
+    buckets: dict[datetime, _Bucket] = {}
+    for reading in priced_readings(meter=meter, lo=bounds[0], hi=bounds[-1]):
+        i = bisect_right(bounds, reading.start) - 1
+        bucket = buckets.setdefault(bounds[i], _Bucket(bounds[i], bounds[i + 1], expected[i]))
+        totals = bucket.received if reading.direction == Direction.RECEIVED else bucket.delivered
+        totals.add(reading.quantity, reading.cost, reading.quality)
+    return buckets
+
+
+def _read_periods(meter: Meter, lo: datetime, hi: datetime) -> dict[datetime, _Bucket]:
+    """A billing-read meter's BILLING_PERIOD buckets: its read periods starting in ``[lo, hi)``."""
+    buckets: dict[datetime, _Bucket] = {}
+    for reading in priced_readings(meter=meter, lo=lo, hi=hi):
+        bucket = buckets.setdefault(reading.start, _Bucket(reading.start, reading.end, Decimal(1)))
+        totals = bucket.received if reading.direction == Direction.RECEIVED else bucket.delivered
+        totals.add(reading.quantity, reading.cost, reading.quality)
+    return buckets
+
+
+def _write_python(
+    meter: Meter,
+    granularity: Granularity,
+    lo: datetime,
+    hi: datetime,
+    buckets: dict[datetime, _Bucket],
+    now: datetime,
+) -> None:
+    """Makes ``meter``'s ``granularity`` rollups starting in ``[lo, hi)`` those of ``buckets``:
+    rows whose figures changed are upserted, rows of buckets no longer holding readings go."""
+    fresh = {start: bucket.row(meter, granularity, now) for start, bucket in buckets.items()}
     existing = {
         row.start: row
         for row in Rollup.objects.filter(
@@ -379,20 +522,23 @@ def _refresh_python(
         Rollup.objects.filter(pk__in=stale[i : i + 500]).delete()
 
 
-def rollup_basis(meter: Meter, grid: PriceGrid) -> str:
+def rollup_basis(meter: Meter, prices: _Prices) -> str:
     """A digest of what ``meter``'s rollups are computed from besides its readings: its time
-    zone, interval, billing cycle day and the prices of its tariff (``grid``)."""
+    zone, read resolution, interval, directions, billing cycle day and its price schedules."""
     basis = (
         meter.timezone,
+        meter.read_resolution,
         meter.interval_seconds,
+        meter.bidirectional,
         meter.account.billing_cycle_day,
-        sorted(grid.items()),
+        prices.delivered.basis(),
+        prices.received.basis(),
     )
     return hashlib.sha256(repr(basis).encode()).hexdigest()
 
 
 def _refresh(
-    meter: Meter, start: datetime, end: datetime, *, repair: bool, grid: PriceGrid
+    meter: Meter, start: datetime, end: datetime, *, repair: bool, prices: _Prices
 ) -> None:
     in_sql = connection.vendor == "postgresql"
     now = timezone.now()
@@ -401,6 +547,10 @@ def _refresh(
     Rollup.objects.filter(meter=meter, start__lt=end, end__gt=start).exclude(
         granularity__in=[g.name for g in kept]
     ).delete()
+    if meter.read_resolution == ReadResolution.BILLING:
+        buckets = _read_periods(meter, start, end)
+        _write_python(meter, Granularity.BILLING_PERIOD, start, end, buckets, now)
+        return
     edges = [meter_bucket_range(meter, granularity, start, end) for granularity in kept]
     hull = (min(lo for lo, _ in edges), max(hi for _, hi in edges))
     # Every bucket refreshed below lies in the hull: with no rollup there yet, each row is new.
@@ -419,9 +569,10 @@ def _refresh(
         for i in range(0, len(bounds) - 1, CHUNK_BUCKETS):
             chunk = bounds[i : i + CHUNK_BUCKETS + 1]
             if in_sql:
-                _refresh_sql(meter, granularity, chunk, now, finer, grid, upsert=upsert)
+                _refresh_sql(meter, granularity, chunk, now, finer, prices, upsert=upsert)
             else:
-                _refresh_python(meter, granularity, chunk, now)
+                buckets = _buckets_python(meter, chunk, prices)
+                _write_python(meter, granularity, chunk[0], chunk[-1], buckets, now)
 
 
 def rollups_refresh(*, meter: Meter, start: datetime, end: datetime, repair: bool = False) -> None:
@@ -443,7 +594,7 @@ def rollups_refresh(*, meter: Meter, start: datetime, end: datetime, repair: boo
                 meter=meter, start__gte=start, end__lte=end
             ).values_list("pk", flat=True)
         )
-        _refresh(meter, start, end, repair=repair, grid=price_grid(meter.tariff))
+        _refresh(meter, start, end, repair=repair, prices=_Prices.of(meter))
         RollupDirtyRange.objects.filter(pk__in=covered).delete()
         if covered:  # new readings are now in the rollups: tell who is built on usage
             hooks_run(settings.ROLLUP_CAUGHT_UP_HOOKS, meter=meter, start=start, end=end)
@@ -460,8 +611,7 @@ def rollups_rebuild(
     since every change of readings records a dirty range in its own transaction, kept until
     its catch-up has run.
     """
-    grid = price_grid(meter.tariff)
-    basis = rollup_basis(meter, grid)
+    basis = rollup_basis(meter, _Prices.of(meter))
     if (
         skip_unchanged
         and since is None
@@ -500,10 +650,16 @@ def rollups_spans(
         spans[meter_id] = (min(known[0], lo), max(known[1], hi))
 
     last_readings = readings.values("meter_id").annotate(
-        lo=Min("start"), hi=Max("start"), interval=Max("meter__interval_seconds")
+        lo=Min("start"),
+        hi=Max("start"),
+        interval=Max("meter__interval_seconds"),
+        last_end=Max("end"),
     )
-    for row in last_readings.values_list("meter_id", "lo", "hi", "interval"):
-        widen(row[0], row[1], row[2] + timedelta(seconds=row[3]))
+    for meter_id, lo, hi, interval, last_end in last_readings.values_list(
+        "meter_id", "lo", "hi", "interval", "last_end"
+    ):
+        # An interval meter's last reading ends an interval on; a read period where it says.
+        widen(meter_id, lo, last_end if interval is None else hi + timedelta(seconds=interval))
     for meter_id, lo, hi in (
         rollups.values("meter_id")
         .annotate(lo=Min("start"), hi=Max("end"))

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from customers.models import Customer, Meter, Tariff, TariffRate, Weekday
 from tests.conftest import make_account, make_meter
@@ -67,3 +68,11 @@ def write_readings(
 
 ACTUAL = Quality.ACTUAL
 ESTIMATED = Quality.ESTIMATED
+
+
+@pytest.fixture(params=["postgresql", "python"])
+def either_path(request, monkeypatch):
+    """Runs a test with rollups computed in SQL and with the pure-Python path (SQLite's)."""
+    if request.param == "python":
+        monkeypatch.setattr(connection, "vendor", "sqlite")
+    return request.param

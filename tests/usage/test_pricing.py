@@ -8,7 +8,7 @@ from decimal import Decimal
 from customers.models import Tariff, TariffRate, Weekday
 from usage.calendar import zone
 from usage.models import Rollup
-from usage.pricing import interval_cost, price_grid, priced_readings
+from usage.pricing import PriceSchedule, price_grid, priced_readings
 from usage.rollups import rollups_rebuild
 
 from .conftest import ACTUAL, write_readings
@@ -124,12 +124,8 @@ def test_database_pricing_matches_the_python_rule_every_hour_of_the_week(new_met
 
     grid = price_grid(tariff)
     assert len(grid) == 7 * 24
-    expected = {
-        s: interval_cost(
-            grid=grid, timezone=meter.timezone, start=s, quantity=Decimal("1.5"), own_cost=None
-        )
-        for s in slots
-    }
+    schedule = PriceSchedule(meter.timezone, (grid,))
+    expected = {s: schedule.cost(start=s, quantity=Decimal("1.5"), own_cost=None) for s in slots}
     assert costs(meter, start, slots[-1] + timedelta(minutes=15)) == expected
     saturday_noon = utc(2026, 4, 3, 23)  # Saturday 12:45 +13:45
     assert expected[saturday_noon] == Decimal("0.75")
