@@ -1,7 +1,8 @@
 """Reads for budgets: the customer's budgets, and where each stands in its current period.
 
-A budget's status is computed at read time from precomputed data only (DAY rollups and bill
-forecast insights), for a whole page of budgets in two queries, whatever the page size.
+A budget's status is computed at read time from precomputed data only (DAY rollups, the read
+periods of billing-read meters, and bill forecast insights), for a whole page of budgets in two
+queries, whatever the page size. Usage counts net (delivered - received, contract 10.1).
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from rest_framework.generics import get_object_or_404
 
 from budgets.amounts import amount_quantize
 from budgets.models import Budget, BudgetKind, BudgetState
-from customers.models import Customer, Meter
+from customers.models import Customer, Meter, ReadResolution
 from customers.selectors import account_scope
 from insights.models import Insight
 from metadata.catalog import BudgetPeriod, Granularity, InsightType
 from usage.calendar import bucket_bounds, local_date_start, zone
-from usage.models import Rollup
+from usage.models import NET_COST, NET_QUANTITY, Rollup
 
 _MICROSECOND = timedelta(microseconds=1)
 _PERCENT_QUANTUM = Decimal("0.1")
@@ -120,6 +121,8 @@ class BudgetStatus:
 
 
 class _Day(NamedTuple):
+    """A DAY rollup, or a billing-read meter's read period, with its net figures."""
+
     account_id: uuid.UUID
     meter_id: uuid.UUID
     start: datetime
@@ -131,7 +134,8 @@ class _Day(NamedTuple):
 def budget_statuses(*, budgets: Sequence[Budget], now: datetime) -> dict[uuid.UUID, BudgetStatus]:
     """Each budget's status at ``now``, by budget id.
 
-    Two queries for the lot: the DAY rollups of the budgets' accounts over the union of their
+    Two queries for the lot: the DAY rollups of the budgets' accounts (and the read periods,
+    BILLING_PERIOD rollups, of their billing-read meters) starting in the union of their
     periods, and the bill forecasts for those periods. ``budgets`` come with their customer,
     account and meter (``budget_list`` / ``budgets_to_check``).
     """
@@ -140,12 +144,20 @@ def budget_statuses(*, budgets: Sequence[Budget], now: datetime) -> dict[uuid.UU
     periods = {budget.pk: budget_period(budget=budget, now=now) for budget in budgets}
     account_ids = {budget.account_id for budget in budgets}
     days_by_account: dict[uuid.UUID, list[_Day]] = defaultdict(list)
-    rows = Rollup.objects.filter(
-        granularity=Granularity.DAY.name,
-        meter__account_id__in=account_ids,
-        start__gte=min(period.start for period in periods.values()),
-        start__lt=max(period.days_end for period in periods.values()),
-    ).values_list("meter__account_id", "meter_id", "start", "end", "quantity", "cost")
+    rows = (
+        Rollup.objects.filter(
+            Q(granularity=Granularity.DAY.name, meter__read_resolution=ReadResolution.INTERVAL)
+            | Q(
+                granularity=Granularity.BILLING_PERIOD.name,
+                meter__read_resolution=ReadResolution.BILLING,
+            ),
+            meter__account_id__in=account_ids,
+            start__gte=min(period.start for period in periods.values()),
+            start__lt=max(period.days_end for period in periods.values()),
+        )
+        .annotate(net_quantity=NET_QUANTITY, net_cost=NET_COST)
+        .values_list("meter__account_id", "meter_id", "start", "end", "net_quantity", "net_cost")
+    )
     for row in rows:
         day = _Day(*row)
         days_by_account[day.account_id].append(day)
@@ -201,7 +213,10 @@ def _status(
     # What is used already is a floor for the period's total, whatever a forecast said.
     projected = amount_quantize(budget, max(forecast, exact))
     limit = budget.limit
-    if used >= limit:
+    if used < 0:
+        # Net export so far (credits above charges): on track, whatever is projected.
+        state = BudgetState.ON_TRACK
+    elif used >= limit:
         state = BudgetState.OVER
     elif projected >= limit:
         state = BudgetState.AT_RISK

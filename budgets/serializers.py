@@ -239,11 +239,17 @@ class BudgetStatusSerializer(serializers.Serializer):
 
     periodStart = serializers.DateTimeField(help_text="Current period start, local offset.")
     periodEnd = serializers.DateTimeField(help_text="Current period end (exclusive).")
-    used = serializers.CharField(help_text="Decimal string, written like limit.")
+    used = serializers.CharField(
+        help_text="Decimal string, written like limit: net usage (delivered - received), so "
+        "below zero when credits exceed charges; a billing-read meter counts the read periods "
+        "that started in the period."
+    )
     projected = serializers.CharField(
         help_text="Forecast total at period end (the bill forecast, else the run-rate)."
     )
-    percentUsed = serializers.FloatField(help_text="used / limit x 100, 1 decimal.")
+    percentUsed = serializers.FloatField(
+        help_text="used / limit x 100, 1 decimal (negative when used is)."
+    )
     state = serializers.ChoiceField(choices=BudgetState.choices)
     asOf = serializers.DateTimeField(help_text="End of the usage data counted.")
 

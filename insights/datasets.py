@@ -1,6 +1,9 @@
 """The data the insight models read, as pandas frames: DAY and HOUR rollups and the weather.
 
-Models read rollups: they are exact totals per local bucket, and cheap. The one exception is
+Models read rollups: they are exact totals per local bucket, and cheap, and read them net
+(delivered - received, contract 10.1): a solar home's forecasts, comparisons and anomalies are
+of what it draws from the grid less what it sends back. A bucket of a bidirectional meter is
+as complete as the less complete of its two channels. The one exception is
 always-on power, which needs the night-time intervals themselves (an hour's total hides the
 heat pump's off-cycles): :func:`night_interval_demand` reads the raw readings of at most
 :data:`~insights.analytics.baseload.WINDOW_DAYS` chosen nights, five hours each.
@@ -17,8 +20,8 @@ from functools import reduce
 
 import numpy as np
 import pandas as pd
-from django.db.models import Q
-from django.db.models.functions import ExtractHour
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
+from django.db.models.functions import ExtractHour, Least
 from django.utils import timezone
 
 from customers.models import Meter
@@ -26,7 +29,7 @@ from insights.analytics.baseload import LOOKBACK_DAYS, NIGHT_HOURS
 from insights.models import WeatherDay
 from metadata.catalog import ENERGY_UNITS_TO_KW, Granularity
 from usage.calendar import local_date_start, zone
-from usage.models import ROLLUP_FIGURES, Quality, Reading, Rollup
+from usage.models import NET_COST, NET_QUANTITY, Direction, Quality, Reading, Rollup
 
 
 def meter_weather_region(meter: Meter) -> str:
@@ -68,18 +71,28 @@ class MeterHistory:
         return self.daily.index[0].date()
 
 
+def net_rollups(meter: Meter, granularity: Granularity) -> QuerySet[Rollup]:
+    """The meter's rollups of ``granularity`` annotated with their net ``net_quantity`` and
+    ``net_cost`` and ``present``, the readings of the less complete channel (only the delivered
+    one on a meter that is not bidirectional)."""
+    present = F("actual_count") + F("estimated_count")
+    if meter.bidirectional:
+        present = Least(present, F("received_actual_count") + F("received_estimated_count"))
+    return Rollup.objects.filter(meter=meter, granularity=granularity.name).annotate(
+        net_quantity=NET_QUANTITY, net_cost=NET_COST, present=present
+    )
+
+
 def meter_history(*, meter: Meter, today: date | None = None) -> MeterHistory | None:
-    """The meter's DAY rollups and weather as a frame; None when it has no complete day yet."""
+    """The meter's DAY rollups (net) and weather as a frame; None when it has no complete day
+    yet (nor ever, for a billing-read meter: its rollups are read periods)."""
     tz = zone(meter.timezone)
     today = today or timezone.now().astimezone(tz).date()
     rows = list(
-        Rollup.objects.filter(
-            meter=meter, granularity=Granularity.DAY.name, start__lt=local_date_start(tz, today)
-        )
+        net_rollups(meter, Granularity.DAY)
+        .filter(start__lt=local_date_start(tz, today))
         .order_by("start")
-        .values_list(
-            "start", "quantity", "cost", "actual_count", "estimated_count", "expected_count"
-        )
+        .values_list("start", "net_quantity", "net_cost", "present", "expected_count")
     )
     if not rows:
         return None
@@ -89,9 +102,9 @@ def meter_history(*, meter: Meter, today: date | None = None) -> MeterHistory | 
                 start.astimezone(tz).date(),
                 float(quantity),
                 np.nan if cost is None else float(cost),
-                min(1.0, (actual + estimated) / float(expected)),
+                min(1.0, present / float(expected)),
             )
-            for start, quantity, cost, actual, estimated, expected in rows
+            for start, quantity, cost, present, expected in rows
         ],
         columns=["date", "quantity", "cost", "coverage"],
     )
@@ -104,8 +117,8 @@ def meter_history(*, meter: Meter, today: date | None = None) -> MeterHistory | 
     return MeterHistory(meter=meter, daily=daily, weather=weather, last_day=index[-1].date())
 
 
-#: What is read of an HOUR rollup: its start and figures.
-_HOUR_FIELDS = ("start", *ROLLUP_FIGURES)
+#: What is read of an HOUR rollup (of :func:`net_rollups`).
+_HOUR_FIELDS = ("start", "end", "net_quantity", "net_cost", "present", "expected_count")
 
 
 def _hour_frame(meter: Meter, rows: Iterable[dict]) -> pd.DataFrame:
@@ -113,7 +126,7 @@ def _hour_frame(meter: Meter, rows: Iterable[dict]) -> pd.DataFrame:
     tz = zone(meter.timezone)
     records = []
     for row in rows:
-        start, end, cost = row["start"], row["end"], row["cost"]
+        start, end, cost = row["start"], row["end"], row["net_cost"]
         local = start.astimezone(tz)
         records.append(
             (
@@ -122,10 +135,10 @@ def _hour_frame(meter: Meter, rows: Iterable[dict]) -> pd.DataFrame:
                 pd.Timestamp(local.date()),
                 local.hour,
                 local.isoweekday(),
-                float(row["quantity"]),
+                float(row["net_quantity"]),
                 np.nan if cost is None else float(cost),
                 (end - start).total_seconds() / 3600,
-                row["actual_count"] + row["estimated_count"] >= row["expected_count"],
+                row["present"] >= row["expected_count"],
             )
         )
     frame = pd.DataFrame(
@@ -153,12 +166,8 @@ def hourly_frame(*, meter: Meter, first_day: date, end_day: date) -> pd.DataFram
     length) and ``complete`` (every interval read)."""
     tz = zone(meter.timezone)
     rows = (
-        Rollup.objects.filter(
-            meter=meter,
-            granularity=Granularity.HOUR.name,
-            start__gte=local_date_start(tz, first_day),
-            start__lt=local_date_start(tz, end_day),
-        )
+        net_rollups(meter, Granularity.HOUR)
+        .filter(start__gte=local_date_start(tz, first_day), start__lt=local_date_start(tz, end_day))
         .order_by("start")
         .values(*_HOUR_FIELDS)
     )
@@ -173,9 +182,8 @@ def night_demand(*, meter: Meter, last_day: date) -> pd.DataFrame:
         return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "watts": []})
     tz = zone(meter.timezone)
     rows = (
-        Rollup.objects.filter(
-            meter=meter,
-            granularity=Granularity.HOUR.name,
+        net_rollups(meter, Granularity.HOUR)
+        .filter(
             start__gte=local_date_start(tz, last_day - timedelta(days=LOOKBACK_DAYS)),
             start__lt=local_date_start(tz, last_day + timedelta(days=1)),
         )
@@ -191,9 +199,10 @@ def night_demand(*, meter: Meter, last_day: date) -> pd.DataFrame:
 
 
 def night_interval_demand(*, meter: Meter, nights: Iterable[pd.Timestamp]) -> pd.DataFrame:
-    """Average demand (W) of each measured (ACTUAL) night-time interval of ``nights`` (local
+    """Average net demand (W) of each measured (ACTUAL) night-time interval of ``nights`` (local
     dates): ``date`` and ``watts``. Raw readings, so at the meter's own resolution; estimated
-    reads are left out (a utility's interpolation is not a measurement of the off-cycles)."""
+    reads are left out (a utility's interpolation is not a measurement of the off-cycles), and
+    so is an interval of a bidirectional meter without a measured reading in both directions."""
     kw_per_unit = ENERGY_UNITS_TO_KW.get(meter.unit_of_measure)
     nights = sorted({pd.Timestamp(night).date() for night in nights})
     if kw_per_unit is None or not nights:
@@ -212,8 +221,16 @@ def night_interval_demand(*, meter: Meter, nights: Iterable[pd.Timestamp]) -> pd
     )
     rows = (
         Reading.objects.filter(spans, meter=meter, quality=Quality.ACTUAL)
+        .values("start")
+        .annotate(
+            net=Sum(
+                Case(When(direction=Direction.RECEIVED, then=-F("quantity")), default="quantity")
+            ),
+            channels=Count("id"),
+        )
+        .filter(channels=2 if meter.bidirectional else 1)
         .order_by("start")
-        .values_list("start", "quantity")
+        .values_list("start", "net")
     )
     watts_per_unit = kw_per_unit * 1000 * 3600 / meter.interval_seconds
     records = []

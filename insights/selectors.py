@@ -17,7 +17,7 @@ from insights.analytics.peers import floor_area_band
 from insights.models import Insight
 from metadata.catalog import Granularity
 from usage.calendar import local_date_start, zone
-from usage.models import Rollup
+from usage.models import NET_QUANTITY, Rollup
 
 
 def insight_list(
@@ -76,7 +76,7 @@ def _full_month_equivalent(quantity, present, expected) -> float | None:
 def peer_month_quantities(
     *, customer: Customer, account: Account, meter: Meter, first: date
 ) -> tuple[float, np.ndarray] | None:
-    """This home's usage in the local month starting ``first`` and that of every similar home of
+    """This home's net usage in the local month starting ``first`` and that of every similar home of
     other customers (same utility, service, unit, home type, floor-area band and weather
     region), each summed over the home's meters and scaled to a fully read month. None when
     this home's month is not (nearly) fully read."""
@@ -90,7 +90,7 @@ def peer_month_quantities(
         )
         .values("meter__account_id")
         .annotate(
-            quantity=Sum("quantity"),
+            quantity=Sum(NET_QUANTITY),
             present=Sum(F("actual_count") + F("estimated_count")),
             expected=Sum("expected_count"),
         )
