@@ -7,6 +7,7 @@ import re
 import uuid
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connections, router
 from django.http import HttpRequest, HttpResponse
 
 from energygrid.api.problems import (
@@ -18,6 +19,9 @@ from energygrid.api.problems import (
 from energygrid.api.request_context import current_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
+#: Where the API lives (``energygrid.urls``).
+API_PATH = "/usage/v1/"
+DOCUMENTATION = tuple(API_PATH + page for page in ("schema", "docs", "redoc"))
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
@@ -61,13 +65,24 @@ class BodySizeLimitMiddleware:
 
 
 class DatabaseUnavailableMiddleware:
-    """Views outside DRF (the admin) answer an unreachable database with the same 503 problem
-    and ``Retry-After`` as the API (DRF's exception handler does it for the API), not a 500."""
+    """With the database unreachable, every API request (under ``/usage/v1/``, even one that
+    needs no database, such as Metadata) and every view outside DRF (the admin) answers the
+    same 503 problem with ``Retry-After``, never a 500, so clients see one outage. The API's
+    documentation (schema, docs) is static and keeps serving, like ``/healthz``.
+
+    The API's connection is checked before the view. That costs nothing extra for views that
+    query anyway: Django health-checks a persistent connection once per request, on first use.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(API_PATH) and not request.path.startswith(DOCUMENTATION):
+            try:
+                connections[router.db_for_read(None)].cursor().close()
+            except (OperationalError, InterfaceError) as exc:
+                return self.process_exception(request, exc)
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -170,9 +170,13 @@ def test_unreachable_database_is_503_everywhere_and_recovers_without_restart(ali
     assert status == 503
     assert "database" in json.loads(raw)["detail"]
     assert headers["Retry-After"]
-    # What needs no database keeps serving.
+    # Every API request says so, even one that needs no database; liveness and the static
+    # documentation keep serving.
+    status, headers, raw = call(base, "GET", "/usage/v1/Metadata/granularity-types")
+    assert (status, headers["Retry-After"]) == (503, "5")
+    assert json.loads(raw)["type"].endswith("/service-unavailable")
     assert call(base, "GET", "/healthz")[0] == 200
-    assert call(base, "GET", "/usage/v1/Metadata/granularity-types")[0] == 200
+    assert call(base, "GET", "/usage/v1/schema?format=json")[0] == 200
 
     proxy.open()
 
@@ -180,6 +184,7 @@ def test_unreachable_database_is_503_everywhere_and_recovers_without_restart(ali
     assert status == 200, raw
     assert json.loads(raw)["id"] == str(alice.id)
     assert call(base, "GET", "/readyz")[0] == 200
+    assert call(base, "GET", "/usage/v1/Metadata/granularity-types")[0] == 200
     assert call(base, "GET", "/admin/", cookie=admin)[0] == 200
     assert process.poll() is None
     text = log.read_text()
