@@ -11,7 +11,7 @@ from cachetools import TTLCache
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 
-from customers.models import Account, Customer, Meter, TariffRate
+from customers.models import Account, Customer, Meter, TariffPeriod, TariffRate
 
 #: What a request's principal carries without another query; other fields load on access.
 PRINCIPAL_FIELDS = ("id", "utility_id", "subject", "billing_currency", "timezone")
@@ -81,11 +81,25 @@ def account_list(*, customer: Customer) -> QuerySet[Account]:
     )
 
 
+def _prices(lookup: str) -> Prefetch:
+    """Just the prices of the tariffs at ``lookup`` (what ``Tariff.time_of_use`` reads)."""
+    return Prefetch(lookup, queryset=TariffRate.objects.only("tariff_id", "price"))
+
+
 def meter_list(*, customer: Customer) -> QuerySet[Meter]:
+    """The customer's meters with their tariffs and tariff histories: a constant number of
+    queries however many meters a page holds."""
     return (
         Meter.objects.filter(account_scope(customer), account__customer=customer)
-        .select_related("tariff")
+        .select_related("tariff", "export_tariff")
         .prefetch_related(
-            Prefetch("tariff__rates", queryset=TariffRate.objects.only("tariff_id", "price"))
+            _prices("tariff__rates"),
+            _prices("export_tariff__rates"),
+            Prefetch(
+                "tariff_periods",
+                queryset=TariffPeriod.objects.select_related("tariff").prefetch_related(
+                    _prices("tariff__rates")
+                ),
+            ),
         )
     )

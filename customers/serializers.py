@@ -1,8 +1,18 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from customers.models import Account, Customer, Meter, Premise, ServiceType, Tariff
+from customers.models import (
+    Account,
+    Customer,
+    Meter,
+    Premise,
+    ReadResolution,
+    ServiceType,
+    Tariff,
+    TariffPeriod,
+)
 
 
 class TokenField(serializers.CharField):
@@ -78,11 +88,39 @@ class TariffRefSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "currency", "timeOfUse"]
 
 
+class TariffHistoryEntrySerializer(serializers.Serializer):
+    """One entry of a tariff history: ``tariff`` in force from local date ``from``."""
+
+    tariff = TariffRefSerializer()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField(  # a Python keyword, so not a class attribute
+            source="valid_from",
+            allow_null=True,
+            help_text="Local date (the meter's time zone) it applies from, until the next "
+            "entry's; null on a first entry: since the start. The first entry also covers "
+            "everything before it.",
+        )
+        return fields
+
+
 class MeterSerializer(serializers.ModelSerializer):
     accountId = serializers.UUIDField(source="account_id")
     serviceType = serializers.CharField(source="service_type")
     unitOfMeasure = serializers.CharField(source="unit_of_measure")
-    intervalSeconds = serializers.IntegerField(source="interval_seconds")
+    readResolution = serializers.ChoiceField(
+        source="read_resolution",
+        choices=ReadResolution.choices,
+        help_text="INTERVAL: a reading every intervalSeconds. BILLING: one reading per read "
+        "period (usage only by BILLING_PERIOD).",
+    )
+    intervalSeconds = serializers.IntegerField(
+        source="interval_seconds", allow_null=True, help_text="Null for a BILLING meter."
+    )
+    bidirectional = serializers.BooleanField(
+        help_text="Records energy both ways: DELIVERED and RECEIVED (e.g. rooftop solar)."
+    )
     firstReadingAt = serializers.DateTimeField(
         source="first_reading_at", allow_null=True, help_text="Start of the first reading."
     )
@@ -90,6 +128,15 @@ class MeterSerializer(serializers.ModelSerializer):
         source="last_reading_at", allow_null=True, help_text="End of the last reading."
     )
     tariff = TariffRefSerializer(allow_null=True)
+    exportTariff = TariffRefSerializer(
+        source="export_tariff",
+        allow_null=True,
+        help_text="What RECEIVED energy earns; null: the tariff's rate (net metering).",
+    )
+    tariffHistory = serializers.SerializerMethodField(
+        help_text="The tariffs in force over time, ascending; the last is the tariff now. A "
+        "meter whose tariff never changed has one entry (from null); one with no tariff none."
+    )
 
     class Meta:
         model = Meter
@@ -98,12 +145,23 @@ class MeterSerializer(serializers.ModelSerializer):
             "accountId",
             "serviceType",
             "unitOfMeasure",
+            "readResolution",
             "intervalSeconds",
+            "bidirectional",
             "timezone",
             "firstReadingAt",
             "lastReadingAt",
             "tariff",
+            "exportTariff",
+            "tariffHistory",
         ]
+
+    @extend_schema_field(TariffHistoryEntrySerializer(many=True))
+    def get_tariffHistory(self, meter: Meter) -> list[dict]:
+        entries = [period for period in meter.tariff_periods.all() if not period.export]
+        if not entries and meter.tariff is not None:
+            entries = [TariffPeriod(tariff=meter.tariff, valid_from=None)]
+        return TariffHistoryEntrySerializer(entries, many=True).data
 
 
 class MeterFilterSerializer(serializers.Serializer):

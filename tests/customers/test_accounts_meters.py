@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
-from customers.models import Customer, Meter, Tariff, TariffRate
+from customers.models import Customer, Meter, Tariff, TariffPeriod, TariffRate
 from tests.api.helpers import (
     CustomerScopedEndpoint,
     PagedListEndpoint,
@@ -120,6 +120,7 @@ class TestMeters(CustomerScopedEndpoint, PagedListEndpoint):
             first_reading_at=datetime(2026, 3, 7, 5, 0, tzinfo=UTC),
             last_reading_at=datetime(2026, 3, 9, 4, 0, tzinfo=UTC),
         )
+        flat = {"id": str(meter.tariff_id), "name": "Flat", "currency": "USD", "timeOfUse": False}
 
         response = alice_api.get(self.detail(meter.id))
 
@@ -129,16 +130,16 @@ class TestMeters(CustomerScopedEndpoint, PagedListEndpoint):
             "accountId": str(meter.account_id),
             "serviceType": "ELECTRIC",
             "unitOfMeasure": "kWh",
+            "readResolution": "INTERVAL",
             "intervalSeconds": 900,
+            "bidirectional": False,
             "timezone": "America/New_York",
             "firstReadingAt": "2026-03-07T05:00:00Z",
             "lastReadingAt": "2026-03-09T04:00:00Z",
-            "tariff": {
-                "id": str(meter.tariff_id),
-                "name": "Flat",
-                "currency": "USD",
-                "timeOfUse": False,
-            },
+            "tariff": flat,
+            "exportTariff": None,
+            # No recorded change: the tariff now, since the start.
+            "tariffHistory": [{"tariff": flat, "from": None}],
         }
 
     def test_meter_without_readings_or_tariff(self, alice, alice_api):
@@ -147,6 +148,42 @@ class TestMeters(CustomerScopedEndpoint, PagedListEndpoint):
         assert body["firstReadingAt"] is None
         assert body["lastReadingAt"] is None
         assert body["tariff"] is None
+        assert body["tariffHistory"] == []
+
+    def test_solar_meter_with_an_export_tariff_and_a_tariff_history(self, alice, alice_api):
+        flat = Meter.objects.get(account__customer=alice).tariff
+        tou = time_of_use_tariff(alice)
+        meter = make_meter(alice.accounts.get(), "E-PV", tariff=tou, bidirectional=True)
+        meter.export_tariff = flat
+        meter.save()
+        TariffPeriod.objects.create(meter=meter, tariff=flat, valid_from=None)
+        TariffPeriod.objects.create(meter=meter, tariff=tou, valid_from=date(2026, 4, 1))
+        TariffPeriod.objects.create(meter=meter, export=True, tariff=flat, valid_from=None)
+
+        body = alice_api.get(self.detail(meter.id)).json()
+
+        flat_ref = {"id": str(flat.id), "name": "Flat", "currency": "USD", "timeOfUse": False}
+        tou_ref = {"id": str(tou.id), "name": "Time of use", "currency": "USD", "timeOfUse": True}
+        assert body["bidirectional"] is True
+        assert body["exportTariff"] == flat_ref
+        assert body["tariff"] == tou_ref
+        # The import tariff's history only (the export one is not part of the contract).
+        assert body["tariffHistory"] == [
+            {"tariff": flat_ref, "from": None},
+            {"tariff": tou_ref, "from": "2026-04-01"},
+        ]
+
+    def test_billing_read_meter(self, alice, alice_api):
+        meter = make_meter(
+            alice.accounts.get(),
+            "G-BILL",
+            service_type="GAS",
+            unit_of_measure="therm",
+            read_resolution="BILLING",
+            interval_seconds=None,
+        )
+        body = alice_api.get(self.detail(meter.id)).json()
+        assert (body["readResolution"], body["intervalSeconds"]) == ("BILLING", None)
 
     def test_time_of_use_tariff(self, alice, alice_api):
         tariff = time_of_use_tariff(alice)
@@ -209,19 +246,26 @@ class TestMeters(CustomerScopedEndpoint, PagedListEndpoint):
         self, alice, alice_api, django_assert_num_queries
     ):
         tariff = time_of_use_tariff(alice)
+        flat = Meter.objects.get(account__customer=alice).tariff
         for n in range(3):
-            make_meter(make_account(alice, f"4000000{n}"), f"E-Y{n}", tariff=tariff)
+            meter = make_meter(
+                make_account(alice, f"4000000{n}"),
+                f"E-Y{n}",
+                tariff=tariff,
+                bidirectional=True,
+                export_tariff=flat,
+            )
+            TariffPeriod.objects.create(meter=meter, tariff=flat, valid_from=None)
+            TariffPeriod.objects.create(meter=meter, tariff=tariff, valid_from=date(2026, 1, n + 1))
         # (none for the customer named by the access token: its principal is cached)
-        # 1. the page of meters, with their tariffs joined
-        # 2. the prices of those tariffs (one prefetch, for timeOfUse)
-        with django_assert_num_queries(2):
+        # 1. the page of meters, with their tariffs and export tariffs joined
+        # 2-3. the prices of those tariffs and export tariffs (for timeOfUse)
+        # 4-5. the tariff histories with their tariffs joined, and those tariffs' prices
+        with django_assert_num_queries(5):
             response = alice_api.get(METERS)
-        assert [item["tariff"]["timeOfUse"] for item in response.json()["items"]] == [
-            False,
-            True,
-            True,
-            True,
-        ]
+        items = response.json()["items"]
+        assert [item["tariff"]["timeOfUse"] for item in items] == [False, True, True, True]
+        assert [len(item["tariffHistory"]) for item in items] == [1, 2, 2, 2]
 
     def test_detail_of_a_meter_on_a_closed_account_is_still_shown(self, alice, alice_api):
         account = make_account(alice, "600500400", status="CLOSED")
