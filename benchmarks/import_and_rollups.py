@@ -353,9 +353,11 @@ def run_import(csv_path: Path) -> tuple[Any, float, dict[str, float], QueuedTask
     patches = [
         mock.patch.object(service, "rollups_catch_up", queued),
         phases.wrap(staging.PostgresStage, "write", "binary COPY to staging"),
-        phases.wrap(service, "keep_timely", "range and grid checks"),
+        phases.wrap(service, "keep_valid", "range, direction, end and grid checks"),
         phases.wrap(service, "reading_partitions_ensure", "partitions (own transaction)"),
-        phases.wrap(staging.PostgresStage, "store", "lock meters + INSERT / upsert"),
+        phases.wrap(staging.PostgresStage, "lock", "lock meters"),
+        phases.wrap(staging.Stage, "overlaps", "read-period overlaps"),
+        phases.wrap(staging.PostgresStage, "store", "INSERT / upsert"),
         phases.wrap(service, "_extend_meter_bounds", "meter bounds"),
         phases.wrap(service, "_queue_rollups", "dirty ranges + queue"),
     ]

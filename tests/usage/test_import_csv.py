@@ -140,7 +140,7 @@ def test_a_correction_replaces_the_estimate_and_rollups_follow(
         ("E-NOPE,2026-03-07T00:00:00Z,1,,", "unknown meter number 'E-NOPE'"),
         ("E-ALICE-1,2026-03-07T00:00:00Z,1", "expected 5 fields, found 3"),
         ("E-ALICE-1,2099-03-07T00:00:00Z,1,,", "out of range"),
-        ("E-ALICE-1,2026-03-07T00:00:00Z,2,,", "same meter and start as line 2"),
+        ("E-ALICE-1,2026-03-07T00:00:00Z,2,,", "same meter, direction and start as line 2"),
     ],
 )
 def test_one_bad_row_rejects_the_whole_file_naming_its_line(alice, csv_file, row, message):
@@ -185,7 +185,9 @@ def test_duplicates_are_reported_in_line_order_with_row_errors(alice, csv_file):
     with pytest.raises(CommandError) as caught:
         run_import(path)
 
-    assert "line 3: same meter and start as line 2; line 4: start 'bad'" in str(caught.value)
+    assert "line 3: same meter, direction and start as line 2; line 4: start 'bad'" in str(
+        caught.value
+    )
 
 
 @pytest.mark.parametrize(

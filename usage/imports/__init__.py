@@ -6,10 +6,16 @@ ties it together for the ``import_readings`` command and for generated readings.
 """
 
 from usage.imports.service import readings_import, readings_upsert
-from usage.imports.validation import ImportResult, ReadingsImportError, ReadingsRejected
+from usage.imports.validation import (
+    ImportResult,
+    NewReading,
+    ReadingsImportError,
+    ReadingsRejected,
+)
 
 __all__ = [
     "ImportResult",
+    "NewReading",
     "ReadingsImportError",
     "ReadingsRejected",
     "readings_import",

@@ -1,4 +1,9 @@
-"""CSV files of readings: ``meterNumber,start,quantity[,quality][,cost]``.
+"""CSV files of readings: ``meterNumber,start,quantity[,quality][,cost][,direction][,end]``.
+
+The export's own CSV (``start,end,quantity,unitOfMeasure,cost,currency,quality,direction``)
+reads back too: ``meterNumber`` may be left out when ``--meter`` names the meter, and
+``unitOfMeasure`` / ``currency``, when given, must be the meter's unit and the customer's
+currency.
 
 The file is read in chunks of whole lines; pyarrow's CSV reader parses each chunk into string
 columns and every check runs per column (RE2 patterns, casts), so no Python code runs per row
@@ -11,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import BinaryIO
@@ -21,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as arrow_csv
 
+from customers.models import Meter
 from usage.imports.validation import (
     LIMIT_MICRO,
     MICRO,
@@ -31,9 +37,11 @@ from usage.imports.validation import (
     micros,
     shown,
 )
-from usage.models import Quality
+from usage.models import Direction, Quality
 
-CSV_COLUMNS = ("meterNumber", "start", "quantity", "quality", "cost")
+CSV_COLUMNS = ("meterNumber", "start", "quantity", "quality", "cost", "direction", "end")
+#: Columns of the export's CSV that an import checks and otherwise ignores.
+CSV_CHECKED = ("unitOfMeasure", "currency")
 CSV_REQUIRED = ("meterNumber", "start", "quantity")
 #: Bytes read at a time; a chunk is the whole lines among them.
 READ_BYTES = 1 << 22
@@ -49,7 +57,22 @@ _WHOLE_DIGITS = len(str(LIMIT_MICRO // MICRO)) - 1
 _EPOCH = "1970-01-01T00:00:00Z"
 
 # Why a row is bad, in the order the checks apply (the first that fails is reported).
-_METER, _START, _QUANTITY, _COST, _QUALITY, _NEGATIVE, _QUANTITY_SIZE, _COST_SIZE = range(1, 9)
+(
+    _METER,
+    _START,
+    _END,
+    _QUANTITY,
+    _COST,
+    _QUALITY,
+    _DIRECTION,
+    _UNIT,
+    _CURRENCY,
+    _NEGATIVE,
+    _QUANTITY_SIZE,
+    _COST_SIZE,
+) = range(1, 13)
+#: The direction column's values; empty is DELIVERED.
+_DIRECTIONS = ("", Direction.DELIVERED.name, Direction.RECEIVED.name)
 
 MeterIndex = Callable[[str], "int | str"]
 
@@ -80,27 +103,46 @@ def _decode(raw: bytes, source: str, line: int) -> str:
         raise fatal(source, line, "not UTF-8 text") from None
 
 
-def header_columns(line: bytes, source: str) -> list[str]:
-    """The columns the header names; a bad header rejects the file (as line 1)."""
+def header_columns(line: bytes, source: str, *, one_meter: bool) -> list[str]:
+    """The columns the header names; a bad header rejects the file (as line 1).
+
+    ``meterNumber`` may be left out when the import is for ``one_meter``.
+    """
     columns = [name.strip() for name in next(csv.reader([_decode(line, source, 1)]), [])]
-    unknown = [name for name in columns if name not in CSV_COLUMNS]
-    missing = [name for name in CSV_REQUIRED if name not in columns]
+    required = CSV_REQUIRED[1:] if one_meter else CSV_REQUIRED
+    unknown = [name for name in columns if name not in CSV_COLUMNS + CSV_CHECKED]
+    missing = [name for name in required if name not in columns]
     if unknown or missing or len(set(columns)) != len(columns):
+        optional = [name for name in CSV_COLUMNS + CSV_CHECKED if name not in required]
         raise fatal(
             source,
             1,
-            f"the header must name {', '.join(CSV_REQUIRED)} and optionally quality, cost, "
-            f"each once (got {','.join(columns)})",
+            f"the header must name {', '.join(required)} and optionally "
+            f"{', '.join(optional)}, each once (got {','.join(columns)})",
         )
     return columns
 
 
 class CsvReadings:
-    """Batches of the good rows of a CSV file; bad rows go to ``errors``."""
+    """Batches of the good rows of a CSV file; bad rows go to ``errors``.
 
-    def __init__(self, *, source: str, meter_index: MeterIndex, errors: Errors) -> None:
+    ``meter_index`` maps a meter number to its index in ``meters`` (or to why it names none);
+    ``only`` is the meter of a file without a ``meterNumber`` column.
+    """
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        meter_index: MeterIndex,
+        meters: Sequence[Meter],
+        only: Meter | None,
+        errors: Errors,
+    ) -> None:
         self.source = source
         self.meter_index = meter_index
+        self.meters = meters
+        self.only = only
         self.errors = errors
         self.columns: list[str] = []
 
@@ -113,7 +155,7 @@ class CsvReadings:
             )
         _, chunk = first
         header, _, body = chunk.partition(b"\n")
-        self.columns = header_columns(header, self.source)
+        self.columns = header_columns(header, self.source, one_meter=self.only is not None)
         for line, lines in itertools.chain([(2, body)], chunks):
             if lines:
                 yield self._batch(*self._parse(lines, line))
@@ -173,8 +215,13 @@ class CsvReadings:
         empty = pa.array([""] * len(lines), pa.string())
         quality = columns.get("quality", empty)
         cost = columns.get("cost", empty)
-        meters = self._meters(columns["meterNumber"])
+        if "meterNumber" in columns:
+            meters = self._meters(columns["meterNumber"])
+        else:
+            meters = np.full(len(lines), self.meter_index(self.only.meter_number), dtype=np.int32)
         start, start_ok = _instants(columns["start"])
+        has_end = _numpy(pc.not_equal(pc.utf8_length(columns.get("end", empty)), 0))
+        end, end_ok = _instants(columns["end"]) if has_end.any() else (start, has_end)
         quantity, quantity_ok, negative, quantity_size = _millionths(columns["quantity"])
         has_cost = _numpy(pc.not_equal(pc.utf8_length(cost), 0))
         if has_cost.any():
@@ -187,19 +234,41 @@ class CsvReadings:
             )
         estimated = _numpy(pc.equal(quality, Quality.ESTIMATED))
         quality_ok = estimated | _numpy(pc.is_in(quality, pa.array(["", Quality.ACTUAL])))
+        direction = columns.get("direction", empty)
+        received = _numpy(pc.equal(direction, Direction.RECEIVED.name))
+        direction_ok = _numpy(pc.is_in(direction, pa.array(_DIRECTIONS)))
+        known = meters >= 0
         problem = np.select(
             [
                 blank,
-                meters < 0,
+                ~known,
                 ~start_ok,
+                has_end & ~end_ok,
                 ~quantity_ok,
                 has_cost & ~cost_ok,
                 ~quality_ok,
+                ~direction_ok,
+                self._differs(columns, "unitOfMeasure", meters, known),
+                self._differs(columns, "currency", meters, known),
                 negative,
                 quantity_size,
                 has_cost & cost_size,
             ],
-            [-1, _METER, _START, _QUANTITY, _COST, _QUALITY, _NEGATIVE, _QUANTITY_SIZE, _COST_SIZE],
+            [
+                -1,
+                _METER,
+                _START,
+                _END,
+                _QUANTITY,
+                _COST,
+                _QUALITY,
+                _DIRECTION,
+                _UNIT,
+                _CURRENCY,
+                _NEGATIVE,
+                _QUANTITY_SIZE,
+                _COST_SIZE,
+            ],
             default=0,
         )
         bad = np.flatnonzero(problem > 0)
@@ -208,17 +277,34 @@ class CsvReadings:
             if not self.errors.wants(int(lines[row])):
                 break
             cells = {name: values[row].as_py() for name, values in columns.items()}
-            self.errors.keep(int(lines[row]), self._message(int(problem[row]), cells))
+            meter = self.meters[meters[row]] if known[row] else None
+            self.errors.keep(int(lines[row]), self._message(int(problem[row]), cells, meter))
         good = problem == 0
         return Batch(
             lines[good],
             meters[good],
             start[good],
+            np.where(has_end, end, 0)[good],
+            has_end[good],
+            np.where(received, Direction.RECEIVED, Direction.DELIVERED).astype(np.int16)[good],
             quantity[good],
             np.where(has_cost, cost_micro, 0)[good],
             has_cost[good],
             estimated[good],
         )
+
+    def _differs(
+        self, columns: dict[str, pa.Array], name: str, meters: np.ndarray, known: np.ndarray
+    ) -> np.ndarray:
+        """Rows whose ``name`` (unitOfMeasure or currency) is given and is not their meter's."""
+        values = columns.get(name)
+        if values is None or not known.any():
+            return np.zeros(len(meters), dtype=bool)
+        expected = pa.array([_meter_value(meter, name) for meter in self.meters], pa.string()).take(
+            pa.array(np.where(known, meters, 0))
+        )
+        given = _numpy(pc.not_equal(pc.utf8_length(values), 0))
+        return known & given & _numpy(pc.not_equal(values, expected))
 
     def _meters(self, numbers: pa.Array) -> np.ndarray:
         """Each row's meter index, -1 where the number names no meter."""
@@ -227,13 +313,23 @@ class CsvReadings:
         indexes = np.array([i if isinstance(i, int) else -1 for i in found], dtype=np.int32)
         return indexes[_numpy(encoded.indices)] if len(indexes) else indexes
 
-    def _message(self, problem: int, cells: dict[str, str]) -> str:
+    def _message(self, problem: int, cells: dict[str, str], meter: Meter | None) -> str:
         if problem == _METER:
             found = self.meter_index(cells["meterNumber"])
             assert isinstance(found, str)
             return found
-        if problem == _START:
-            return f"start {shown(cells['start'])} is not an RFC 3339 date-time with an offset"
+        if problem in (_START, _END):
+            what = "start" if problem == _START else "end"
+            return f"{what} {shown(cells[what])} is not an RFC 3339 date-time with an offset"
+        if problem == _DIRECTION:
+            return f"direction {shown(cells['direction'])} is not DELIVERED or RECEIVED"
+        if problem in (_UNIT, _CURRENCY):
+            what = "unitOfMeasure" if problem == _UNIT else "currency"
+            assert meter is not None
+            return (
+                f"{what} {shown(cells[what])} is not meter {meter.meter_number}'s "
+                f"({_meter_value(meter, what)})"
+            )
         if problem in (_QUANTITY, _COST):
             what = "quantity" if problem == _QUANTITY else "cost"
             return f"{what} {shown(cells[what])} is not a decimal number"
@@ -243,6 +339,13 @@ class CsvReadings:
             return f"quantity {clip(Decimal(cells['quantity']))} is negative"
         what = "quantity" if problem == _QUANTITY_SIZE else "cost"
         return f"{what} {clip(Decimal(cells[what]))} has more than 6 decimals or is too large"
+
+
+def _meter_value(meter: Meter, column: str) -> str:
+    """What the export writes in ``column`` for ``meter``: its unit, or its customer's currency."""
+    if column == "unitOfMeasure":
+        return meter.unit_of_measure
+    return meter.account.customer.billing_currency
 
 
 def _numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -1,11 +1,17 @@
-"""Green Button (NAESB ESPI) Atom feeds of one meter, streamed through a SAX parser."""
+"""Green Button (NAESB ESPI) Atom feeds of one meter, streamed through a SAX parser.
+
+Each IntervalBlock is read in its MeterReading's ReadingType: ``uom`` and
+``powerOfTenMultiplier`` scale its values, ``flowDirection`` 19 makes its readings RECEIVED
+(1 or none: DELIVERED), so one feed may hold both channels. A reading covers its
+``timePeriod`` (start and duration), checked against the meter like any other reading.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import BinaryIO
 from xml.sax import SAXParseException, handler
@@ -16,8 +22,8 @@ from defusedxml.expatreader import create_parser
 
 from customers.models import Meter
 from usage import espi
-from usage.imports.validation import Batch, Errors, RowsBuilder, fatal, shown
-from usage.models import Quality
+from usage.imports.validation import Batch, Errors, NewReading, RowsBuilder, fatal, shown
+from usage.models import Direction, Quality
 
 #: An ESPI integer: at most 18 digits (an int64), so no text can make a huge number.
 INTEGER = re.compile(r"[+-]?\d{1,18}")
@@ -40,6 +46,16 @@ class _ReadingType:
     uom: int
     power_of_ten: int
     currency: int | None
+    flow_direction: int
+
+
+@dataclass(frozen=True)
+class _Block:
+    """How to read the IntervalReadings of the IntervalBlock being parsed."""
+
+    factor: Decimal  # value x factor = quantity in the meter's unit
+    direction: Direction
+    cost_problem: str | None  # why its costs cannot be taken, if they cannot
 
 
 class _EspiHandler(handler.ContentHandler):
@@ -66,9 +82,8 @@ class _EspiHandler(handler.ContentHandler):
         self._type_fields: dict[str, str] = {}
         self._reading_types: dict[str, _ReadingType] = {}
         self._meter_reading_types: dict[str, str] = {}
-        self._block: tuple[_ReadingType, Decimal] | None = None
+        self._block: _Block | None = None
         self._reading: dict[str, str | int | list[str]] | None = None
-        self._cost_problem: str | None = None
 
     def setDocumentLocator(self, locator) -> None:
         self._locator = locator
@@ -99,7 +114,7 @@ class _EspiHandler(handler.ContentHandler):
             self._resource = local
             self._type_fields = {}
             if local == "IntervalBlock":
-                self._block = self._block_scale()
+                self._block = self._block_start()
         elif local == "IntervalReading" and self._resource == "IntervalBlock":
             self._reading = {"line": self.line, "quality": []}
 
@@ -136,10 +151,13 @@ class _EspiHandler(handler.ContentHandler):
                     uom=int(fields["uom"]),
                     power_of_ten=int(fields.get("powerOfTenMultiplier") or 0),
                     currency=int(fields["currency"]) if fields.get("currency") else None,
+                    flow_direction=int(fields.get("flowDirection") or Direction.DELIVERED),
                 )
             except (KeyError, ValueError):
                 raise fatal(
-                    self.source, self.line, "ReadingType needs an integer uom (and multiplier)"
+                    self.source,
+                    self.line,
+                    "ReadingType needs an integer uom (and multiplier, flowDirection)",
                 ) from None
         elif local == "MeterReading":
             related = [href for rel, href in self._links if rel == "related"]
@@ -149,8 +167,8 @@ class _EspiHandler(handler.ContentHandler):
         self._resource = None
         self._block = None
 
-    def _block_scale(self) -> tuple[_ReadingType, Decimal]:
-        """The ReadingType of the IntervalBlock starting here, and the factor to the meter unit.
+    def _block_start(self) -> _Block:
+        """How to read the IntervalBlock starting here, from its ReadingType.
 
         Found through the block's MeterReading (its href prefix); a feed with a single
         ReadingType needs no links.
@@ -183,30 +201,35 @@ class _EspiHandler(handler.ContentHandler):
                 f"the feed's values are in {uom} (uom {reading_type.uom}), which meter "
                 f"{self.meter.meter_number} (in {unit}) cannot take",
             )
+        if reading_type.flow_direction not in Direction.values:
+            raise fatal(
+                self.source,
+                self.line,
+                f"the IntervalBlock's ReadingType has flowDirection {reading_type.flow_direction}"
+                f"; only {Direction.DELIVERED} (delivered) and {Direction.RECEIVED} (received) "
+                "can be imported",
+            )
         billed_in = self.meter.account.customer.billing_currency
         currency = reading_type.currency
+        cost_problem = None
         if currency is not None and espi.CURRENCIES.get(currency) != billed_in:
-            self._cost_problem = (
+            cost_problem = (
                 f"costs are in currency {currency} but the customer is billed in {billed_in}"
             )
-        else:
-            self._cost_problem = None
-        return reading_type, factor * Decimal(1).scaleb(reading_type.power_of_ten)
+        return _Block(
+            factor=factor * Decimal(1).scaleb(reading_type.power_of_ten),
+            direction=Direction(reading_type.flow_direction),
+            cost_problem=cost_problem,
+        )
 
     def _add(self, reading: dict) -> None:
         line = reading["line"]
+        block = self._block
+        assert block is not None
         for key in ("start", "duration", "value"):
             if not INTEGER.fullmatch(str(reading.get(key, ""))):
                 self.errors.add(line, f"IntervalReading needs an integer {key}")
                 return
-        duration = int(reading["duration"])
-        if duration != self.meter.interval_seconds:
-            self.errors.add(
-                line,
-                f"reading lasts {duration} s but meter {self.meter.meter_number} records every "
-                f"{self.meter.interval_seconds} s",
-            )
-            return
         codes = reading["quality"]
         if any(not code.isdigit() for code in codes) or not {int(c) for c in codes} <= (
             espi.ACTUAL_QUALITIES | espi.ESTIMATED_QUALITIES
@@ -223,19 +246,25 @@ class _EspiHandler(handler.ContentHandler):
             if not INTEGER.fullmatch(reading["cost"]):
                 self.errors.add(line, f"cost {shown(reading['cost'])} is not an integer")
                 return
-            if self._cost_problem:
-                self.errors.add(line, self._cost_problem)
+            if block.cost_problem:
+                self.errors.add(line, block.cost_problem)
                 return
             cost = Decimal(int(reading["cost"])).scaleb(espi.COST_EXPONENT)
-        assert self._block is not None
-        quantity = Decimal(int(reading["value"])) * self._block[1]
         try:
             start = datetime.fromtimestamp(int(reading["start"]), UTC)
         except (ValueError, OverflowError, OSError):
             self.errors.add(line, f"start {reading['start']} is out of range")
             return
+        try:
+            end = start + timedelta(seconds=int(reading["duration"]))
+        except OverflowError:
+            self.errors.add(line, f"duration {reading['duration']} is out of range")
+            return
+        quantity = Decimal(int(reading["value"])) * block.factor
         self.rows.add(
-            line=line, meter=0, start=start, quantity=quantity, cost=cost, quality=quality
+            line=line,
+            meter=0,
+            reading=NewReading(start, quantity, cost, quality, block.direction, end),
         )
 
 

@@ -2,20 +2,23 @@
 
 Three short transactions, so the readings table is never locked longer than the write needs:
 1. every row is parsed and checked, batch by batch, and the good ones staged (``staging``);
-   any bad row (or a repeated meter and start) rejects the file, naming the first lines;
+   any bad row (or a repeated meter, direction and start) rejects the file, naming the first
+   lines;
 2. the monthly partitions the file needs are created and committed on their own (creating one
    locks the whole readings table, so never inside the write);
-3. the write: meters locked in id order, the rows inserted (upserted where the meter already
-   has readings in the file's range), the meters' reading bounds widened, each changed range
-   recorded and its rollup catch-up queued after commit.
+3. the write: meters locked in id order, read periods checked for overlaps (with each other
+   and with the stored ones: any rejects the file), the rows inserted (upserted where the meter
+   already has readings in the file's range), the meters' reading bounds widened, each changed
+   range recorded and its rollup catch-up queued after commit.
+
+A range runs from the first start to the last end: start + interval on an interval meter,
+the reading's own end on a billing-read meter.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,18 +35,15 @@ from usage.imports.validation import (
     Batch,
     Errors,
     ImportResult,
+    NewReading,
     ReadingsImportError,
     RowsBuilder,
-    keep_timely,
+    keep_valid,
     shown,
 )
 from usage.models import RollupDirtyRange
 from usage.partitions import reading_partitions_ensure
 from usage.tasks import rollups_catch_up
-
-
-def _end(found: MeterRange) -> datetime:
-    return found.last + timedelta(seconds=found.meter.interval_seconds)
 
 
 def _extend_meter_bounds(ranges: list[MeterRange]) -> None:
@@ -54,18 +54,18 @@ def _extend_meter_bounds(ranges: list[MeterRange]) -> None:
         meter = bounds[found.meter.pk]
         first, last = meter.first_reading_at, meter.last_reading_at
         meter.first_reading_at = found.first if first is None else min(first, found.first)
-        meter.last_reading_at = _end(found) if last is None else max(last, _end(found))
+        meter.last_reading_at = found.end if last is None else max(last, found.end)
     Meter.objects.bulk_update(bounds.values(), ["first_reading_at", "last_reading_at"])
 
 
 def _queue_rollups(changed: list[MeterRange]) -> None:
     """Records each changed range and queues its catch-up once the readings are committed."""
     RollupDirtyRange.objects.bulk_create(
-        RollupDirtyRange(meter=found.meter, start=found.first, end=_end(found)) for found in changed
+        RollupDirtyRange(meter=found.meter, start=found.first, end=found.end) for found in changed
     )
     for found in changed:
         rollups_catch_up.delay_on_commit(
-            str(found.meter.pk), found.first.isoformat(), _end(found).isoformat()
+            str(found.meter.pk), found.first.isoformat(), found.end.isoformat()
         )
 
 
@@ -81,21 +81,25 @@ def _load(
     try:
         with transaction.atomic():
             for batch in batches:
-                stage.add(keep_timely(batch, meters=meters, latest=latest, errors=errors))
+                stage.add(keep_valid(batch, meters=meters, latest=latest, errors=errors))
         if errors.total:
             raise errors.rejection(source, stage.duplicates())
         ranges = stage.ranges()
         if not ranges:
             raise ReadingsImportError(f"{source}: no readings in the file")
         start = min(r.first for r in ranges)
-        end = max(_end(r) for r in ranges)
+        end = max(r.end for r in ranges)
         reading_partitions_ensure(start=start, end=end)
         try:
             with transaction.atomic():
+                stage.lock(ranges)
+                overlaps = stage.overlaps()
+                if overlaps.total:
+                    raise overlaps.rejection(source, stage.duplicates())
                 changed = stage.store(ranges)
                 _extend_meter_bounds(ranges)
                 _queue_rollups(changed)
-        except DatabaseError:  # a repeated (meter, start) breaks the key: say which lines
+        except DatabaseError:  # a repeated key breaks the unique index: say which lines
             duplicates = stage.duplicates()
             if duplicates.total:
                 raise errors.rejection(source, duplicates) from None
@@ -181,11 +185,12 @@ def readings_import(
     utility_slug: str | None = None,
     progress: bool = False,
 ) -> ImportResult:
-    """Imports a CSV or ESPI file of interval readings: all of it, or nothing.
+    """Imports a CSV or ESPI file of readings: all of it, or nothing.
 
     ``meter_number`` names the meter that receives an ESPI feed (required there); with CSV it
-    restricts the file to that meter. ``utility_slug`` scopes meter numbers to one utility.
-    Raises ReadingsImportError (ReadingsRejected for bad rows) with a one-line reason.
+    restricts the file to that meter (whose ``meterNumber`` column may then be left out).
+    ``utility_slug`` scopes meter numbers to one utility. Raises ReadingsImportError
+    (ReadingsRejected for bad rows) with a one-line reason.
     """
     if file_format not in ("csv", "espi"):
         raise ReadingsImportError(f"unknown format {file_format!r}: use csv or espi")
@@ -219,14 +224,15 @@ def readings_import(
             batches = espi_batches(stream, source=source, meter=meter, errors=errors)
             return _load(batches, source=source, errors=errors, meters=[meter])
         meters = _Meters(utility=utility, only=meter)
-        readings = CsvReadings(source=source, meter_index=meters, errors=errors)
+        readings = CsvReadings(
+            source=source, meter_index=meters, meters=meters.found, only=meter, errors=errors
+        )
         return _load(readings.batches(stream), source=source, errors=errors, meters=meters.found)
 
 
-def readings_upsert(
-    *, meter: Meter, readings: Iterable[tuple[datetime, Decimal, Decimal | None, str]]
-) -> ImportResult:
-    """Stores ``(start, quantity, cost, quality)`` readings of one meter, like an import.
+def readings_upsert(*, meter: Meter, readings: Iterable[tuple]) -> ImportResult:
+    """Stores readings of one meter given as ``NewReading``s (or tuples of its leading fields,
+    such as ``(start, quantity, cost, quality)``), like an import.
 
     For code that generates readings (the demo): same validation, staging, upsert, meter
     bounds and rollup catch-up as a file; "line" numbers in errors count readings from 1.
@@ -235,10 +241,8 @@ def readings_upsert(
 
     def batches() -> Iterator[Batch]:
         rows = RowsBuilder(errors=errors)
-        for number, (start, quantity, cost, quality) in enumerate(readings, start=1):
-            rows.add(
-                line=number, meter=0, start=start, quantity=quantity, cost=cost, quality=quality
-            )
+        for number, reading in enumerate(readings, start=1):
+            rows.add(line=number, meter=0, reading=NewReading(*reading))
             if rows.full():
                 yield rows.take()
         yield rows.take()

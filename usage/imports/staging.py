@@ -32,76 +32,106 @@ from usage.imports.validation import (
     Batch,
     Errors,
     instant,
+    is_billing_read,
     micros,
 )
-from usage.models import Quality, Reading
+from usage.models import Direction, Quality, Reading
 
 _DUPLICATES_SQL = """
     SELECT line, first_line, count(*) OVER () FROM (
         SELECT seq, line, first_value(line) OVER same AS first_line, row_number() OVER same AS nth
         FROM usage_reading_stage
-        WINDOW same AS (PARTITION BY meter_id, start ORDER BY seq)
+        WINDOW same AS (PARTITION BY meter_id, direction, start ORDER BY seq)
     ) AS repeats
     WHERE nth > 1
     ORDER BY seq
     LIMIT %s
 """
 
-_COLUMNS = "seq, line, meter_id, start, quantity, cost, has_cost, estimated"
+_COLUMNS = (
+    "seq, line, meter_id, direction, start, end_at, period, quantity, cost, has_cost, estimated"
+)
 
-# Staged rows as readings, for the meters in (or not in) a list.
+# Staged rows as readings, for the meters in (or not in) a list; only a read period (a
+# billing-read meter's reading) keeps its end.
 _READINGS = f"""
-    SELECT meter_id, start, quantity, CASE WHEN has_cost THEN cost END,
+    SELECT meter_id, direction, start, CASE WHEN period THEN end_at END, quantity,
+           CASE WHEN has_cost THEN cost END,
            CASE WHEN estimated THEN '{Quality.ESTIMATED}' ELSE '{Quality.ACTUAL}' END
     FROM usage_reading_stage
 """  # noqa: S608 (constant SQL)
+_READING_COLUMNS = '(meter_id, direction, start, "end", quantity, cost, quality)'
 _INSERT_SQL = f"""
-    INSERT INTO usage_reading (meter_id, start, quantity, cost, quality)
+    INSERT INTO usage_reading {_READING_COLUMNS}
     {_READINGS} WHERE meter_id <> ALL(%s)
 """
 # In key order, so two upserts of the same rows lock them in the same order.
 _UPSERT_SQL = f"""
     WITH changed AS (
-        INSERT INTO usage_reading AS reading (meter_id, start, quantity, cost, quality)
+        INSERT INTO usage_reading AS reading {_READING_COLUMNS}
         {_READINGS} WHERE meter_id = ANY(%s)
-        ORDER BY meter_id, start
+        ORDER BY meter_id, direction, start
         ON CONFLICT (meter_id, direction, start) DO UPDATE SET
-            quantity = EXCLUDED.quantity, cost = EXCLUDED.cost, quality = EXCLUDED.quality
-        WHERE (reading.quantity, reading.cost, reading.quality)
-              IS DISTINCT FROM (EXCLUDED.quantity, EXCLUDED.cost, EXCLUDED.quality)
-        RETURNING reading.meter_id, reading.start
+            "end" = EXCLUDED."end", quantity = EXCLUDED.quantity, cost = EXCLUDED.cost,
+            quality = EXCLUDED.quality
+        WHERE (reading."end", reading.quantity, reading.cost, reading.quality)
+              IS DISTINCT FROM
+              (EXCLUDED."end", EXCLUDED.quantity, EXCLUDED.cost, EXCLUDED.quality)
+        RETURNING reading.meter_id, reading.start, reading."end"
     )
-    SELECT meter_id, min(start), max(start), count(*) FROM changed GROUP BY meter_id
+    SELECT changed.meter_id, min(changed.start), max(changed.start),
+           max(COALESCE(changed."end", changed.start + meter.interval_seconds * interval '1 s')),
+           count(*)
+    FROM changed JOIN customers_meter AS meter ON meter.id = changed.meter_id
+    GROUP BY changed.meter_id
 """  # noqa: S608 (constant SQL)
 
 
 @dataclass(frozen=True, slots=True)
 class MeterRange:
-    """What the file (or the write) holds for one meter: first and last start, rows."""
+    """What the file (or the write) holds for one meter: first and last start, the end of
+    the reading that ends last, rows."""
 
     meter: Meter
     first: datetime
     last: datetime
+    end: datetime
     rows: int
 
 
 class Stage:
     """A temporary table of the good rows; ``seq`` numbers them in file order (several ESPI
-    readings can share a line)."""
+    readings can share a line). The rows of billing-read meters (read periods: a dozen a year
+    per meter) are also kept in memory, to check that none overlap."""
 
     def __init__(self, meters: Sequence[Meter]) -> None:
         self.meters = meters
         self.cursor = connection.cursor()
         self.staged = 0
         self._ranges: list[pd.DataFrame] = []
+        self._billing_read: list[bool] = []
+        self._periods: list[pd.DataFrame] = []
 
     def add(self, batch: Batch) -> None:
         if not len(batch):
             return
-        self.write(batch)
+        self._billing_read += [is_billing_read(m) for m in self.meters[len(self._billing_read) :]]
+        period = np.array(self._billing_read)[batch.meter]
+        self.write(batch, period)
         self.staged += len(batch)
-        frame = pd.DataFrame({"meter": batch.meter, "start": batch.start})
-        self._ranges.append(frame.groupby("meter")["start"].agg(["min", "max", "count"]))
+        frame = pd.DataFrame({"meter": batch.meter, "start": batch.start, "end": batch.end})
+        self._ranges.append(
+            frame.groupby("meter").agg(
+                first=("start", "min"),
+                last=("start", "max"),
+                end=("end", "max"),
+                rows=("start", "size"),
+            )
+        )
+        if period.any():
+            rows = batch.take(period)
+            columns = ("line", "meter", "direction", "start", "end")
+            self._periods.append(pd.DataFrame({name: getattr(rows, name) for name in columns}))
 
     def ranges(self) -> list[MeterRange]:
         """Per meter of the file, the range of its staged rows."""
@@ -110,25 +140,74 @@ class Stage:
         frame = (
             pd.concat(self._ranges)
             .groupby(level=0)
-            .agg({"min": "min", "max": "max", "count": "sum"})
+            .agg({"first": "min", "last": "max", "end": "max", "rows": "sum"})
         )
-        columns = (frame.index, frame["min"], frame["max"], frame["count"])
+        columns = (frame.index, frame["first"], frame["last"], frame["end"], frame["rows"])
         return [
-            MeterRange(self.meters[index], instant(first), instant(last), int(rows))
-            for index, first, last, rows in zip(*columns, strict=True)
+            MeterRange(self.meters[index], instant(first), instant(last), instant(end), int(rows))
+            for index, first, last, end, rows in zip(*columns, strict=True)
         ]
 
     def duplicates(self) -> Errors:
-        """Rows repeating an earlier row's (meter, start): the first few, and how many."""
+        """Rows repeating an earlier row's (meter, direction, start): the first few, and how
+        many."""
         self.cursor.execute(_DUPLICATES_SQL, [ERRORS_SHOWN])
         found = Errors()
         for line, first_line, total in self.cursor.fetchall():
-            found.keep(line, f"same meter and start as line {first_line}")
+            found.keep(line, f"same meter, direction and start as line {first_line}")
             found.total = total
         return found
 
-    def write(self, batch: Batch) -> None:
-        """Stages ``batch``, numbering its rows on from those already staged."""
+    def overlaps(self) -> Errors:
+        """Read periods of one meter and direction that overlap, within the file or with the
+        stored ones the file does not replace (same start): the first few, and how many.
+
+        Two rows with the same start are left to ``duplicates``. Run with the meters locked.
+        """
+        if not self._periods:
+            return Errors()
+        new = pd.concat(self._periods, ignore_index=True)
+        key = ["meter", "direction", "start"]
+        stored = self._stored_periods(new)
+        stored = stored.merge(new[key], on=key, how="left", indicator=True)
+        stored = stored[stored["_merge"] == "left_only"].drop(columns="_merge")
+        periods = pd.concat([new, stored]).sort_values([*key, "line"], ignore_index=True)
+        before = periods.groupby(["meter", "direction"])[["line", "start", "end"]].shift(1)
+        clash = (
+            (periods["start"] < before["end"])
+            & (periods["start"] != before["start"])
+            & ((periods["line"] > 0) | (before["line"] > 0))
+        ).to_numpy()
+        later, earlier = periods[clash], before[clash]
+        # The file's row to name: the later period's, or the earlier one's when that is stored.
+        named = np.where(later["line"] > 0, later["line"], earlier["line"]).astype(np.int64)
+        found = Errors()
+        found.count(len(named))
+        for row in np.argsort(named, kind="stable")[:ERRORS_SHOWN]:
+            one, two = later.iloc[row], earlier.iloc[row]
+            mine, other = (one, two) if one["line"] else (two, one)
+            found.keep(int(named[row]), _overlap(mine, other, int(one["direction"])))
+        return found
+
+    def _stored_periods(self, new: pd.DataFrame) -> pd.DataFrame:
+        """Stored read periods of the new ones' meters that reach into their span (line 0)."""
+        index = {self.meters[i].pk: i for i in np.unique(new["meter"])}
+        rows = Reading.objects.filter(
+            meter__in=list(index),
+            start__lt=instant(new["end"].max()),
+            end__gt=instant(new["start"].min()),
+        ).values_list("meter_id", "direction", "start", "end")
+        return pd.DataFrame(
+            [(0, index[meter], direction, micros(s), micros(e)) for meter, direction, s, e in rows],
+            columns=["line", "meter", "direction", "start", "end"],
+        ).astype(new.dtypes.to_dict())
+
+    def lock(self, ranges: list[MeterRange]) -> None:
+        """Locks the file's meters until the write commits."""
+
+    def write(self, batch: Batch, period: np.ndarray) -> None:
+        """Stages ``batch``, numbering its rows on from those already staged; ``period``: the
+        rows of billing-read meters."""
         raise NotImplementedError
 
     def store(self, ranges: list[MeterRange]) -> list[MeterRange]:
@@ -140,6 +219,17 @@ class Stage:
         self.cursor.close()
 
 
+def _overlap(mine: pd.Series, other: pd.Series, direction: int) -> str:
+    """Why read period ``mine`` (a row of the file) cannot be stored next to ``other``."""
+    span = f"{instant(other['start']).isoformat()} to {instant(other['end']).isoformat()}"
+    channel = "RECEIVED " if direction == Direction.RECEIVED else ""
+    return (
+        f"{channel}read period {instant(mine['start']).isoformat()} to "
+        f"{instant(mine['end']).isoformat()} overlaps "
+        + (f"line {int(other['line'])}'s ({span})" if other["line"] else f"the stored one {span}")
+    )
+
+
 # PostgreSQL's binary COPY: a signature, then per row a field count and (length, value) pairs,
 # big-endian; numeric(18, 6) as 5 base-10000 digits (weight 2: 3 whole, 2 fractional).
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
@@ -149,7 +239,10 @@ _FIELDS = (
     ("seq", ">i8"),
     ("line", ">i8"),
     ("meter_id", "V16"),
+    ("direction", ">i2"),
     ("start", ">i8"),
+    ("end_at", ">i8"),
+    ("period", "u1"),
     ("quantity", _NUMERIC),
     ("cost", _NUMERIC),
     ("has_cost", "u1"),
@@ -184,11 +277,13 @@ class PostgresStage(Stage):
         self.cursor.execute("DROP TABLE IF EXISTS pg_temp.usage_reading_stage")
         self.cursor.execute(
             "CREATE TEMP TABLE usage_reading_stage (seq bigint NOT NULL, line bigint NOT NULL,"
-            " meter_id uuid NOT NULL, start timestamptz NOT NULL, quantity numeric(18, 6) NOT NULL,"
-            " cost numeric(18, 6) NOT NULL, has_cost boolean NOT NULL, estimated boolean NOT NULL)"
+            " meter_id uuid NOT NULL, direction smallint NOT NULL, start timestamptz NOT NULL,"
+            " end_at timestamptz NOT NULL, period boolean NOT NULL,"
+            " quantity numeric(18, 6) NOT NULL, cost numeric(18, 6) NOT NULL,"
+            " has_cost boolean NOT NULL, estimated boolean NOT NULL)"
         )
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch, period: np.ndarray) -> None:
         ids = np.frombuffer(b"".join(meter.pk.bytes for meter in self.meters), dtype="V16")
         rows = np.empty(len(batch), dtype=_ROW)
         rows["fields"] = len(_FIELDS)
@@ -197,7 +292,10 @@ class PostgresStage(Stage):
         rows["seq"] = np.arange(self.staged, self.staged + len(batch))
         rows["line"] = batch.line
         rows["meter_id"] = ids[batch.meter]
+        rows["direction"] = batch.direction
         rows["start"] = batch.start - _POSTGRES_EPOCH
+        rows["end_at"] = batch.end - _POSTGRES_EPOCH
+        rows["period"] = period
         rows["quantity"] = _numeric(batch.quantity)
         rows["cost"] = _numeric(batch.cost)
         rows["has_cost"] = batch.has_cost
@@ -208,13 +306,15 @@ class PostgresStage(Stage):
             copy.write(rows.data)
             copy.write(_TRAILER)
 
-    def store(self, ranges: list[MeterRange]) -> list[MeterRange]:
-        cursor = self.cursor
+    def lock(self, ranges: list[MeterRange]) -> None:
         # One lock order for every import: two imports sharing meters queue, never deadlock.
-        cursor.execute(
+        self.cursor.execute(
             "SELECT id FROM customers_meter WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
             [[r.meter.pk for r in ranges]],
         )
+
+    def store(self, ranges: list[MeterRange]) -> list[MeterRange]:
+        cursor = self.cursor
         cursor.execute(
             "SELECT r.meter_id FROM unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[])"
             " AS r (meter_id, first, last) WHERE EXISTS (SELECT FROM usage_reading AS reading"
@@ -228,7 +328,10 @@ class PostgresStage(Stage):
         if existing:
             cursor.execute(_UPSERT_SQL, [existing])
             meters = {r.meter.pk: r.meter for r in ranges}
-            changed += [MeterRange(meters[m], lo, hi, n) for m, lo, hi, n in cursor.fetchall()]
+            changed += [
+                MeterRange(meters[m], first, last, end, rows)
+                for m, first, last, end, rows in cursor.fetchall()
+            ]
         return changed
 
 
@@ -240,23 +343,31 @@ class SqliteStage(Stage):
         self.cursor.execute("DROP TABLE IF EXISTS temp.usage_reading_stage")
         self.cursor.execute(
             "CREATE TEMP TABLE usage_reading_stage (seq integer NOT NULL PRIMARY KEY,"
-            " line integer NOT NULL, meter_id text NOT NULL, start text NOT NULL,"
+            " line integer NOT NULL, meter_id text NOT NULL, direction integer NOT NULL,"
+            " start text NOT NULL, end_at text NOT NULL, period integer NOT NULL,"
             " quantity text NOT NULL, cost text NOT NULL, has_cost integer NOT NULL,"
             " estimated integer NOT NULL)"
         )
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch, period: np.ndarray) -> None:
         def decimal(millionths: int) -> str:
             return str(Decimal(int(millionths)).scaleb(-6))
 
+        def moment(micros: int) -> str:
+            return instant(micros).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+        placeholders = ", ".join(["%s"] * len(_COLUMNS.split(",")))
         self.cursor.executemany(
-            f"INSERT INTO usage_reading_stage ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+            f"INSERT INTO usage_reading_stage ({_COLUMNS}) VALUES ({placeholders})",  # noqa: S608
             [
                 (
                     self.staged + n,
                     int(batch.line[n]),
                     self.meters[batch.meter[n]].pk.hex,
-                    instant(batch.start[n]).strftime("%Y-%m-%d %H:%M:%S.%f"),
+                    int(batch.direction[n]),
+                    moment(batch.start[n]),
+                    moment(batch.end[n]),
+                    bool(period[n]),
                     decimal(batch.quantity[n]),
                     decimal(batch.cost[n]),
                     bool(batch.has_cost[n]),
@@ -268,12 +379,11 @@ class SqliteStage(Stage):
 
     def store(self, ranges: list[MeterRange]) -> list[MeterRange]:
         if self.duplicates().total:  # SQLite's upsert would take the last of them silently
-            raise IntegrityError("the file repeats a (meter, start)")
+            raise IntegrityError("the file repeats a (meter, direction, start)")
         last = -1
         while True:
             self.cursor.execute(
-                "SELECT seq, meter_id, start, quantity, cost, has_cost, estimated"
-                " FROM usage_reading_stage WHERE seq > %s ORDER BY seq LIMIT %s",
+                f"SELECT {_COLUMNS} FROM usage_reading_stage WHERE seq > %s ORDER BY seq LIMIT %s",  # noqa: S608
                 [last, BATCH_ROWS],
             )
             rows = self.cursor.fetchall()
@@ -283,16 +393,34 @@ class SqliteStage(Stage):
                 [
                     Reading(
                         meter_id=uuid.UUID(meter),
-                        start=datetime.fromisoformat(start + "+00:00"),
+                        direction=direction,
+                        start=_utc(start),
+                        end=_utc(end) if period else None,
                         quantity=Decimal(quantity),
                         cost=Decimal(cost) if has_cost else None,
                         quality=Quality.ESTIMATED if estimated else Quality.ACTUAL,
                     )
-                    for _, meter, start, quantity, cost, has_cost, estimated in rows
+                    for (
+                        _,
+                        _,
+                        meter,
+                        direction,
+                        start,
+                        end,
+                        period,
+                        quantity,
+                        cost,
+                        has_cost,
+                        estimated,
+                    ) in rows
                 ],
                 batch_size=500,
                 update_conflicts=True,
                 unique_fields=["meter", "direction", "start"],
-                update_fields=["quantity", "cost", "quality"],
+                update_fields=["end", "quantity", "cost", "quality"],
             )
             last = rows[-1][0]
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text + "+00:00")

@@ -3,6 +3,10 @@
 Readings travel in ``Batch``es of numpy columns (instants in microseconds, quantities and
 costs in millionths), so the checks run per column, not per row. A rejection names the first
 few bad lines (the header is line 1) and counts the rest.
+
+A reading has a direction (DELIVERED, or RECEIVED on a bidirectional meter) and covers
+``[start, end)``: on an interval meter exactly its ``interval_seconds`` on the meter's local
+grid, on a billing-read meter any read period (contract section 10).
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from customers.models import Meter
-from usage.models import Quality
+from customers.models import Meter, ReadResolution
+from usage.models import Direction, Quality
 
 #: Bad rows quoted in a rejection message; the rest are counted.
 ERRORS_SHOWN = 5
@@ -114,11 +119,18 @@ def shown(text: str) -> str:
 
 @dataclass
 class Batch:
-    """Good readings in line order, as columns; ``meter`` indexes the import's meter list."""
+    """Good readings in line order, as columns; ``meter`` indexes the import's meter list.
+
+    ``end`` is what the file gave (where ``has_end``); once checked (``keep_valid``) it is every
+    reading's end, start + interval on an interval meter.
+    """
 
     line: np.ndarray  # int64
     meter: np.ndarray  # int32
     start: np.ndarray  # int64, microseconds since 1970-01-01 UTC
+    end: np.ndarray  # int64, microseconds since 1970-01-01 UTC (0 where has_end is False)
+    has_end: np.ndarray  # bool
+    direction: np.ndarray  # int16: a Direction (ESPI flowDirection code)
     quantity: np.ndarray  # int64 millionths
     cost: np.ndarray  # int64 millionths (0 where has_cost is False)
     has_cost: np.ndarray  # bool
@@ -128,15 +140,7 @@ class Batch:
         return len(self.line)
 
     def take(self, rows: np.ndarray) -> Batch:
-        return Batch(
-            self.line[rows],
-            self.meter[rows],
-            self.start[rows],
-            self.quantity[rows],
-            self.cost[rows],
-            self.has_cost[rows],
-            self.estimated[rows],
-        )
+        return Batch(*(getattr(self, name)[rows] for name in self.__dataclass_fields__))
 
 
 def instant(micros: int) -> datetime:
@@ -147,36 +151,74 @@ def micros(moment: datetime) -> int:
     return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
-def keep_timely(
-    batch: Batch, *, meters: Sequence[Meter], latest: datetime, errors: Errors
-) -> Batch:
-    """``batch`` without the readings outside 1990..``latest`` or off their meter's grid
-    (the interval counted in the meter's local time); those become errors."""
-    start = batch.start
-    in_range = (start >= micros(EARLIEST_START)) & (start <= micros(latest))
-    on_grid = in_range & (start % MICRO == 0)
-    for index in np.unique(batch.meter[on_grid]):
+# Why a reading cannot be stored, in the order the checks apply (the first that fails counts).
+_OUT_OF_RANGE, _ONE_WAY, _NO_END, _NOT_AFTER, _END_OUT_OF_RANGE, _LENGTH, _OFF_GRID = range(1, 8)
+
+
+def is_billing_read(meter: Meter) -> bool:
+    return meter.read_resolution == ReadResolution.BILLING
+
+
+def keep_valid(batch: Batch, *, meters: Sequence[Meter], latest: datetime, errors: Errors) -> Batch:
+    """``batch`` without the readings its meters cannot take; those become errors.
+
+    A reading starts in 1990..``latest``; it is RECEIVED only on a bidirectional meter. On an
+    interval meter it lasts the meter's interval (when the file gives its end or duration) and
+    starts on the meter's grid (the interval counted in local time); on a billing-read meter it
+    has an end after its start and no later than ``latest``. Every kept reading gets its end.
+    """
+    start, end = batch.start, batch.end.copy()
+    problem = np.zeros(len(batch), dtype=np.int8)
+
+    def flag(rows: np.ndarray, code: int) -> None:
+        problem[rows & (problem == 0)] = code
+
+    flag((start < micros(EARLIEST_START)) | (start > micros(latest)), _OUT_OF_RANGE)
+    for index in np.unique(batch.meter):
         meter = meters[index]
-        rows = on_grid & (batch.meter == index)
+        rows = batch.meter == index
+        if not meter.bidirectional:
+            flag(rows & (batch.direction == Direction.RECEIVED), _ONE_WAY)
+        if is_billing_read(meter):
+            flag(rows & ~batch.has_end, _NO_END)
+            flag(rows & (end <= start), _NOT_AFTER)
+            flag(rows & (end > micros(latest)), _END_OUT_OF_RANGE)
+            continue
+        interval = meter.interval_seconds * MICRO
+        flag(rows & batch.has_end & (end - start != interval), _LENGTH)
+        end[rows] = start[rows] + interval
+        rows &= problem == 0
         utc = pd.DatetimeIndex(start[rows].astype("datetime64[us]")).tz_localize("UTC")
         local = utc.tz_convert(meter.timezone).tz_localize(None).as_unit("us").asi8
-        on_grid[rows] = (local // MICRO) % meter.interval_seconds == 0
-    bad = np.flatnonzero(~on_grid)
+        problem[rows] = np.where(local % interval == 0, 0, _OFF_GRID)
+    bad = np.flatnonzero(problem)
     errors.count(len(bad))
     for row in bad:
         line = int(batch.line[row])
         if not errors.wants(line):
             break
-        moment = instant(start[row]).isoformat()
-        meter = meters[batch.meter[row]]
-        errors.keep(
-            line,
-            f"start {moment} is out of range (1990 to a week from now)"
-            if not in_range[row]
-            else f"start {moment} is not on meter {meter.meter_number}'s "
-            f"{meter.interval_seconds}-second grid (local time)",
-        )
-    return batch if not len(bad) else batch.take(on_grid)
+        errors.keep(line, _problem(int(problem[row]), batch, row, meters[batch.meter[row]]))
+    batch.end = end
+    return batch if not len(bad) else batch.take(problem == 0)
+
+
+def _problem(code: int, batch: Batch, row: int, meter: Meter) -> str:
+    start, end = instant(batch.start[row]).isoformat(), instant(batch.end[row]).isoformat()
+    number, interval = meter.meter_number, meter.interval_seconds
+    if code == _OUT_OF_RANGE:
+        return f"start {start} is out of range (1990 to a week from now)"
+    if code == _ONE_WAY:
+        return f"a RECEIVED reading, but meter {number} is not bidirectional"
+    if code == _NO_END:
+        return f"meter {number} is read per billing period: the reading needs an end"
+    if code == _NOT_AFTER:
+        return f"end {end} is not after start {start}"
+    if code == _END_OUT_OF_RANGE:
+        return f"end {end} is out of range (up to a week from now)"
+    if code == _LENGTH:
+        seconds = Decimal(int(batch.end[row] - batch.start[row])) / MICRO
+        return f"reading lasts {seconds:f} s but meter {number} records every {interval} s"
+    return f"start {start} is not on meter {number}'s {interval}-second grid (local time)"
 
 
 def decimal_problem(value: Decimal, what: str) -> str | None:
@@ -188,23 +230,26 @@ def decimal_problem(value: Decimal, what: str) -> str | None:
     return None
 
 
+class NewReading(NamedTuple):
+    """A reading given one by one (by code, or from an ESPI feed); ``end`` None: not given."""
+
+    start: datetime
+    quantity: Decimal
+    cost: Decimal | None = None
+    quality: str = Quality.ACTUAL
+    direction: Direction = Direction.DELIVERED
+    end: datetime | None = None
+
+
 class RowsBuilder:
     """Collects readings given one by one (ESPI feeds, generated readings) into Batches."""
 
     def __init__(self, *, errors: Errors) -> None:
         self.errors = errors
-        self.rows: list[tuple[int, int, int, int, int, bool, bool]] = []
+        self.rows: list[tuple[int, int, int, int, bool, int, int, int, bool, bool]] = []
 
-    def add(
-        self,
-        *,
-        line: int,
-        meter: int,
-        start: datetime,
-        quantity: Decimal,
-        cost: Decimal | None,
-        quality: str,
-    ) -> None:
+    def add(self, *, line: int, meter: int, reading: NewReading) -> None:
+        start, quantity, cost, quality, direction, end = reading
         problem = decimal_problem(quantity, "quantity")
         if problem is None and cost is not None:
             problem = decimal_problem(cost, "cost")
@@ -218,6 +263,9 @@ class RowsBuilder:
                 line,
                 meter,
                 micros(start),
+                0 if end is None else micros(end),
+                end is not None,
+                direction,
                 int(quantity * MICRO),
                 0 if cost is None else int(cost * MICRO),
                 cost is not None,
@@ -231,6 +279,7 @@ class RowsBuilder:
     def take(self) -> Batch:
         """The readings collected so far (then forgets them)."""
         rows, self.rows = self.rows, []
-        columns = list(zip(*rows, strict=True)) if rows else [()] * 7
-        types = (np.int64, np.int32, np.int64, np.int64, np.int64, bool, bool)
+        types = (np.int64, np.int32, np.int64, np.int64, bool, np.int16) + (np.int64,) * 2
+        types += (bool, bool)
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(types)
         return Batch(*(np.array(c, dtype=t) for c, t in zip(columns, types, strict=True)))

@@ -1,4 +1,4 @@
-"""``import_readings FILE [--format csv|espi] [--meter N] [--utility S]``: interval readings."""
+"""``import_readings FILE [--format csv|espi] [--meter N] [--utility S]``: meter readings."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from usage.imports import ReadingsImportError, readings_import
 
 class Command(OpsCommand):
     help = (
-        "Imports interval readings from a CSV file (meterNumber,start,quantity[,quality][,cost]) "
-        "or a Green Button ESPI feed (--format espi --meter N). Upserts on (meter, start); a file "
-        "with any bad row is rejected whole; queues the rollups of what changed."
+        "Imports readings from a CSV file (meterNumber,start,quantity[,quality][,cost]"
+        "[,direction][,end]; end required for billing-read meters) or a Green Button ESPI feed "
+        "(--format espi --meter N). Upserts on (meter, direction, start); a file with any bad "
+        "row is rejected whole; queues the rollups of what changed."
     )
 
     def add_arguments(self, parser) -> None:
@@ -29,7 +30,7 @@ class Command(OpsCommand):
             "--meter",
             metavar="NUMBER",
             help="Meter number receiving an ESPI feed (required there); with CSV, the only "
-            "meter the file may name.",
+            "meter the file may name (its meterNumber column may then be left out).",
         )
         parser.add_argument(
             "--utility", metavar="SLUG", help="Utility whose meter numbers the file uses."
