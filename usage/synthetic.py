@@ -826,18 +826,6 @@ class SolarArray:
     performance_ratio: float = 0.8
 
 
-def random_solar_array(rng: np.random.Generator, *, floor_area_sqm: int) -> SolarArray:
-    """An array sized to the roof, as installers size them: about 40 W per m² of floor area
-    (a 200 m² house gets about 8 kWp), 3-12 kWp, on a roof pitched 15-35°."""
-    return SolarArray(
-        kilowatts_peak=round(
-            float(np.clip(0.04 * floor_area_sqm * rng.uniform(0.85, 1.25), 3, 12)), 1
-        ),
-        tilt_degrees=round(float(rng.uniform(15, 35))),
-        performance_ratio=round(float(rng.uniform(0.75, 0.85)), 2),
-    )
-
-
 #: Share of the clear sky's irradiance that comes straight from the sun's disc (the rest is
 #: diffuse), and the share of sunlight the ground reflects.
 _BEAM_SHARE = 0.85
@@ -946,6 +934,38 @@ def solar_intervals(
         / 3600
     )
     return np.round(kwh, KWH_DECIMALS)
+
+
+#: Installers size an array to make this share of what the home uses in a year.
+_SOLAR_OFFSET = (0.9, 1.25)
+_SOLAR_KWP = (2.0, 12.0)
+
+
+def sized_solar_array(
+    rng: np.random.Generator, *, load: SyntheticSeries, region: str
+) -> SolarArray:
+    """An array on a roof pitched 15-35°, sized as installers size them: to make 90-125 % of
+    what the home uses in a year (``load``'s mean, over a year) at what such an array
+    makes in ``region`` in a typical year, 2-12 kWp."""
+    tilt = round(float(rng.uniform(15, 35)))
+    performance_ratio = round(float(rng.uniform(0.75, 0.85)), 2)
+    hours = np.arange(0, 365 * _DAY, 3600, dtype=np.int64) + int(
+        datetime(2025, 1, 1, tzinfo=ZoneInfo("UTC")).timestamp()
+    )
+    yearly_per_kwp = solar_intervals(
+        array=SolarArray(1.0, tilt, performance_ratio),
+        region=region,
+        starts=hours,
+        interval_seconds=3600,
+        seed=0,
+    ).sum()
+    yearly_use = float(load.quantities.mean()) * 365 * _DAY / load.interval_seconds
+    kilowatts_peak = yearly_use * rng.uniform(*_SOLAR_OFFSET) / yearly_per_kwp
+    return SolarArray(
+        kilowatts_peak=round(float(np.clip(kilowatts_peak, *_SOLAR_KWP)), 1),
+        tilt_degrees=tilt,
+        performance_ratio=performance_ratio,
+    )
 
 
 def net_metered(

@@ -505,13 +505,20 @@ def test_solar_is_deterministic_for_a_seed_and_scales_with_the_array():
     assert big.max() <= 8 * 0.8 * 1.1 / 4
 
 
-def test_arrays_are_sized_to_the_roof():
-    rng = np.random.default_rng(7)
-    arrays = [synthetic.random_solar_array(rng, floor_area_sqm=area) for area in (40, 200, 900)]
-    assert arrays[0].kilowatts_peak == 3  # the smallest system sold
-    assert 6 < arrays[1].kilowatts_peak < 10.5
-    assert arrays[2].kilowatts_peak == 12
-    assert all(15 <= a.tilt_degrees <= 35 and 0.75 <= a.performance_ratio <= 0.85 for a in arrays)
+def test_arrays_are_sized_to_make_about_what_the_home_uses_in_a_year():
+    for seed in range(3):
+        load = year_of(profile_where(lambda p: True, seed=seed), seed=seed)
+        array = synthetic.sized_solar_array(np.random.default_rng(seed), load=load, region="BOS")
+        generation = synthetic.solar_intervals(
+            array=array, region="BOS", starts=load.starts, interval_seconds=900, seed=seed
+        )
+        assert 0.75 < generation.sum() / load.quantities.sum() < 1.4
+        assert 2 <= array.kilowatts_peak <= 12 and 15 <= array.tilt_degrees <= 35
+        assert 0.75 <= array.performance_ratio <= 0.85
+    # The smallest system sold, whatever little the home uses.
+    tiny = dataclasses.replace(load, quantities=load.quantities / 100)
+    smallest = synthetic.sized_solar_array(np.random.default_rng(0), load=tiny, region="BOS")
+    assert smallest.kilowatts_peak == 2
 
 
 def test_a_meter_behind_solar_delivers_what_the_home_lacks_and_receives_its_surplus():
