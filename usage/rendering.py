@@ -21,7 +21,7 @@ from django.conf import settings
 
 from customers.models import Meter
 from energygrid.money import format_money
-from metadata.catalog import ENERGY_UNITS_TO_KW, Granularity
+from metadata.catalog import ENERGY_UNITS_TO_KW, FlowDirection, Granularity
 from usage.calendar import local_isoformats
 from usage.models import Quality
 
@@ -30,7 +30,8 @@ _QUANTITY = Decimal("0.001")
 
 @dataclass(frozen=True)
 class SeriesColumns:
-    """A page of buckets as columns: UTC epoch seconds, and figures as ``Decimal`` or text."""
+    """A page of buckets in one direction as columns: UTC epoch seconds, and figures as
+    ``Decimal`` or text (``usage.selectors.Bucket`` says what each is)."""
 
     starts: list[int]
     ends: list[int]
@@ -38,8 +39,11 @@ class SeriesColumns:
     costs: list[Any]
     actual_counts: list[int]
     estimated_counts: list[int]
+    covered_counts: list[int]
     expected_counts: list[Any]
     peak_quantities: list[Any]
+    delivered: list[Any]
+    received: list[Any]
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -66,37 +70,41 @@ def _quality(actual: int, estimated: int) -> str:
 
 
 def series_items(columns: SeriesColumns, *, meter: Meter, currency: str) -> list[dict[str, Any]]:
-    """The ``items`` of a Usage page (contract section 5)."""
+    """The ``items`` of a Usage page (contract sections 5 and 10): a bidirectional meter's
+    also carry both channels' quantities; a billing-read meter (no interval) has no peak
+    demand."""
     moments = local_isoformats([*columns.starts, *columns.ends], meter.timezone)
     count = len(columns)
     kw_per_unit = ENERGY_UNITS_TO_KW.get(meter.unit_of_measure)
     kw = None if kw_per_unit is None else Decimal(str(kw_per_unit))
-    hours = Decimal(meter.interval_seconds) / 3600
+    hours = Decimal(meter.interval_seconds or 0) / 3600
     coverages: dict[tuple[int, Any], float] = {}
     items = []
     for i in range(count):
-        actual, estimated = columns.actual_counts[i], columns.estimated_counts[i]
-        key = (actual + estimated, columns.expected_counts[i])
+        key = (columns.covered_counts[i], columns.expected_counts[i])
         coverage = coverages.get(key)
         if coverage is None:
             expected = Decimal(key[1])
             coverage = round(min(1.0, float(key[0] / expected)), 4) if expected else 0.0
             coverages[key] = coverage
-        items.append(
-            {
-                "start": moments[i],
-                "end": moments[count + i],
-                "quantity": _quantity(columns.quantities[i]),
-                "cost": format_money(columns.costs[i], currency),
-                "quality": _quality(actual, estimated),
-                "coverage": coverage,
-                "peakDemand": (
-                    None
-                    if kw is None
-                    else _quantity(Decimal(columns.peak_quantities[i]) / hours * kw)
-                ),
-            }
-        )
+        peak = columns.peak_quantities[i]
+        item = {
+            "start": moments[i],
+            "end": moments[count + i],
+            "quantity": _quantity(columns.quantities[i]),
+            "cost": format_money(columns.costs[i], currency),
+            "quality": _quality(columns.actual_counts[i], columns.estimated_counts[i]),
+            "coverage": coverage,
+            "peakDemand": (
+                None
+                if kw is None or not hours or peak is None
+                else _quantity(Decimal(peak) / hours * kw)
+            ),
+        }
+        if meter.bidirectional:
+            item["delivered"] = _quantity(columns.delivered[i])
+            item["received"] = _quantity(columns.received[i])
+        items.append(item)
     return items
 
 
@@ -105,6 +113,7 @@ def series_body(
     *,
     meter: Meter,
     granularity: Granularity,
+    direction: FlowDirection,
     currency: str,
     next_page_token: str | None,
 ) -> bytes:
@@ -112,6 +121,7 @@ def series_body(
     body: dict[str, Any] = {
         "meterId": str(meter.id),
         "granularity": granularity.name,
+        "direction": direction.name,
         "unitOfMeasure": meter.unit_of_measure,
         "currency": currency,
         "timezone": meter.timezone,

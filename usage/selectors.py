@@ -2,6 +2,15 @@
 
 HOUR and coarser come from rollups precomputed by workers; FIFTEEN_MINUTE is the one
 granularity served from readings (priced with the tariff when a reading has no cost of its own).
+A billing-read meter's only series is BILLING_PERIOD: its read periods, one rollup each.
+
+Every read counts a direction (contract section 10.1) through :func:`flow_channels`: the
+channels (DELIVERED, RECEIVED) it is made of, the first counted positive and the others
+subtracted (NET = delivered - received). The one rule, in SQL for rollups and in Python for
+readings: quantity and cost are the first channel's minus the others'; quality counts every
+reading of the channels; coverage counts the channel with the fewest readings; the peak is the
+first channel's (null when it has none); a bucket is listed when any of the channels has
+readings in it.
 """
 
 from __future__ import annotations
@@ -11,17 +20,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from itertools import islice
+from itertools import groupby, islice
 
 from django.db import connections, router
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from rest_framework.exceptions import NotFound
 
-from customers.models import Customer, Meter
+from customers.models import Customer, Meter, ReadResolution
 from customers.selectors import account_scope
-from metadata.catalog import Granularity
+from metadata.catalog import FlowDirection, Granularity
 from usage.calendar import local_date_start, meter_bucket_bounds, zone
-from usage.models import Quality, Reading, Rollup
+from usage.models import NET_COST, NET_QUANTITY, Direction, Quality, Reading, Rollup
 from usage.pricing import PricedReading, priced_readings
 from usage.rendering import SeriesColumns
 
@@ -48,9 +57,58 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
+def billing_read(meter: Meter) -> bool:
+    """Whether ``meter`` is read once per read period (no interval; contract section 10.2)."""
+    return meter.read_resolution == ReadResolution.BILLING
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One direction of a meter's energy: its readings' direction and its figures' columns on
+    a rollup row."""
+
+    direction: Direction
+    quantity: str
+    cost: str
+    actual_count: str
+    estimated_count: str
+    peak_quantity: str
+
+    @property
+    def has_readings(self) -> Q:
+        """Rollups in which this channel has readings."""
+        return Q(**{f"{self.actual_count}__gt": 0}) | Q(**{f"{self.estimated_count}__gt": 0})
+
+
+DELIVERED = Channel(
+    Direction.DELIVERED, "quantity", "cost", "actual_count", "estimated_count", "peak_quantity"
+)
+RECEIVED = Channel(
+    Direction.RECEIVED,
+    "received_quantity",
+    "received_cost",
+    "received_actual_count",
+    "received_estimated_count",
+    "received_peak_quantity",
+)
+
+
+def flow_channels(*, meter: Meter, direction: FlowDirection) -> tuple[Channel, ...]:
+    """The channels ``direction`` counts on ``meter``, the positive one first: NET on a
+    bidirectional meter is delivered - received; on any other meter NET is DELIVERED."""
+    if direction is FlowDirection.RECEIVED:
+        return (RECEIVED,)
+    if direction is FlowDirection.NET and meter.bidirectional:
+        return (DELIVERED, RECEIVED)
+    return (DELIVERED,)
+
+
 @dataclass(frozen=True)
 class Bucket:
-    """One bucket of a usage series; figures are exact, rounding happens when rendered."""
+    """One bucket of a usage series in one direction; figures are exact, rounding happens
+    when rendered. ``covered_count`` is what coverage counts (the readings of the channel with
+    the fewest); ``delivered``/``received`` are the two channels' quantities whatever the
+    direction."""
 
     start: datetime
     end: datetime
@@ -58,14 +116,18 @@ class Bucket:
     cost: Decimal | None
     actual_count: int
     estimated_count: int
+    covered_count: int
     expected_count: Decimal
-    peak_quantity: Decimal
+    peak_quantity: Decimal | None
+    delivered: Decimal
+    received: Decimal
 
 
 @dataclass(frozen=True)
 class SeriesPage:
     """A page of a usage series: up to ``limit`` non-empty buckets of ``[start, end)`` (bucket
-    boundaries) starting after the bucket that starts at ``after`` (a page token's position)."""
+    boundaries) starting after the bucket that starts at ``after`` (a page token's position),
+    counting ``direction``."""
 
     meter: Meter
     granularity: Granularity
@@ -73,6 +135,7 @@ class SeriesPage:
     end: datetime
     after: datetime | None
     limit: int
+    direction: FlowDirection = FlowDirection.NET
 
 
 def usage_series(page: SeriesPage) -> list[Bucket]:
@@ -80,16 +143,23 @@ def usage_series(page: SeriesPage) -> list[Bucket]:
     if page.granularity is Granularity.FIFTEEN_MINUTE:
         return _buckets_from_readings(page)
     columns = _rollup_columns(page)
+
+    def decimal(text: str | None) -> Decimal | None:
+        return None if text is None else Decimal(text)
+
     return [
         Bucket(
             start=datetime.fromtimestamp(columns.starts[i], UTC),
             end=datetime.fromtimestamp(columns.ends[i], UTC),
             quantity=Decimal(columns.quantities[i]),
-            cost=None if columns.costs[i] is None else Decimal(columns.costs[i]),
+            cost=decimal(columns.costs[i]),
             actual_count=columns.actual_counts[i],
             estimated_count=columns.estimated_counts[i],
+            covered_count=columns.covered_counts[i],
             expected_count=Decimal(columns.expected_counts[i]),
-            peak_quantity=Decimal(columns.peak_quantities[i]),
+            peak_quantity=decimal(columns.peak_quantities[i]),
+            delivered=Decimal(columns.delivered[i]),
+            received=Decimal(columns.received[i]),
         )
         for i in range(len(columns))
     ]
@@ -110,16 +180,43 @@ _EPOCH_SQL = {
 }
 
 
+def _readings_sql(channel: Channel) -> str:
+    return f"({channel.actual_count} + {channel.estimated_count})"
+
+
+def _figures_sql(channels: tuple[Channel, ...]) -> str:
+    """A rollup row's figures in the channels' direction (the module's rule), as the columns
+    of :class:`SeriesColumns` after the timestamps. For NET, ``quantity - received_quantity``
+    is ``usage.models.NET_QUANTITY`` (and the cost ``NET_COST``)."""
+    counts = [_readings_sql(channel) for channel in channels]
+    covered = counts[0]
+    for count in counts[1:]:
+        covered = f"CASE WHEN {covered} < {count} THEN {covered} ELSE {count} END"
+    return ", ".join(
+        [
+            f"CAST({' - '.join(channel.quantity for channel in channels)} AS TEXT)",
+            f"CAST({' - '.join(channel.cost for channel in channels)} AS TEXT)",
+            " + ".join(channel.actual_count for channel in channels),
+            " + ".join(channel.estimated_count for channel in channels),
+            covered,
+            "CAST(expected_count AS TEXT)",
+            f"CAST(CASE WHEN {counts[0]} > 0 THEN {channels[0].peak_quantity} END AS TEXT)",
+            f"CAST({DELIVERED.quantity} AS TEXT)",
+            f"CAST({RECEIVED.quantity} AS TEXT)",
+        ]
+    )
+
+
 def _rollup_columns(page: SeriesPage) -> SeriesColumns:
     """One page of rollups in one query, its timestamps as epoch seconds and its figures as
     text: the database driver then builds no datetime or Decimal per row (profiled: that
     parsing was most of the read's time), and ``usage.rendering`` formats them in bulk."""
     connection = _rollups_connection()
     epoch = _EPOCH_SQL[connection.vendor]
+    channels = flow_channels(meter=page.meter, direction=page.direction)
     columns = (
         f"{epoch.format('start')}, {epoch.format(connection.ops.quote_name('end'))}, "
-        "CAST(quantity AS TEXT), CAST(cost AS TEXT), actual_count, estimated_count, "
-        "CAST(expected_count AS TEXT), CAST(peak_quantity AS TEXT)"
+        f"{_figures_sql(channels)}"
     )
     sql, params = _rollup_page(connection, columns, page)
     with connection.cursor() as cursor:
@@ -149,14 +246,16 @@ def _rollups_connection():
 
 
 def _rollup_page(connection, columns: str, page: SeriesPage) -> tuple[str, list]:
-    """The SQL and parameters selecting ``columns`` of the page's rollup rows (a raw query:
-    no model instances)."""
+    """The SQL and parameters selecting ``columns`` of the page's rollup rows in which the
+    page's channels have readings (a raw query: no model instances)."""
     ops = connection.ops
     after = page.after
     after_sql = "" if after is None else "AND start > %s "
+    channels = flow_channels(meter=page.meter, direction=page.direction)
+    listed = " OR ".join(f"{_readings_sql(channel)} > 0" for channel in channels)
     sql = (
         f"SELECT {columns} FROM {Rollup._meta.db_table} "  # noqa: S608 - our own literals
-        "WHERE meter_id = %s AND granularity = %s "
+        f"WHERE meter_id = %s AND granularity = %s AND ({listed}) "
         f"AND start >= %s AND start < %s {after_sql}ORDER BY start LIMIT %s"
     )
     params = [
@@ -170,7 +269,7 @@ def _rollup_page(connection, columns: str, page: SeriesPage) -> tuple[str, list]
     return sql, params
 
 
-_EMPTY = SeriesColumns([], [], [], [], [], [], [], [])
+_EMPTY = SeriesColumns([], [], [], [], [], [], [], [], [], [], [])
 
 
 def _columns(buckets: list[Bucket]) -> SeriesColumns:
@@ -181,48 +280,73 @@ def _columns(buckets: list[Bucket]) -> SeriesColumns:
         costs=[b.cost for b in buckets],
         actual_counts=[b.actual_count for b in buckets],
         estimated_counts=[b.estimated_count for b in buckets],
+        covered_counts=[b.covered_count for b in buckets],
         expected_counts=[b.expected_count for b in buckets],
         peak_quantities=[b.peak_quantity for b in buckets],
+        delivered=[b.delivered for b in buckets],
+        received=[b.received for b in buckets],
     )
 
 
 def _buckets_from_readings(page: SeriesPage) -> list[Bucket]:
-    """Quarter-hour buckets straight from readings (one reading each on a 15-minute meter)."""
-    meter, start, after, limit = page.meter, page.start, page.after, page.limit
+    """Quarter-hour buckets straight from readings (one reading per channel each on a
+    15-minute meter), read until the page is full."""
+    meter, start, after = page.meter, page.start, page.after
     bounds = meter_bucket_bounds(meter, Granularity.FIFTEEN_MINUTE, start, page.end)
     # ``after`` is a bucket start from our signed page token, so a later boundary exists.
     low = start if after is None else bounds[bisect.bisect_right(bounds, after)]
-    per_bucket = max(1, Granularity.FIFTEEN_MINUTE.value.nominal_seconds // meter.interval_seconds)
-    cap = (limit + 1) * per_bucket
-    readings = list(islice(priced_readings(meter=meter, lo=low, hi=bounds[-1]), cap))
+    channels = flow_channels(meter=meter, direction=page.direction)
     interval = timedelta(seconds=meter.interval_seconds)
-    groups: dict[int, list[PricedReading]] = {}
-    for reading in readings:
-        groups.setdefault(bisect.bisect_right(bounds, reading.start) - 1, []).append(reading)
-    buckets = [
-        _bucket(bounds[position], bounds[position + 1], members, interval)
-        for position, members in groups.items()
-    ]
-    if len(readings) == cap:
-        # The last bucket may continue past what was fetched; it starts the next page.
-        buckets.pop()
-    return buckets[:limit]
+    # Readings come by (start, direction), so a bucket's readings are consecutive.
+    groups = groupby(
+        priced_readings(meter=meter, lo=low, hi=bounds[-1]),
+        key=lambda reading: bisect.bisect_right(bounds, reading.start) - 1,
+    )
+    buckets = (
+        _bucket(bounds[position], bounds[position + 1], list(members), channels, interval)
+        for position, members in groups
+    )
+    return list(islice((bucket for bucket in buckets if bucket is not None), page.limit))
 
 
 def _bucket(
-    start: datetime, end: datetime, members: list[PricedReading], interval: timedelta
-) -> Bucket:
-    estimated = sum(1 for reading in members if reading.quality == Quality.ESTIMATED)
-    costs = [reading.cost for reading in members]
+    start: datetime,
+    end: datetime,
+    members: list[PricedReading],
+    channels: tuple[Channel, ...],
+    interval: timedelta,
+) -> Bucket | None:
+    """The bucket of readings ``members`` in the channels' direction (the module's rule);
+    None when the channels have no reading in it."""
+    by_channel = [
+        [reading for reading in members if reading.direction == channel.direction]
+        for channel in channels
+    ]
+    if not any(by_channel):
+        return None
+
+    def quantity(readings: list[PricedReading]) -> Decimal:
+        return sum((reading.quantity for reading in readings), Decimal(0))
+
+    def cost(readings: list[PricedReading]) -> Decimal | None:
+        costs = [reading.cost for reading in readings]
+        return None if None in costs else sum(costs, Decimal(0))
+
+    costs = [cost(readings) for readings in by_channel]
+    counted = [reading for readings in by_channel for reading in readings]
+    estimated = sum(1 for reading in counted if reading.quality == Quality.ESTIMATED)
     return Bucket(
         start=start,
         end=end,
-        quantity=sum((reading.quantity for reading in members), Decimal(0)),
-        cost=None if None in costs else sum(costs, Decimal(0)),
-        actual_count=len(members) - estimated,
+        quantity=quantity(by_channel[0]) - sum(map(quantity, by_channel[1:]), Decimal(0)),
+        cost=None if None in costs else costs[0] - sum(costs[1:], Decimal(0)),
+        actual_count=len(counted) - estimated,
         estimated_count=estimated,
+        covered_count=min(len(readings) for readings in by_channel),
         expected_count=Decimal((end - start) / interval),
-        peak_quantity=max(reading.quantity for reading in members),
+        peak_quantity=max((reading.quantity for reading in by_channel[0]), default=None),
+        delivered=quantity([r for r in members if r.direction == Direction.DELIVERED]),
+        received=quantity([r for r in members if r.direction == Direction.RECEIVED]),
     )
 
 
@@ -263,11 +387,19 @@ def _year_earlier(day: date) -> date:
         return day.replace(year=day.year - 1, day=28)
 
 
-def usage_summary(*, meter: Meter, first_day: date, end_day: date) -> Summary:
-    """Totals for local dates ``[first_day, end_day)``, the as-many days before, a year before.
+def usage_summary(
+    *,
+    meter: Meter,
+    first_day: date,
+    end_day: date,
+    direction: FlowDirection = FlowDirection.NET,
+) -> Summary:
+    """Totals in ``direction`` for local dates ``[first_day, end_day)``, the as-many days
+    before, and the same dates a year before.
 
-    Three filtered aggregates over DAY rollups in one query, then the peak interval: the DAY
-    with the largest peak, and its largest reading.
+    Three filtered aggregates over DAY rollups in one query (a billing-read meter's read
+    periods: those that start in each range), then the peak interval: the DAY with the largest
+    peak of the direction's first channel, and its largest reading (none for read periods).
     """
     tz = zone(meter.timezone)
     days = (end_day - first_day).days
@@ -280,15 +412,23 @@ def usage_summary(*, meter: Meter, first_day: date, end_day: date) -> Summary:
         name: (local_date_start(tz, low), local_date_start(tz, high))
         for name, (low, high) in windows.items()
     }
+    channels = flow_channels(meter=meter, direction=direction)
+    two = len(channels) == 2
+    quantity = NET_QUANTITY if two else F(channels[0].quantity)
+    cost = NET_COST if two else F(channels[0].cost)
     aggregates = {}
     for name, (low, high) in instants.items():
         in_window = Q(start__gte=low, start__lt=high)
-        aggregates[f"{name}_quantity"] = Sum("quantity", filter=in_window)
-        aggregates[f"{name}_cost"] = Sum("cost", filter=in_window)
+        aggregates[f"{name}_quantity"] = Sum(quantity, filter=in_window)
+        aggregates[f"{name}_cost"] = Sum(cost, filter=in_window)
         aggregates[f"{name}_days"] = Count("start", filter=in_window)
-        aggregates[f"{name}_priced"] = Count("cost", filter=in_window)
-    days_rollups = Rollup.objects.filter(meter=meter, granularity=Granularity.DAY.name)
-    row = days_rollups.aggregate(**aggregates)
+        aggregates[f"{name}_priced"] = Count(cost, filter=in_window)
+    listed = Q()
+    for channel in channels:
+        listed |= channel.has_readings
+    granularity = Granularity.BILLING_PERIOD if billing_read(meter) else Granularity.DAY
+    rollups = Rollup.objects.filter(listed, meter=meter, granularity=granularity.name)
+    row = rollups.aggregate(**aggregates)
 
     def total(name: str) -> PeriodTotal | None:
         if not row[f"{name}_days"]:
@@ -301,7 +441,9 @@ def usage_summary(*, meter: Meter, first_day: date, end_day: date) -> Summary:
 
     low, high = instants["current"]
     current = total("current") or PeriodTotal(low, high, Decimal(0), Decimal(0))
-    peak_start, peak_quantity = _peak_interval(meter, days_rollups, low, high)
+    peak_start, peak_quantity = (
+        (None, None) if billing_read(meter) else _peak_interval(meter, channels[0], low, high)
+    )
     return Summary(
         current=current,
         previous=total("previous"),
@@ -312,17 +454,28 @@ def usage_summary(*, meter: Meter, first_day: date, end_day: date) -> Summary:
     )
 
 
-def _peak_interval(meter: Meter, days_rollups, low: datetime, high: datetime):
+def _peak_interval(meter: Meter, channel: Channel, low: datetime, high: datetime):
     peak_day = (
-        days_rollups.filter(start__gte=low, start__lt=high)
-        .order_by("-peak_quantity", "start")
+        Rollup.objects.filter(
+            channel.has_readings,
+            meter=meter,
+            granularity=Granularity.DAY.name,
+            start__gte=low,
+            start__lt=high,
+        )
+        .order_by(f"-{channel.peak_quantity}", "start")
         .values_list("start", "end")
         .first()
     )
     if peak_day is None:
         return None, None
     reading = (
-        Reading.objects.filter(meter=meter, start__gte=peak_day[0], start__lt=peak_day[1])
+        Reading.objects.filter(
+            meter=meter,
+            direction=channel.direction,
+            start__gte=peak_day[0],
+            start__lt=peak_day[1],
+        )
         .order_by("-quantity", "start")
         .values_list("start", "quantity")
         .first()

@@ -14,7 +14,8 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from metadata.catalog import Granularity
+from customers.models import ReadResolution
+from metadata.catalog import FLOW_DIRECTION_IDS, FlowDirection, Granularity
 from usage.calendar import (
     SUPPORTED_END,
     SUPPORTED_START,
@@ -91,13 +92,28 @@ class RangeQuerySerializer(serializers.Serializer):
         return attrs
 
 
-class UsageQuerySerializer(RangeQuerySerializer):
+class SummaryQuerySerializer(RangeQuerySerializer):
+    """The range and the direction counted (contract section 10.1)."""
+
+    direction = serializers.ChoiceField(choices=FLOW_DIRECTION_IDS, default=FlowDirection.NET.name)
+
+    def validate_direction(self, value: str) -> FlowDirection:
+        return FlowDirection[value]
+
+
+class UsageQuerySerializer(SummaryQuerySerializer):
     granularity = serializers.ChoiceField(choices=[g.name for g in Granularity])
 
     def validate_granularity(self, value: str) -> Granularity:
         granularity = Granularity[value]
         meter = self.context["meter"]
-        if granularity.typical_seconds < meter.interval_seconds:
+        if meter.read_resolution == ReadResolution.BILLING:
+            if granularity is not Granularity.BILLING_PERIOD:
+                raise serializers.ValidationError(
+                    f"{value} is finer than this meter's read periods; use BILLING_PERIOD.",
+                    code="finer_than_meter",
+                )
+        elif granularity.typical_seconds < meter.interval_seconds:
             raise serializers.ValidationError(
                 f"{value} is finer than this meter's {meter.interval_seconds}-second interval.",
                 code="finer_than_meter",
@@ -112,20 +128,41 @@ class ExportQuerySerializer(RangeQuerySerializer):
 class UsageItemSerializer(serializers.Serializer):
     start = serializers.DateTimeField(help_text="Bucket start, with the meter's local offset.")
     end = serializers.DateTimeField(help_text="Bucket end (exclusive), local offset.")
-    quantity = serializers.FloatField(help_text="In unitOfMeasure, rounded to 3 decimals.")
+    quantity = serializers.FloatField(
+        help_text="In unitOfMeasure, rounded to 3 decimals, of the direction: NET = delivered "
+        "- received (negative when more was exported)."
+    )
     cost = serializers.DecimalField(
-        max_digits=20, decimal_places=2, allow_null=True, help_text="Decimal string in currency."
+        max_digits=20,
+        decimal_places=2,
+        allow_null=True,
+        help_text="Decimal string in currency: NET = delivered cost - received credit "
+        '(negative is a credit, "-4.20"); RECEIVED = the credit.',
     )
     quality = serializers.ChoiceField(choices=["ACTUAL", "ESTIMATED", "MIXED"])
     coverage = serializers.FloatField(min_value=0, max_value=1)
     peakDemand = serializers.FloatField(
-        allow_null=True, help_text="kW for energy meters (largest interval / interval hours)."
+        allow_null=True,
+        help_text="kW for energy meters (largest interval of the direction, delivered for NET, "
+        "/ interval hours); null for other units, billing-read meters, and a NET bucket with "
+        "no delivered reading.",
+    )
+    delivered = serializers.FloatField(
+        required=False,
+        help_text="Bidirectional meters only: the DELIVERED quantity, whatever the direction.",
+    )
+    received = serializers.FloatField(
+        required=False,
+        help_text="Bidirectional meters only: the RECEIVED quantity, whatever the direction.",
     )
 
 
 class UsageSeriesSerializer(serializers.Serializer):
     meterId = serializers.UUIDField()
     granularity = serializers.ChoiceField(choices=[g.name for g in Granularity])
+    direction = serializers.ChoiceField(
+        choices=FLOW_DIRECTION_IDS, help_text="The direction counted (the query's)."
+    )
     unitOfMeasure = serializers.CharField()
     currency = serializers.CharField()
     timezone = serializers.CharField()
@@ -146,6 +183,9 @@ class PeakIntervalSerializer(serializers.Serializer):
 
 
 class UsageSummarySerializer(serializers.Serializer):
+    direction = serializers.ChoiceField(
+        choices=FLOW_DIRECTION_IDS, help_text="The direction counted (the query's)."
+    )
     current = PeriodTotalSerializer()
     previous = PeriodTotalSerializer(allow_null=True)
     yearAgo = PeriodTotalSerializer(allow_null=True)

@@ -28,13 +28,13 @@ from energygrid.api.problems import RangeTooLarge
 from energygrid.api.query import parse_query
 from energygrid.api.schema import ETAG_HEADER, IF_NONE_MATCH, INSTANT_SCHEMA, NOT_MODIFIED
 from energygrid.money import format_money
-from metadata.catalog import Granularity
+from metadata.catalog import FLOW_DIRECTION_IDS, FlowDirection, Granularity
 from usage import exports, selectors
 from usage.calendar import meter_bucket_range, zone
 from usage.rendering import page_cache, series_body
 from usage.serializers import (
     ExportQuerySerializer,
-    RangeQuerySerializer,
+    SummaryQuerySerializer,
     UsageQuerySerializer,
     UsageSeriesSerializer,
     UsageSummarySerializer,
@@ -63,6 +63,17 @@ _RANGE = [
 ]
 
 
+_DIRECTION = OpenApiParameter(
+    "direction",
+    str,
+    enum=list(FLOW_DIRECTION_IDS),
+    default=FlowDirection.NET.name,
+    description="What is counted: NET = delivered - received (may be negative), DELIVERED "
+    "(grid to customer) or RECEIVED (exported, with its credit). On a meter that is not "
+    "bidirectional NET equals DELIVERED and RECEIVED has no items.",
+)
+
+
 def _check_range(start: datetime, end: datetime, meter: Meter, max_days: int) -> None:
     if local_days(start, end, meter.timezone) > max_days:
         raise RangeTooLarge(
@@ -88,8 +99,16 @@ class UsageViewSet(viewsets.GenericViewSet):
         summary="A meter's usage series at a granularity",
         parameters=[
             _METER_ID,
-            OpenApiParameter("granularity", str, required=True, enum=[g.name for g in Granularity]),
+            OpenApiParameter(
+                "granularity",
+                str,
+                required=True,
+                enum=[g.name for g in Granularity],
+                description="A billing-read meter (readResolution BILLING) accepts only "
+                "BILLING_PERIOD: its read periods, those whose start lies in [start, end).",
+            ),
             *_RANGE,
+            _DIRECTION,
             *PAGE_OPENAPI_PARAMETERS,
             ETAG_HEADER,
             IF_NONE_MATCH,
@@ -100,13 +119,24 @@ class UsageViewSet(viewsets.GenericViewSet):
         meter = self._meter()
         query = parse_query(UsageQuerySerializer, request, meter=meter)
         granularity: Granularity = query["granularity"]
+        direction: FlowDirection = query["direction"]
         _check_range(query["start"], query["end"], meter, granularity.value.max_range_days)
         size = parse_page_size(request)
         after_values = decode_token(request)
         after = datetime.fromisoformat(after_values[0]) if after_values else None
-        start, end = meter_bucket_range(meter, granularity, query["start"], query["end"])
+        if selectors.billing_read(meter):
+            # Its buckets are its read periods: those that start in the range, not widened.
+            start, end = query["start"], query["end"]
+        else:
+            start, end = meter_bucket_range(meter, granularity, query["start"], query["end"])
         page = selectors.SeriesPage(
-            meter=meter, granularity=granularity, start=start, end=end, after=after, limit=size + 1
+            meter=meter,
+            granularity=granularity,
+            start=start,
+            end=end,
+            after=after,
+            limit=size + 1,
+            direction=direction,
         )
         currency = request.user.billing_currency
         key = None
@@ -117,10 +147,12 @@ class UsageViewSet(viewsets.GenericViewSet):
                 end,
                 size,
                 after,
+                direction,
                 currency,
                 meter.timezone,
                 meter.unit_of_measure,
                 meter.interval_seconds,
+                meter.bidirectional,
                 selectors.rollup_page_version(page),
             )
         body = None if key is None else page_cache.get(key)
@@ -134,6 +166,7 @@ class UsageViewSet(viewsets.GenericViewSet):
                 columns.head(size),
                 meter=meter,
                 granularity=granularity,
+                direction=direction,
                 currency=currency,
                 next_page_token=token,
             )
@@ -144,18 +177,24 @@ class UsageViewSet(viewsets.GenericViewSet):
     @extend_schema(
         tags=["Usage"],
         summary="Totals for a range, the days just before it and the same dates a year earlier",
-        parameters=[_METER_ID, *_RANGE, ETAG_HEADER, IF_NONE_MATCH],
+        description="A billing-read meter's totals count the read periods that start in each "
+        "range; its peakInterval is null.",
+        parameters=[_METER_ID, *_RANGE, _DIRECTION, ETAG_HEADER, IF_NONE_MATCH],
         responses={200: UsageSummarySerializer, 304: NOT_MODIFIED},
     )
     @action(detail=True, methods=["get"])
     def summary(self, request: Request, meterId: str) -> Response:
         meter = self._meter()
-        query = parse_query(RangeQuerySerializer, request, meter=meter)
+        query = parse_query(SummaryQuerySerializer, request, meter=meter)
         _check_range(query["start"], query["end"], meter, Granularity.DAY.value.max_range_days)
         tz = zone(meter.timezone)
         start, end = meter_bucket_range(meter, Granularity.DAY, query["start"], query["end"])
+        direction: FlowDirection = query["direction"]
         summary = selectors.usage_summary(
-            meter=meter, first_day=start.astimezone(tz).date(), end_day=end.astimezone(tz).date()
+            meter=meter,
+            first_day=start.astimezone(tz).date(),
+            end_day=end.astimezone(tz).date(),
+            direction=direction,
         )
         currency = request.user.billing_currency
 
@@ -174,6 +213,7 @@ class UsageViewSet(viewsets.GenericViewSet):
             request,
             self,
             {
+                "direction": direction.name,
                 "current": total(summary.current),
                 "previous": total(summary.previous),
                 "yearAgo": total(summary.year_ago),
