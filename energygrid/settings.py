@@ -287,6 +287,7 @@ SPECTACULAR_SETTINGS = {
         "UnitOfMeasureEnum": "metadata.catalog.UNIT_OF_MEASURE_IDS",
         "InsightTypeEnum": "metadata.catalog.INSIGHT_TYPE_IDS",
         "BudgetPeriodEnum": "metadata.catalog.BUDGET_PERIOD_IDS",
+        "FlowDirectionEnum": "metadata.catalog.FLOW_DIRECTION_IDS",
         "BudgetKindEnum": "budgets.models.BudgetKind",
         "BudgetStateEnum": "budgets.models.BudgetState",
         "AccountStatusEnum": "customers.models.AccountStatus",
