@@ -15,6 +15,9 @@ from tests.conftest import assert_problem
 from usage.models import Direction, Quality, Reading
 from usage.rollups import rollups_rebuild
 
+from .conftest import greenbutton_file
+from .test_import_espi import import_espi
+
 QUARTER = timedelta(minutes=15)
 D, R = Direction.DELIVERED, Direction.RECEIVED
 ACTUAL, ESTIMATED = Quality.ACTUAL, Quality.ESTIMATED
@@ -467,3 +470,35 @@ def test_the_schema_documents_direction_and_the_new_item_fields(db):
     item = schema["components"]["schemas"]["UsageItem"]
     assert {"delivered", "received"} <= set(item["properties"])
     assert {"delivered", "received"}.isdisjoint(item["required"])
+
+
+def test_opowers_gas_feed_reads_back_per_read_period_with_the_files_totals(alice_api, new_meter):
+    """gas_direct.xml: five read periods of 27-35 days, 140 therm for 206.24 USD in all."""
+    meter = new_meter(
+        meter_number="GAS-GB",
+        service_type="GAS",
+        unit_of_measure="therm",
+        read_resolution="BILLING",
+        interval_seconds=None,
+    )
+    import_espi(greenbutton_file("gas_direct.xml"), meter.meter_number)
+    rollups_rebuild(meter=meter)
+
+    periods = items(
+        alice_api, meter, granularity="BILLING_PERIOD", start="2021-05-01", end="2021-11-01"
+    )
+    totals = summary(alice_api, meter, start="2021-05-25", end="2021-10-27")
+
+    assert [(p["quantity"], p["cost"]) for p in periods] == [
+        (37.0, "51.00"),
+        (14.0, "24.93"),
+        (21.0, "32.81"),
+        (27.0, "42.07"),
+        (41.0, "55.43"),
+    ]
+    assert (periods[0]["start"], periods[0]["end"]) == (
+        "2021-05-25T20:00:00-04:00",  # 2021-05-26T00:00Z, for 35 days
+        "2021-06-29T20:00:00-04:00",
+    )
+    assert {(p["coverage"], p["peakDemand"]) for p in periods} == {(1.0, None)}
+    assert (totals["current"]["quantity"], totals["current"]["cost"]) == (140.0, "206.24")
