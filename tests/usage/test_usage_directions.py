@@ -5,13 +5,14 @@ no export tariff, so a RECEIVED kWh earns 0.15 too (net metering)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from rest_framework.test import APIClient
 
-from tests.conftest import assert_problem
+from customers.models import Tariff, TariffPeriod, TariffRate
+from tests.conftest import assert_problem, flat_tariff
 from usage.models import Direction, Quality, Reading
 from usage.rollups import rollups_rebuild
 
@@ -502,3 +503,62 @@ def test_opowers_gas_feed_reads_back_per_read_period_with_the_files_totals(alice
     )
     assert {(p["coverage"], p["peakDemand"]) for p in periods} == {(1.0, None)}
     assert (totals["current"]["quantity"], totals["current"]["cost"]) == (140.0, "206.24")
+
+
+def one_price_tariff(utility, code: str, price: str) -> Tariff:
+    tariff = Tariff.objects.create(utility=utility, code=code, name=code, currency="USD")
+    TariffRate.objects.create(
+        tariff=tariff, position=0, price=price, weekdays=127, from_hour=0, to_hour=24
+    )
+    return tariff
+
+
+@pytest.fixture
+def repriced_solar(acme, new_meter):
+    """A bidirectional meter whose import tariff went from 0.15 to 0.30 on 2026-06-15 (local)
+    and whose export tariff pays 0.10; billing periods from the 12th. 2026-06-10 to 06-20
+    local: 0.2 kWh delivered every quarter hour (0.03 or 0.06 USD), 0.4 kWh received every
+    quarter hour from 10:00 to 16:00 (0.04 USD credit), so every quarter hour's cost is whole
+    cents and no rounding hides a difference."""
+    flat = flat_tariff(acme)
+    dearer = one_price_tariff(acme, "DEARER", "0.30")
+    meter = new_meter(
+        meter_number="E-REPRICED",
+        bidirectional=True,
+        tariff=dearer,
+        export_tariff=one_price_tariff(acme, "EXPORT", "0.10"),
+        billing_cycle_day=12,
+    )
+    TariffPeriod.objects.create(meter=meter, tariff=flat, valid_from=None)
+    TariffPeriod.objects.create(meter=meter, tariff=dearer, valid_from=date(2026, 6, 15))
+    for day in range(10):
+        midnight = datetime(2026, 6, 10, 4, tzinfo=UTC) + timedelta(days=day)
+        quarters(meter, D, midnight, ["0.2"] * 96)
+        quarters(meter, R, midnight + timedelta(hours=10), ["0.4"] * 24)
+    rollups_rebuild(meter=meter)
+    return meter
+
+
+@pytest.mark.parametrize(
+    ("direction", "quantity", "cost"),
+    [
+        ("DELIVERED", 192.0, "43.20"),  # 5 days at 0.15 (14.40) and 5 at 0.30 (28.80)
+        ("RECEIVED", 96.0, "9.60"),  # credited at the export tariff
+        ("NET", 96.0, "33.60"),
+    ],
+)
+def test_every_granularity_and_the_summary_agree_with_the_quarter_hours(
+    alice_api, repriced_solar, direction, quantity, cost
+):
+    june = {"start": "2026-06-01", "end": "2026-07-01", "direction": direction}
+    totals = {}
+    for granularity in GRANULARITIES:
+        series = items(alice_api, repriced_solar, granularity=granularity, pageSize=1000, **june)
+        totals[granularity] = (
+            round(sum(Decimal(str(item["quantity"])) for item in series), 3),
+            sum(Decimal(item["cost"]) for item in series),
+        )
+    current = summary(alice_api, repriced_solar, **june)["current"]
+
+    assert set(totals.values()) == {(Decimal(str(quantity)), Decimal(cost))}
+    assert (current["quantity"], current["cost"]) == (quantity, cost)
