@@ -7,22 +7,27 @@ and the token tables are not registered at all.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Model, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
+from customers.history import meters_priced_by
 from customers.models import (
     Account,
     Customer,
     Meter,
     Premise,
     Tariff,
+    TariffPeriod,
     TariffRate,
     Utility,
     UtilityStaff,
@@ -53,6 +58,7 @@ _UTILITY_PATHS: dict[type[Model], str] = {
     Tariff: "utility",
     Premise: "account__utility",
     TariffRate: "tariff__utility",
+    TariffPeriod: "meter__utility",
 }
 
 
@@ -128,27 +134,33 @@ class NoAddOrChangeMixin:
         return False
 
 
+#: Meter fields (and inlines of a meter) whose change alters what its rollups hold.
+_METER_BASIS_FORM_FIELDS = {"tariff", "export_tariff", "timezone", "interval_seconds"}
+
+
 class MeterBasisMixin:
     """Announces a save that changed what meters' rollups are computed from (a meter's tariff,
-    time zone or interval, a tariff's rates, an account's billing cycle day), inlines included,
-    so usage recomputes them (:data:`customers.signals.meter_basis_changed`)."""
+    export tariff, tariff history, time zone or interval, a tariff's rates, an account's
+    billing cycle day), inlines included, so usage recomputes the whole span of each
+    (:data:`customers.signals.meter_basis_changed`)."""
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)  # type: ignore[misc]
         meter_ids, accounts, tariffs = set(), set(), set()
         for each in [form, *(inline for formset in formsets for inline in formset.forms)]:
             instance, changed = each.instance, set(each.changed_data)
-            if isinstance(instance, Meter) and changed & {"tariff", "timezone", "interval_seconds"}:
+            if isinstance(instance, Meter) and changed & _METER_BASIS_FORM_FIELDS:
                 meter_ids.add(instance.pk)
             elif isinstance(instance, Account) and "billing_cycle_day" in changed:
                 accounts.add(instance.pk)
         for formset in formsets:
             if formset.model is TariffRate and formset.has_changed():
                 tariffs.add(formset.instance.pk)
+            elif formset.model is TariffPeriod and formset.has_changed():
+                meter_ids.add(formset.instance.pk)
         meter_ids.update(
-            Meter.objects.filter(
-                models.Q(account_id__in=accounts) | models.Q(tariff_id__in=tariffs)
-            ).values_list("pk", flat=True)
+            meters_priced_by(tariffs).values_list("pk", flat=True),
+            Meter.objects.filter(account_id__in=accounts).values_list("pk", flat=True),
         )
         meters_basis_changed(sender=type(form.instance), meter_ids=meter_ids)
 
@@ -229,7 +241,9 @@ class MeterInline(UtilityScopedMixin, admin.TabularInline):
         "meter_number",
         "service_type",
         "unit_of_measure",
+        "read_resolution",
         "interval_seconds",
+        "bidirectional",
         "timezone",
         "tariff",
         "utility",
@@ -248,6 +262,49 @@ class AccountAdmin(MeterBasisMixin, ScopedModelAdmin):
     inlines = [PremiseInline, MeterInline]
 
 
+class TariffHistoryFormSet(BaseInlineFormSet):
+    """A meter's tariff histories as the contract has them (section 10.3): each ends on the
+    meter's tariff now (``tariff``, or ``export_tariff`` for the export history), and only a
+    first entry may have no date."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        kept = [
+            form.cleaned_data
+            for form in self.forms
+            if form.cleaned_data.get("tariff") and not form.cleaned_data.get("DELETE")
+        ]
+        for export, field in ((False, "tariff"), (True, "export_tariff")):
+            entries = sorted(
+                (data for data in kept if bool(data.get("export")) == export),
+                key=lambda data: data.get("valid_from") or date.min,
+            )
+            if not entries:
+                continue
+            if any(data.get("valid_from") is None for data in entries[1:]):
+                raise ValidationError("Only the first entry of a history may have no date.")
+            now = getattr(self.instance, field)
+            if entries[-1]["tariff"] != now:
+                label = Meter._meta.get_field(field).verbose_name
+                raise ValidationError(
+                    f"The last entry of the {'export ' if export else ''}tariff history is the "
+                    f"tariff now: it must be the meter's {label} ({now or 'none'})."
+                )
+
+
+class TariffPeriodInline(UtilityScopedMixin, admin.TabularInline):
+    """The meter's tariff history and export tariff history (``export`` ticked)."""
+
+    model = TariffPeriod
+    formset = TariffHistoryFormSet
+    fields = ["export", "tariff", "valid_from"]
+    extra = 0
+    verbose_name = "tariff history entry"
+    verbose_name_plural = "tariff history (from a local date until the next entry)"
+
+
 @admin.register(Meter)
 class MeterAdmin(MeterBasisMixin, ScopedModelAdmin):
     list_display = [
@@ -255,16 +312,19 @@ class MeterAdmin(MeterBasisMixin, ScopedModelAdmin):
         "account",
         "service_type",
         "unit_of_measure",
+        "read_resolution",
         "interval_seconds",
+        "bidirectional",
         "timezone",
         "tariff",
         "last_reading_at",
     ]
     list_select_related = ["account", "tariff"]
-    list_filter = ["service_type", "utility"]
+    list_filter = ["service_type", "read_resolution", "bidirectional", "utility"]
     search_fields = ["=meter_number", "=account__account_number"]
     autocomplete_fields = ["account"]
     readonly_fields = ["first_reading_at", "last_reading_at"]
+    inlines = [TariffPeriodInline]
 
 
 class TariffRateInline(admin.TabularInline):

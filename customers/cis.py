@@ -6,29 +6,44 @@ entirely or not at all. A row is written only where a value differs, so importin
 again changes nothing, not even ``updated_at``.
 
 Each record the file names is described completely by it: an optional key left out takes its
-default, as if the record were new. Records the file does not name are left as they are.
+default, as if the record were new. Records the file does not name are left as they are. The
+one exception is a meter's tariff history (contract section 10.3): a file without one keeps
+the stored history, extended from the import's local date when the meter's tariff changed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Q
+from django.utils import timezone
 
+from customers.history import (
+    SINCE_ALWAYS,
+    Schedule,
+    first_difference,
+    meter_entries,
+    meters_priced_by,
+    schedule,
+)
 from customers.models import (
     Account,
     AccountStatus,
     Customer,
     Meter,
     Premise,
+    ReadResolution,
     Tariff,
+    TariffPeriod,
     TariffRate,
     Utility,
     Weekday,
@@ -73,9 +88,15 @@ _METER_FIELDS = {
     "meterNumber": "meter_number",
     "serviceType": "service_type",
     "unitOfMeasure": "unit_of_measure",
+    "readResolution": "read_resolution",
     "intervalSeconds": "interval_seconds",
+    "bidirectional": "bidirectional",
     "timezone": "timezone",
 }
+#: A meter's tariff keys: (tariff key, its history's key, TariffPeriod.export).
+_TARIFF_KEYS = (("tariff", "tariffHistory", False), ("exportTariff", "exportTariffHistory", True))
+_HISTORY_KEYS = ("tariff", "from")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class CustomersImportInvalid(Exception):
@@ -114,9 +135,18 @@ class _TariffRow(_Row):
     rates: list[tuple[Decimal, int, int, int]]
 
 
+#: A tariff history as the file gives it: ``(from, tariff code)`` entries, ascending.
+_History = list[tuple[date | None, str]]
+
+
 @dataclass
 class _MeterRow(_Row):
-    tariff_code: str | None
+    #: Per channel (False: the tariff, True: the export tariff): its code, or None.
+    codes: dict[bool, str | None]
+    #: Per channel: the history the file gives, or None when it gives none.
+    histories: dict[bool, _History | None]
+    #: The import's local date in the meter's time zone (None when that zone is invalid).
+    today: date | None
 
 
 @dataclass
@@ -172,6 +202,8 @@ class _Reader:
 
     def __init__(self) -> None:
         self.errors: list[str] = []
+        #: The instant the import happens at: what "today" is in each meter's time zone.
+        self.now: datetime = timezone.now()
 
     def error(self, path: str, message: str) -> None:
         self.errors.append(f"{path}: {message}")
@@ -272,16 +304,89 @@ def _read_tariff(reader: _Reader, raw: Any, path: str) -> _TariffRow:
     return _TariffRow(path, values, rates)
 
 
+def _read_history(reader: _Reader, raw: Any, path: str, today: date | None) -> _History:
+    """A ``tariffHistory`` list: ``{"tariff": CODE, "from": "YYYY-MM-DD"}`` entries, ``from``
+    strictly ascending, not after ``today`` and null only on the first entry."""
+    entries: _History = []
+    for entry_path, entry in reader.items(raw, path, nonempty=True):
+        if not isinstance(entry, dict):
+            reader.error(entry_path, "must be an object")
+            continue
+        for key in entry:
+            if key not in _HISTORY_KEYS:
+                reader.error(_join(entry_path, key), "unknown key")
+        for key in _HISTORY_KEYS:
+            if key not in entry:
+                reader.error(_join(entry_path, key), "is required")
+        code, raw_from = entry.get("tariff"), entry.get("from")
+        if "tariff" in entry and not isinstance(code, str):
+            reader.error(f"{entry_path}.tariff", "must be a tariff code (a string)")
+        valid_from = None
+        if raw_from is None:
+            if entries and "from" in entry:
+                reader.error(f"{entry_path}.from", "may be null only on the first entry")
+        elif not isinstance(raw_from, str) or not _DATE.fullmatch(raw_from):
+            reader.error(f"{entry_path}.from", 'must be a date "YYYY-MM-DD"')
+        else:
+            try:
+                valid_from = date.fromisoformat(raw_from)
+            except ValueError:
+                reader.error(f"{entry_path}.from", f"{raw_from!r} is not a date")
+        if valid_from is not None:
+            previous = entries[-1][0] if entries else None
+            if previous is not None and valid_from <= previous:
+                reader.error(
+                    f"{entry_path}.from", f"must be after the previous entry's ({previous})"
+                )
+            elif today is not None and valid_from > today:
+                reader.error(
+                    f"{entry_path}.from",
+                    f"must not be after today ({today} in the meter's time zone): "
+                    "the last entry is the tariff now",
+                )
+        entries.append((valid_from, code))
+    return entries
+
+
+def _read_tariffs(reader: _Reader, children: dict[str, Any], path: str, row: _MeterRow) -> None:
+    """The meter's tariff and export tariff codes and the histories the file gives of them."""
+    for key, history_key, export in _TARIFF_KEYS:
+        code = children.get(key)
+        if code is not None and not isinstance(code, str):
+            reader.error(f"{path}.{key}", "must be a tariff code (a string) or null")
+            code = None
+        row.codes[export] = code
+        if history_key not in children:
+            continue
+        history = _read_history(reader, children[history_key], f"{path}.{history_key}", row.today)
+        row.histories[export] = history
+        if history and history[-1][1] != code:
+            reader.error(
+                f"{path}.{history_key}",
+                f"the last entry must be the meter's {key} ({code!r}): it is the tariff now",
+            )
+    if row.codes[True] is not None and not row.values.get("bidirectional"):
+        reader.error(
+            f"{path}.exportTariff", 'needs "bidirectional": true (only such a meter exports)'
+        )
+
+
 def _read_meter(reader: _Reader, raw: Any, path: str, customer: dict[str, Any]) -> _MeterRow:
     values, children = reader.record(
         raw,
         path,
         Meter,
         _METER_FIELDS,
-        required=["meterNumber", "serviceType", "intervalSeconds"],
-        children=["tariff"],
+        required=["meterNumber", "serviceType"],
+        children=[key for keys in _TARIFF_KEYS for key in keys[:2]],
         defaults={"unit_of_measure": None, "timezone": customer.get("timezone")},
     )
+    resolution = values.get("read_resolution")
+    interval = values.get("interval_seconds", _ABSENT)  # absent: reported as invalid already
+    if resolution == ReadResolution.BILLING and interval not in (None, _ABSENT):
+        reader.error(f"{path}.intervalSeconds", "must be null or absent for a BILLING meter")
+    elif resolution == ReadResolution.INTERVAL and interval is None:
+        reader.error(f"{path}.intervalSeconds", "is required for an INTERVAL meter")
     service_type = values.get("service_type")
     if values.get("unit_of_measure") is None and service_type:
         values["unit_of_measure"] = ServiceTypeCatalog[service_type].value.default_unit
@@ -294,11 +399,11 @@ def _read_meter(reader: _Reader, raw: Any, path: str, customer: dict[str, Any]) 
             reader.error(
                 f"{path}.unitOfMeasure", f"{unit!r} does not measure {service_type} service"
             )
-    tariff_code = children.get("tariff")
-    if tariff_code is not None and not isinstance(tariff_code, str):
-        reader.error(f"{path}.tariff", "must be a tariff code (a string) or null")
-        tariff_code = None
-    return _MeterRow(path, values, tariff_code)
+    zone = values.get("timezone")
+    today = reader.now.astimezone(ZoneInfo(zone)).date() if zone else None
+    row = _MeterRow(path, values, {}, {False: None, True: None}, today)
+    _read_tariffs(reader, children, path, row)
+    return row
 
 
 def _read_account(
@@ -426,11 +531,22 @@ def _load(plan: _Plan) -> _Existing:
             [a.values["account_number"] for a in accounts],
         ),
         meters=_by_key(
-            Meter.objects.filter(utility=utility).select_related("account__customer"),
+            Meter.objects.filter(utility=utility)
+            .select_related("account__customer")
+            .prefetch_related("tariff_periods"),
             "meter_number",
             [m.values["meter_number"] for m in meters],
         ),
     )
+
+
+def _tariff_references(meter: _MeterRow) -> Iterator[tuple[str, str]]:
+    """Each tariff code the meter names, with the key (path) it is named at."""
+    for key, history_key, export in _TARIFF_KEYS:
+        if meter.codes[export] is not None:
+            yield key, meter.codes[export]
+        for index, (_, code) in enumerate(meter.histories[export] or []):
+            yield f"{history_key}[{index}].tariff", code
 
 
 def _check(plan: _Plan, existing: _Existing) -> None:
@@ -457,17 +573,26 @@ def _check(plan: _Plan, existing: _Existing) -> None:
                         f"{meter.path}.meterNumber",
                         f"meter {number!r} belongs to another customer ({owner!r})",
                     )
-                code = meter.tariff_code
-                if code is None:
-                    continue
-                if code not in currencies:
-                    reader.error(f"{meter.path}.tariff", f"unknown tariff {code!r}")
-                elif currencies[code] != customer.values["billing_currency"]:
+                resolution = meter.values["read_resolution"]
+                if (
+                    held_meter
+                    and held_meter.first_reading_at
+                    and (held_meter.read_resolution != resolution)
+                ):
                     reader.error(
-                        f"{meter.path}.tariff",
-                        f"tariff {code!r} is priced in {currencies[code]}, "
-                        f"the customer is billed in {customer.values['billing_currency']}",
+                        f"{meter.path}.readResolution",
+                        f"meter {number!r} has readings: its readResolution stays "
+                        f"{held_meter.read_resolution}",
                     )
+                for key, code in _tariff_references(meter):
+                    if code not in currencies:
+                        reader.error(f"{meter.path}.{key}", f"unknown tariff {code!r}")
+                    elif currencies[code] != customer.values["billing_currency"]:
+                        reader.error(
+                            f"{meter.path}.{key}",
+                            f"tariff {code!r} is priced in {currencies[code]}, "
+                            f"the customer is billed in {customer.values['billing_currency']}",
+                        )
     if reader.errors:
         raise CustomersImportInvalid(reader.errors)
 
@@ -519,6 +644,68 @@ def _save_tariff(
     return tariff, outcome, repriced
 
 
+def _entries_after(
+    stored: Schedule, given: Schedule | None, before: Any, now: Any, today: date
+) -> Schedule:
+    """A channel's history entries after the import: the file's history when it gives one.
+    Else the stored entries; when the tariff changed, plus one of the new tariff from
+    ``today`` (after one of the old tariff from the start, if there were none), so what was
+    priced before ``today`` keeps its price. A meter with no tariff has no history."""
+    if given is not None:
+        return given
+    if now is None:
+        return []
+    if before == now or (before is None and not stored):
+        return stored
+    first, *later = stored or [(None, before)]
+    if first[0] is not None and first[0] >= today:
+        first = (None, first[1])  # the first entry covers everything before the next anyway
+    entries = [first, *(entry for entry in later if entry[0] < today)]
+    return entries if entries[-1][1] == now else [*entries, (today, now)]
+
+
+def _save_meter(
+    meter: Meter, row: _MeterRow, values: dict[str, Any], tariffs: dict[str, Tariff]
+) -> tuple[str, date | None]:
+    """Writes the meter and its histories where they differ: (outcome, the first local date
+    from which its figures change, :data:`SINCE_ALWAYS` for all of them, or None)."""
+    created = meter._state.adding
+    ids = {
+        export: tariffs[code].pk if code is not None else None for export, code in row.codes.items()
+    }
+    before = {export: (meter.export_tariff_id if export else meter.tariff_id) for export in ids}
+    stored = {export: [] if created else meter_entries(meter, export=export) for export in ids}
+    basis = [getattr(meter, name) for name in METER_BASIS_FIELDS]
+    outcome = save_changed(
+        instance=meter, values={**values, "tariff_id": ids[False], "export_tariff_id": ids[True]}
+    )
+    if created:
+        before = {export: None for export in ids}
+    since = SINCE_ALWAYS if basis != [getattr(meter, name) for name in METER_BASIS_FIELDS] else None
+    for export, tariff_id in ids.items():
+        given = row.histories[export]
+        entries = _entries_after(
+            stored[export],
+            None if given is None else [(day, tariffs[code].pk) for day, code in given],
+            before[export],
+            tariff_id,
+            row.today,
+        )
+        if entries != stored[export]:
+            TariffPeriod.objects.filter(meter=meter, export=export).delete()
+            TariffPeriod.objects.bulk_create(
+                TariffPeriod(meter=meter, export=export, tariff_id=tariff, valid_from=day)
+                for day, tariff in entries
+            )
+            outcome = "updated" if outcome == "unchanged" else outcome
+        changed = first_difference(
+            schedule(stored[export], before[export]), schedule(entries, tariff_id)
+        )
+        if changed is not None and (since is None or changed < since):
+            since = changed
+    return outcome, None if created else since
+
+
 def _write(
     plan: _Plan, existing: _Existing, progress: Callable[[int], None] | None
 ) -> ImportResult:
@@ -527,6 +714,7 @@ def _write(
     tariffs = dict(existing.tariffs)
     # What the rollups of existing meters are computed from and this import changes.
     repriced_tariffs, recycled_accounts, changed_meters = set(), set(), set()
+    changed_since: dict[Any, date] = {}
     for row in plan.tariffs:
         stored = tariffs.get(row.values["code"])
         tariff, outcome, repriced = _save_tariff(utility, row, stored)
@@ -556,27 +744,20 @@ def _write(
                 meter = existing.meters.get(meter_row.values["meter_number"]) or Meter(
                     utility=utility
                 )
-                code = meter_row.tariff_code
-                values = {
-                    **meter_row.values,
-                    "account_id": account.pk,
-                    "tariff_id": tariffs[code].pk if code is not None else None,
-                }
-                basis = [getattr(meter, name) for name in METER_BASIS_FIELDS]
-                outcome = save_changed(instance=meter, values=values)
+                values = {**meter_row.values, "account_id": account.pk}
+                outcome, since = _save_meter(meter, meter_row, values, tariffs)
                 result.counts["meters", outcome] += 1
-                if outcome == "updated" and basis != [
-                    getattr(meter, name) for name in METER_BASIS_FIELDS
-                ]:
+                if since == SINCE_ALWAYS:
                     changed_meters.add(meter.pk)
+                elif since is not None:
+                    changed_since[meter.pk] = since
         if progress is not None:
             progress(1)
     changed_meters.update(
-        Meter.objects.filter(
-            Q(tariff_id__in=repriced_tariffs) | Q(account_id__in=recycled_accounts)
-        ).values_list("pk", flat=True)
+        meters_priced_by(repriced_tariffs).values_list("pk", flat=True),
+        Meter.objects.filter(account_id__in=recycled_accounts).values_list("pk", flat=True),
     )
-    meters_basis_changed(sender=Meter, meter_ids=changed_meters)
+    meters_basis_changed(sender=Meter, meter_ids=changed_meters, since=changed_since)
     return result
 
 

@@ -15,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.contrib.auth.models import Permission, User
 from django.core.cache import cache
+from django.db.models import Model
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -250,3 +251,18 @@ def staff_client(utility: Utility | None, **permissions: Any) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def admin_form_data(client: Client, url: str) -> dict[str, str]:
+    """What the admin change form at ``url`` posts unedited, inlines and their counts included."""
+    response = client.get(url)
+    forms = [response.context["adminform"].form]
+    for inline in response.context["inline_admin_formsets"]:
+        forms += [inline.formset.management_form, *inline.formset.forms]
+    data = {}
+    for form in forms:
+        for name in form.fields:
+            value = form[name].value()
+            if value is not None and value is not False:
+                data[form.add_prefix(name)] = str(value.pk if isinstance(value, Model) else value)
+    return data

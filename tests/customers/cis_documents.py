@@ -1,11 +1,23 @@
-"""A valid CIS document for utility Acme (the contract's example, grown a little), and a
-snapshot of every customer table to prove what an import did or did not change."""
+"""A valid CIS document for utility Acme (the contract's example, grown a little), a snapshot
+of every customer table to prove what an import did or did not change, and a refused import."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from customers.models import Account, Customer, Meter, Premise, Tariff, TariffRate, Utility
+import pytest
+
+from customers.cis import CustomersImportInvalid, customers_import
+from customers.models import (
+    Account,
+    Customer,
+    Meter,
+    Premise,
+    Tariff,
+    TariffPeriod,
+    TariffRate,
+    Utility,
+)
 
 WEEKDAYS = ["MON", "TUE", "WED", "THU", "FRI"]
 ALL_DAYS = [*WEEKDAYS, "SAT", "SUN"]
@@ -133,5 +145,15 @@ def acme_document() -> dict[str, Any]:
 
 def table_snapshot() -> dict[str, list[dict[str, Any]]]:
     """Every row of every customer table, all columns (timestamps included)."""
-    models = [Utility, Customer, Account, Premise, Meter, Tariff, TariffRate]
+    models = [Utility, Customer, Account, Premise, Meter, Tariff, TariffRate, TariffPeriod]
     return {model.__name__: list(model.objects.order_by("pk").values()) for model in models}
+
+
+def refused(document: Any) -> CustomersImportInvalid:
+    """The one-line error of importing ``document``, which must write nothing."""
+    before = table_snapshot()
+    with pytest.raises(CustomersImportInvalid) as caught:
+        customers_import(document=document)
+    assert table_snapshot() == before, "a refused document must write nothing"
+    assert "\n" not in str(caught.value)
+    return caught.value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission, User
@@ -14,9 +16,11 @@ from customers.models import (
     IssuedRefreshToken,
     Meter,
     Tariff,
+    TariffPeriod,
     UsedIdentityToken,
     UtilityStaff,
 )
+from tests.conftest import admin_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -185,3 +189,47 @@ def test_token_tables_are_not_in_the_admin_and_staff_links_are_superuser_only(ac
 def test_large_tables_never_count_every_row():
     for model in (Customer, Account, Meter):
         assert admin.site.get_model_admin(model).show_full_result_count is False
+
+
+def test_the_meter_page_shows_directions_read_resolution_and_tariff_history(
+    superuser_client, alice
+):
+    meter = Meter.objects.get(account__customer=alice)
+    meter.bidirectional, meter.export_tariff = True, meter.tariff
+    meter.save()
+    TariffPeriod.objects.create(meter=meter, tariff=meter.tariff, valid_from=date(2026, 4, 1))
+
+    page = superuser_client.get(change(meter)).content.decode()
+    listing = listed(superuser_client, "meter")
+
+    for field in ("read_resolution", "bidirectional", "export_tariff"):
+        assert f'name="{field}"' in page
+    assert 'name="tariff_periods-0-valid_from" value="2026-04-01"' in page
+    assert "Interval (every intervalSeconds)" in listing  # the read resolution column
+
+
+def test_a_tariff_history_must_end_on_the_meter_s_tariff(superuser_client, alice, acme):
+    meter = Meter.objects.get(account__customer=alice)
+    other = Tariff.objects.create(utility=acme, code="OTHER", name="Other", currency="USD")
+    data = admin_form_data(superuser_client, change(meter))
+    data.update(
+        {
+            "tariff_periods-TOTAL_FORMS": "2",
+            "tariff_periods-0-tariff": str(meter.tariff_id),
+            "tariff_periods-1-tariff": str(other.pk),
+            "tariff_periods-1-valid_from": "2026-04-01",
+        }
+    )
+
+    response = superuser_client.post(change(meter), data)
+
+    assert response.status_code == 200  # the form again, with the error
+    assert "it must be the meter&#x27;s tariff (FLAT (Flat))" in response.content.decode()
+    assert not TariffPeriod.objects.exists()
+
+    data["tariff"] = str(other.pk)
+    assert superuser_client.post(change(meter), data).status_code == 302
+    assert list(TariffPeriod.objects.values_list("valid_from", "tariff__code")) == [
+        (None, "FLAT"),
+        (date(2026, 4, 1), "OTHER"),
+    ]

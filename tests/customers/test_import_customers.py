@@ -10,18 +10,9 @@ import pytest
 
 from customers.cis import CustomersImportInvalid, customers_document_parse, customers_import
 from customers.models import Account, Customer, Meter, Premise, Tariff, Weekday
-from tests.customers.cis_documents import acme_document, table_snapshot
+from tests.customers.cis_documents import acme_document, refused, table_snapshot
 
 pytestmark = pytest.mark.django_db
-
-
-def refused(document: Any) -> CustomersImportInvalid:
-    before = table_snapshot()
-    with pytest.raises(CustomersImportInvalid) as caught:
-        customers_import(document=document)
-    assert table_snapshot() == before, "a refused document must write nothing"
-    assert "\n" not in str(caught.value)
-    return caught.value
 
 
 def test_import_creates_every_record_with_its_values_and_defaults(acme):
