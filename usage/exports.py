@@ -1,7 +1,9 @@
 """Green Button "Download My Data": a meter's readings as an ESPI Atom feed or as CSV.
 
 Both stream: rows are produced from a chunked query and written as they come, so an export's
-memory stays flat whatever its range.
+memory stays flat whatever its range. Both write every channel of the meter (DELIVERED, and
+RECEIVED on a bidirectional meter) and each reading's own period (a billing-read meter's read
+periods as they are), so ``import_readings`` reads an export back into the same readings.
 """
 
 from __future__ import annotations
@@ -14,17 +16,28 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
 from customers.models import Customer, Meter
 from energygrid.money import format_money
 from usage import espi
 from usage.calendar import local_date_start, zone
-from usage.pricing import PricedReading, priced_readings
+from usage.models import Direction
+from usage.pricing import PricedReading, channels, priced_readings
 
-CSV_HEADER = ["start", "end", "quantity", "unitOfMeasure", "cost", "currency", "quality"]
+CSV_HEADER = [
+    "start",
+    "end",
+    "quantity",
+    "unitOfMeasure",
+    "cost",
+    "currency",
+    "quality",
+    "direction",
+]
 
-#: ESPI values are integers; this power of ten keeps six decimals of our quantities.
-ESPI_POWER_OF_TEN = -3
+#: Decimals of our quantities (Reading.quantity: numeric(18, 6)) that ESPI's integer values keep.
+QUANTITY_DECIMALS = 6
 
 
 def _csv_line(values: list[str]) -> str:
@@ -34,20 +47,21 @@ def _csv_line(values: list[str]) -> str:
 
 
 def csv_lines(*, meter: Meter, start: datetime, end: datetime, currency: str) -> Iterator[str]:
-    """One line per interval reading in ``[start, end)``, times with the meter's local offset."""
+    """One line per reading starting in ``[start, end)`` (by start, then direction), times
+    with the meter's local offset; a RECEIVED reading's cost is its credit."""
     tz = zone(meter.timezone)
-    interval = timedelta(seconds=meter.interval_seconds)
     yield _csv_line(CSV_HEADER)
     for reading in priced_readings(meter=meter, lo=start, hi=end):
         yield _csv_line(
             [
                 reading.start.astimezone(tz).isoformat(),
-                (reading.start + interval).astimezone(tz).isoformat(),
+                reading.end.astimezone(tz).isoformat(),
                 _plain(reading.quantity),
                 meter.unit_of_measure,
                 format_money(reading.cost, currency) or "",
                 currency,
                 reading.quality,
+                Direction(reading.direction).name,
             ]
         )
 
@@ -167,22 +181,12 @@ def _usage_point_entry(meter: Meter, base: str) -> str:
 def _usage_point(
     meter: Meter, start: datetime, end: datetime, currency: str, base: str
 ) -> Iterator[str]:
-    """The entries of one meter: UsagePoint, its LocalTimeParameters, MeterReading,
-    ReadingType and one IntervalBlock per local day of readings in ``[start, end)``."""
-    uom, meter_units_per_uom = espi.METER_UNIT_TO_UOM.get(meter.unit_of_measure, (0, Decimal(1)))
-    scale = 1 / meter_units_per_uom / Decimal(10) ** ESPI_POWER_OF_TEN
+    """The entries of one meter: UsagePoint, its LocalTimeParameters, then per channel a
+    MeterReading, its ReadingType and one IntervalBlock per local day of readings starting in
+    ``[start, end)``."""
     local_time = "".join(
         f"<{key}>{value}</{key}>"
         for key, value in _local_time_parameters(meter.timezone, start).items()
-    )
-    reading_type = (
-        '<ReadingType xmlns="http://naesb.org/espi">'
-        "<accumulationBehaviour>4</accumulationBehaviour><commodity>1</commodity>"
-        f"<currency>{espi.CURRENCY_CODES.get(currency, 0)}</currency>"
-        "<dataQualifier>12</dataQualifier><flowDirection>1</flowDirection>"
-        f"<intervalLength>{meter.interval_seconds}</intervalLength><kind>12</kind>"
-        f"<phase>769</phase><powerOfTenMultiplier>{ESPI_POWER_OF_TEN}</powerOfTenMultiplier>"
-        f"<timeAttribute>0</timeAttribute><uom>{uom}</uom></ReadingType>"
     )
     yield _usage_point_entry(meter, base)
     yield _entry(
@@ -190,25 +194,62 @@ def _usage_point(
         meter.timezone,
         f'<LocalTimeParameters xmlns="http://naesb.org/espi">{local_time}</LocalTimeParameters>',
     )
-    yield _entry(
-        f"{base}/MeterReading/1",
-        "Interval readings",
-        '<MeterReading xmlns="http://naesb.org/espi"/>',
-        [f"{base}/MeterReading/1/IntervalBlock", f"/espi/1_1/resource/ReadingType/{meter.pk}"],
+    for direction in channels(meter):
+        yield from _meter_reading(meter, direction, start, end, currency, base)
+
+
+def _reading_type_href(meter: Meter, direction: Direction) -> str:
+    """The DELIVERED channel's ReadingType keeps the meter's id (as before there were two);
+    the RECEIVED one gets an id derived from it."""
+    if direction == Direction.DELIVERED:
+        return f"/espi/1_1/resource/ReadingType/{meter.pk}"
+    return f"/espi/1_1/resource/ReadingType/{uuid.uuid5(meter.pk, direction.name)}"
+
+
+def _meter_reading(
+    meter: Meter, direction: Direction, start: datetime, end: datetime, currency: str, base: str
+) -> Iterator[str]:
+    """One channel: its MeterReading (numbered by its flowDirection code), ReadingType and
+    IntervalBlocks."""
+    uom, meter_units_per_uom = espi.METER_UNIT_TO_UOM.get(meter.unit_of_measure, (0, Decimal(1)))
+    # Values in units of 10^power of the uom, so that a quantity's 6 decimals stay whole.
+    power = -QUANTITY_DECIMALS - meter_units_per_uom.adjusted()
+    scale = 1 / meter_units_per_uom / Decimal(10) ** power
+    interval_length = (
+        ""
+        if meter.interval_seconds is None
+        else f"<intervalLength>{meter.interval_seconds}</intervalLength>"
     )
-    yield _entry(f"/espi/1_1/resource/ReadingType/{meter.pk}", "Reading type", reading_type)
-    for day_start, day_end, readings in _by_local_day(meter, start, end):
-        body = "".join(_interval_reading(reading, meter, scale) for reading in readings)
+    reading_type = (
+        '<ReadingType xmlns="http://naesb.org/espi">'
+        "<accumulationBehaviour>4</accumulationBehaviour><commodity>1</commodity>"
+        f"<currency>{espi.CURRENCY_CODES.get(currency, 0)}</currency>"
+        f"<dataQualifier>12</dataQualifier><flowDirection>{direction.value}</flowDirection>"
+        f"{interval_length}<kind>12</kind>"
+        f"<phase>769</phase><powerOfTenMultiplier>{power}</powerOfTenMultiplier>"
+        f"<timeAttribute>0</timeAttribute><uom>{uom}</uom></ReadingType>"
+    )
+    meter_reading = f"{base}/MeterReading/{direction.value}"
+    reading_type_href = _reading_type_href(meter, direction)
+    yield _entry(
+        meter_reading,
+        f"{direction.name.title()} readings",
+        '<MeterReading xmlns="http://naesb.org/espi"/>',
+        [f"{meter_reading}/IntervalBlock", reading_type_href],
+    )
+    yield _entry(reading_type_href, f"Reading type ({direction.name.lower()})", reading_type)
+    for block_start, block_end, readings in _by_local_day(meter, direction, start, end):
+        body = "".join(_interval_reading(reading, scale) for reading in readings)
         yield _entry(
-            f"{base}/MeterReading/1/IntervalBlock/{_epoch(day_start)}",
+            f"{meter_reading}/IntervalBlock/{_epoch(block_start)}",
             "",
             '<IntervalBlock xmlns="http://naesb.org/espi"><interval>'
-            f"<duration>{_epoch(day_end) - _epoch(day_start)}</duration>"
-            f"<start>{_epoch(day_start)}</start></interval>{body}</IntervalBlock>",
+            f"<duration>{_epoch(block_end) - _epoch(block_start)}</duration>"
+            f"<start>{_epoch(block_start)}</start></interval>{body}</IntervalBlock>",
         )
 
 
-def _interval_reading(reading: PricedReading, meter: Meter, scale: Decimal) -> str:
+def _interval_reading(reading: PricedReading, scale: Decimal) -> str:
     cost = (
         ""
         if reading.cost is None
@@ -217,27 +258,34 @@ def _interval_reading(reading: PricedReading, meter: Meter, scale: Decimal) -> s
     quality = espi.QUALITY_CODES.get(reading.quality, 0)
     return (
         f"<IntervalReading>{cost}<ReadingQuality><quality>{quality}</quality></ReadingQuality>"
-        f"<timePeriod><duration>{meter.interval_seconds}</duration>"
+        f"<timePeriod><duration>{_epoch(reading.end) - _epoch(reading.start)}</duration>"
         f"<start>{_epoch(reading.start)}</start></timePeriod>"
         f"<value>{int((reading.quantity * scale).to_integral_value())}</value></IntervalReading>"
     )
 
 
 def _by_local_day(
-    meter: Meter, start: datetime, end: datetime
+    meter: Meter, direction: Direction, start: datetime, end: datetime
 ) -> Iterator[tuple[datetime, datetime, list[PricedReading]]]:
-    """Readings grouped into the local days they fall in (one IntervalBlock each)."""
+    """One channel's readings grouped by the local day they start in, one IntervalBlock each:
+    its interval is that day, or the read periods themselves when they run past it."""
     tz = zone(meter.timezone)
     day: list[PricedReading] = []
-    day_start = day_end = None
-    for reading in priced_readings(meter=meter, lo=start, hi=end):
+    day_end = None
+    for reading in priced_readings(meter=meter, lo=start, hi=end, direction=direction):
         if day_end is None or reading.start >= day_end:
             if day:
-                yield day_start, day_end, day
-            local_day = reading.start.astimezone(tz).date()
-            day_start = local_date_start(tz, local_day)
-            day_end = local_date_start(tz, local_day + timedelta(days=1))
+                yield _block_interval(day, tz, day_end)
+            day_end = local_date_start(tz, reading.start.astimezone(tz).date() + timedelta(days=1))
             day = []
         day.append(reading)
     if day:
-        yield day_start, day_end, day
+        yield _block_interval(day, tz, day_end)
+
+
+def _block_interval(
+    day: list[PricedReading], tz: ZoneInfo, day_end: datetime
+) -> tuple[datetime, datetime, list[PricedReading]]:
+    if day[-1].end > day_end:
+        return day[0].start, day[-1].end, day
+    return local_date_start(tz, day[0].start.astimezone(tz).date()), day_end, day

@@ -274,7 +274,16 @@ def test_csv_export_has_one_row_per_interval(alice_api, march):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == ["start", "end", "quantity", "unitOfMeasure", "cost", "currency", "quality"]
+    assert rows[0] == [
+        "start",
+        "end",
+        "quantity",
+        "unitOfMeasure",
+        "cost",
+        "currency",
+        "quality",
+        "direction",
+    ]
     assert len(rows) == 1 + 92
     assert rows[1] == [
         "2026-03-08T00:00:00-05:00",
@@ -284,6 +293,7 @@ def test_csv_export_has_one_row_per_interval(alice_api, march):
         "0.04",
         "USD",
         "ACTUAL",
+        "DELIVERED",
     ]
 
 
