@@ -12,7 +12,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from customers.models import Tariff, TariffPeriod, TariffRate
-from tests.conftest import assert_problem, flat_tariff
+from tests.conftest import assert_problem, flat_tariff, make_meter
 from usage.models import Direction, Quality, Reading
 from usage.rollups import rollups_rebuild
 
@@ -562,3 +562,23 @@ def test_every_granularity_and_the_summary_agree_with_the_quarter_hours(
 
     assert set(totals.values()) == {(Decimal(str(quantity)), Decimal(cost))}
     assert (current["quantity"], current["cost"]) == (quantity, cost)
+
+
+def test_an_espi_export_imports_back_into_the_same_series_in_every_direction(
+    alice_api, spring_forward, tmp_path
+):
+    """Download My Data of a bidirectional meter, loaded onto another: the same series."""
+    day = {"start": "2026-03-08", "end": "2026-03-09"}
+    feed = alice_api.get(f"/usage/v1/Usage/{spring_forward.id}/export", {"format": "espi", **day})
+    path = tmp_path / "solar.xml"
+    path.write_bytes(b"".join(feed.streaming_content))
+    copy = make_meter(spring_forward.account, "E-SOLAR-COPY", bidirectional=True)
+    import_espi(path, copy.meter_number)
+    rollups_rebuild(meter=copy)
+
+    for direction in ("NET", "DELIVERED", "RECEIVED"):
+        for granularity in ("FIFTEEN_MINUTE", "HOUR", "DAY"):
+            query = {"granularity": granularity, "direction": direction, "pageSize": 100, **day}
+            original = items(alice_api, spring_forward, **query)
+            assert original
+            assert items(alice_api, copy, **query) == original, (direction, granularity)
