@@ -21,7 +21,7 @@ from django.utils.html import format_html
 
 from budgets.models import BudgetKind
 from customers.admin import CustomerAdmin, MeterAdmin
-from customers.models import Customer, Meter
+from customers.models import Customer, Meter, ReadResolution
 from energygrid import display
 from insights.models import Insight
 from insights.tasks import insights_generate_for_customer
@@ -180,6 +180,12 @@ def _meter_rows(overview: MeterOverview, currency: str) -> dict[str, Any]:
     meter = overview.meter
     tz, unit = meter.timezone, meter.unit_of_measure
     today = overview.today
+    billing_read = meter.read_resolution == ReadResolution.BILLING
+    months = (
+        f"read periods, last {CHART_MONTHS} months"
+        if billing_read
+        else f"last {CHART_MONTHS} months"
+    )
     daily = chart_points(
         overview.daily,
         slot_of=lambda day: CHART_DAYS - 1 - (today - day).days,
@@ -187,19 +193,21 @@ def _meter_rows(overview: MeterOverview, currency: str) -> dict[str, Any]:
         timezone_name=tz,
         unit=unit,
         currency=currency,
+        bidirectional=meter.bidirectional,
     )
     monthly = chart_points(
         overview.monthly,
         slot_of=lambda day: CHART_MONTHS - 1 - _months_between(day, today),
-        date_format="%b %Y",
+        date_format="%d %b %Y" if billing_read else "%b %Y",
         timezone_name=tz,
         unit=unit,
         currency=currency,
+        bidirectional=meter.bidirectional,
     )
     lag = overview.rollup_lag
     return {
         "meter": meter,
-        "resolution": _resolution(meter.interval_seconds),
+        "resolution": _resolution(meter),
         "first_reading": display.local_time(meter.first_reading_at, tz),
         "last_reading": display.local_time(meter.last_reading_at, tz),
         "rollup_lag": (
@@ -208,18 +216,18 @@ def _meter_rows(overview: MeterOverview, currency: str) -> dict[str, Any]:
             else f"{lag.pending_ranges} changed range(s) waiting since "
             f"{display.local_time(lag.oldest_change, tz)}"
         ),
-        "daily_svg": usage_chart_svg(
+        "daily_svg": None
+        if billing_read
+        else usage_chart_svg(
             daily,
             slots=CHART_DAYS,
             unit=unit,
             caption=f"{meter.meter_number}: last {CHART_DAYS} days",
         ),
         "monthly_svg": usage_chart_svg(
-            monthly,
-            slots=CHART_MONTHS,
-            unit=unit,
-            caption=f"{meter.meter_number}: last {CHART_MONTHS} months",
+            monthly, slots=CHART_MONTHS, unit=unit, caption=f"{meter.meter_number}: {months}"
         ),
+        "monthly_title": months,
         "daily": daily,
         "monthly": monthly,
     }
@@ -229,10 +237,16 @@ def _months_between(earlier: date, later: date) -> int:
     return (later.year - earlier.year) * 12 + later.month - earlier.month
 
 
-def _resolution(seconds: int) -> str:
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+def _resolution(meter: Meter) -> str:
+    """How often the meter is read, and whether it records both directions."""
+    seconds = meter.interval_seconds
+    if meter.read_resolution == ReadResolution.BILLING:
+        every = "billing reads (one per read period)"
+    elif seconds % 3600 == 0:
+        every = f"{seconds // 3600} h"
+    else:
+        every = f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+    return f"{every}, delivered and received" if meter.bidirectional else every
 
 
 def _budget_row(item: BudgetOverview, customer: Customer) -> dict[str, Any]:

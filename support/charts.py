@@ -1,7 +1,8 @@
 """Usage charts as server-rendered SVG: no JavaScript, no CDN, readable with the page offline.
 
 Each bar carries a ``<title>`` (the browser shows it on hover) with the bucket's local date,
-quantity and cost; the page also lists the same points in a table beside the chart.
+quantity and cost; the page also lists the same points in a table beside the chart. A home
+that exported more than it used in a bucket (net below zero) gets a bar below the zero line.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class ChartPoint:
     value: Decimal
     quantity: str
     cost: str
+    flows: str  # a bidirectional meter's "x delivered · y received", else ""
 
 
 def chart_points(
@@ -39,9 +41,17 @@ def chart_points(
     timezone_name: str,
     unit: str,
     currency: str,
+    bidirectional: bool = False,
 ) -> list[ChartPoint]:
     """``slot_of`` places a bucket by its first local date in the chart's window."""
     tz = zone(timezone_name)
+
+    def flows(bucket: Bucket) -> str:
+        if not bidirectional:
+            return ""
+        delivered = display.quantity(bucket.delivered, unit)
+        return f"{delivered} delivered · {display.quantity(bucket.received, unit)} received"
+
     return [
         ChartPoint(
             slot=slot_of(bucket.start.astimezone(tz).date()),
@@ -49,6 +59,7 @@ def chart_points(
             value=bucket.quantity,
             quantity=display.quantity(bucket.quantity, unit),
             cost=display.money(bucket.cost, currency),
+            flows=flows(bucket),
         )
         for bucket in buckets
     ]
@@ -57,35 +68,41 @@ def chart_points(
 def usage_chart_svg(
     points: Sequence[ChartPoint], *, slots: int, unit: str, caption: str
 ) -> SafeString:
-    """A bar per point in its slot of ``slots``, scaled to the largest; an empty chart says so."""
+    """A bar per point in its slot of ``slots``, scaled to the span of the values (zero
+    included), up from the zero line or down from it; an empty chart says so."""
     plot_width, plot_height = _WIDTH - _LEFT, _HEIGHT - _BOTTOM - _TOP
     top = max((point.value for point in points), default=Decimal(0))
-    if top <= 0:
+    bottom = min((point.value for point in points), default=Decimal(0))
+    if top <= 0 and bottom >= 0:
         return format_html('<p class="usage-chart-empty">{}: no usage yet.</p>', caption)
+    top, bottom = max(top, Decimal(0)), min(bottom, Decimal(0))
+    span = top - bottom
+    zero = _TOP + float(top / span) * plot_height
     slot = plot_width / slots
     bars = format_html_join(
         "",
-        '<rect x="{}" y="{}" width="{}" height="{}"><title>{}: {} · {}</title></rect>',
+        '<rect x="{}" y="{}" width="{}" height="{}"><title>{}: {} · {}{}</title></rect>',
         (
             (
                 f"{_LEFT + point.slot * slot + slot * 0.1:.1f}",
-                f"{_TOP + plot_height - height:.1f}",
+                f"{zero - height if point.value > 0 else zero:.1f}",
                 f"{slot * 0.8:.1f}",
                 f"{height:.1f}",
                 point.label,
                 point.quantity,
                 point.cost,
+                f" ({point.flows})" if point.flows else "",
             )
             for point in points
-            for height in [float(max(point.value, Decimal(0)) / top) * plot_height]
+            for height in [float(abs(point.value) / span) * plot_height]
         ),
     )
     return format_html(
         '<svg class="usage-chart" role="img" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
         'xmlns="http://www.w3.org/2000/svg"><title>{caption}</title>'
-        '<line x1="{left}" y1="{base}" x2="{w}" y2="{base}" class="axis"/>'
+        '<line x1="{left}" y1="{zero}" x2="{w}" y2="{zero}" class="axis"/>'
         '<text x="{tick}" y="{label_top}" text-anchor="end">{top}</text>'
-        '<text x="{tick}" y="{base}" text-anchor="end">0 {unit}</text>'
+        '<text x="{tick}" y="{base}" text-anchor="end">{low}</text>'
         "{bars}"
         '<text x="{left}" y="{h}" text-anchor="start">{first}</text>'
         '<text x="{w}" y="{h}" text-anchor="end">{last}</text></svg>',
@@ -96,8 +113,9 @@ def usage_chart_svg(
         base=_TOP + plot_height,
         tick=_LEFT - 6,
         label_top=_TOP + 10,
+        zero=f"{zero:.1f}",
         top=display.quantity(top, unit),
-        unit=unit,
+        low=display.quantity(bottom, unit) if bottom < 0 else f"0 {unit}",
         bars=bars,
         first=points[0].label,
         last=points[-1].label,

@@ -10,7 +10,7 @@ from django.db.models import Count, Min
 
 from budgets.models import Budget
 from budgets.selectors import BudgetStatus, budget_list, budget_statuses
-from customers.models import Account, Customer, IssuedRefreshToken, Meter
+from customers.models import Account, Customer, IssuedRefreshToken, Meter, ReadResolution
 from insights.models import Insight
 from metadata.catalog import Granularity
 from usage.calendar import local_date_start, zone
@@ -78,10 +78,22 @@ def _months_back(day: date, months: int) -> date:
 
 def meter_charts(*, meter: Meter, now: datetime) -> tuple[list[Bucket], list[Bucket]]:
     """The meter's DAY buckets of the last :data:`CHART_DAYS` local days and MONTH buckets of
-    the last :data:`CHART_MONTHS` local months (this one included), from the rollups."""
+    the last :data:`CHART_MONTHS` local months (this one included), from the rollups, net of
+    what it exported; for a billing-read meter no days, and its read periods for the months."""
     tz = zone(meter.timezone)
     today = now.astimezone(tz).date()
     end = local_date_start(tz, today + timedelta(days=1))
+    months_start = local_date_start(tz, _months_back(today, CHART_MONTHS - 1))
+    if meter.read_resolution == ReadResolution.BILLING:
+        periods = SeriesPage(
+            meter=meter,
+            granularity=Granularity.BILLING_PERIOD,
+            start=months_start,
+            end=end,
+            after=None,
+            limit=CHART_MONTHS * 2,
+        )
+        return [], usage_series(periods)
     daily = usage_series(
         SeriesPage(
             meter=meter,
@@ -96,7 +108,7 @@ def meter_charts(*, meter: Meter, now: datetime) -> tuple[list[Bucket], list[Buc
         SeriesPage(
             meter=meter,
             granularity=Granularity.MONTH,
-            start=local_date_start(tz, _months_back(today, CHART_MONTHS - 1)),
+            start=months_start,
             end=end,
             after=None,
             limit=CHART_MONTHS,

@@ -12,13 +12,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from budgets.services import budget_create
-from customers.models import Meter
+from customers.models import Meter, ReadResolution
 from customers.services import session_issue
 from tests.conftest import staff_client
 from tests.insights.test_api import add_insight
 from usage.calendar import local_date_start, zone
 from usage.imports import readings_upsert
-from usage.models import Quality
+from usage.models import Direction, Quality, Reading
+from usage.rollups import rollups_rebuild
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +117,54 @@ def test_the_customer_form_links_to_the_overview(acme, alice):
     html = staff_client(acme, codename="view_customer").get(change).content.decode()
 
     assert f'href="{overview(alice)}"' in html
+
+
+def test_a_solar_day_that_exported_more_than_it_used_is_a_bar_below_zero(acme, alice):
+    meter = Meter.objects.get(meter_number="E-ALICE-1")
+    Meter.objects.filter(pk=meter.pk).update(bidirectional=True)
+    tz = zone(meter.timezone)
+    day = timezone.now().astimezone(tz).date() - timedelta(days=2)
+    start = local_date_start(tz, day)
+    Reading.objects.bulk_create(
+        Reading(
+            meter=meter,
+            start=start + timedelta(hours=hour),
+            direction=direction,
+            quantity=Decimal(quantity),
+        )
+        for hour in range(24)
+        for direction, quantity in ((Direction.DELIVERED, "0.5"), (Direction.RECEIVED, "1.5"))
+    )
+    rollups_rebuild(meter=Meter.objects.get(pk=meter.pk))
+
+    html = staff_client(acme, codename="view_customer").get(overview(alice)).content.decode()
+
+    assert "15 min, delivered and received" in html
+    label = day.strftime("%a %d %b %Y")
+    assert f"<title>{label}: -24 kWh · -$3.60 (12 kWh delivered · 36 kWh received)" in html
+    assert 'text-anchor="end">-24 kWh</text>' in html  # the axis reaches below zero
+    assert 'y="8.0" width="5.6" height="132.0"><title>' + label in html  # down from zero
+
+
+def test_a_billing_read_meter_shows_its_read_periods_and_no_day_chart(acme, alice):
+    meter = Meter.objects.get(meter_number="E-ALICE-1")
+    Meter.objects.filter(pk=meter.pk).update(
+        read_resolution=ReadResolution.BILLING, interval_seconds=None, unit_of_measure="therm"
+    )
+    tz = zone(meter.timezone)
+    today = timezone.now().astimezone(tz).date()
+    read = (
+        local_date_start(tz, today - timedelta(days=60)),
+        local_date_start(tz, today - timedelta(days=30)),
+    )
+    Reading.objects.create(meter=meter, start=read[0], end=read[1], quantity=Decimal("42"))
+    rollups_rebuild(meter=Meter.objects.get(pk=meter.pk))
+
+    page = staff_client(acme, codename="view_customer").get(overview(alice))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "billing reads (one per read period)" in html
+    assert html.count('<svg class="usage-chart"') == 1
+    assert "usage by month, read periods, last 24 months" in html
+    assert f"<title>{read[0].astimezone(tz):%d %b %Y}: 42 therm · $6.30</title>" in html
