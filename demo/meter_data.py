@@ -108,9 +108,11 @@ def demo_usage_seed(
         .order_by("meter_number")
     )
     gas_accounts = {m.account_id for m in meters if m.service_type == ServiceType.GAS}
+    # By account number (the customer's position): the same home for a seed on any install.
+    numbers = {m.account_id: m.account.account_number for m in meters}
     account_index = {
         account_id: index
-        for index, account_id in enumerate(sorted({m.account_id for m in meters}, key=str))
+        for index, account_id in enumerate(sorted(numbers, key=numbers.__getitem__))
     }
     loaded = []
     for meter in meters:
