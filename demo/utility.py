@@ -5,6 +5,12 @@ exercises the same validation and upsert as a real utility's file and is idempot
 Subjects and numbers follow the customer's position, so another seed rewrites the same
 customers; like any import it never deletes, so a meter an earlier seed made stays. Display names
 are unique within a seed's document (a repeated first and last name gets middle initials).
+
+Meters as they are in the field (contract section 10): the first customer and a share of the
+others have rooftop solar (a bidirectional meter with a feed-in export tariff), a share of the gas
+meters are read once a month (billing reads), and a share of the electric meters changed tariff
+a few months ago (a tariff history). These are drawn from a random stream of their own, so the
+customers themselves are the same as without them.
 """
 
 from __future__ import annotations
@@ -13,14 +19,17 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from string import ascii_uppercase
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.utils import timezone
 
 from customers.cis import ImportResult, customers_import, save_changed
 from customers.keys import public_jwks, signing_key_generate
-from customers.models import AccountStatus, HomeType, ServiceType, Utility, Weekday
+from customers.models import AccountStatus, HomeType, ReadResolution, ServiceType, Utility, Weekday
 
 DEMO_SLUG = "demo"
 DEMO_ISSUER = "https://id.demo.energygrid.example"
@@ -54,7 +63,15 @@ _TARIFFS = [
         "currency": DEMO_CURRENCY,
         "rates": [{"price": "1.450", "days": _ALL_DAYS, "fromHour": 0, "toHour": 24}],
     },
+    {
+        "code": "EXPORT",
+        "name": "Solar feed-in (export credit)",
+        "currency": DEMO_CURRENCY,
+        "rates": [{"price": "0.062", "days": _ALL_DAYS, "fromHour": 0, "toHour": 24}],
+    },
 ]
+#: The electric plans a customer chooses between (and may have switched between).
+_PLANS = ["FLAT", "TOU"]
 
 
 @dataclass(frozen=True)
@@ -94,12 +111,20 @@ _GAS_SHARE = 0.4
 # the peer comparison's minimum cohort once the demo has a couple of dozen customers.
 _NEIGHBOURHOOD_SHARE = 0.75
 _NEIGHBOURHOOD_AREA = (155, 240)
+# Shares of the other homes with rooftop solar (the first customer always has it: the login hint
+# names that home), of gas meters read once a month, and of electric meters whose customer
+# switched plan 2-5 months ago.
+_SOLAR_SHARE = 0.2
+_BILLING_READ_GAS_SHARE = 0.35
+_PLAN_CHANGE_SHARE = 0.25
+_PLAN_CHANGE_MONTHS = (2, 5)
 
 
 @dataclass(frozen=True)
 class DemoResult:
     utility: Utility
     subjects: list[str]
+    solar_subjects: list[str]
     imported: ImportResult
 
 
@@ -136,7 +161,7 @@ def _customer(
             "unitOfMeasure": "kWh",
             "intervalSeconds": 900,
             "timezone": place.timezone,
-            "tariff": rng.choice(["FLAT", "TOU"]),
+            "tariff": rng.choice(_PLANS),
         }
     ]
     if rng.random() < _GAS_SHARE:
@@ -179,15 +204,54 @@ def _customer(
     }
 
 
-def demo_document(*, customers: int, seed: int) -> dict[str, Any]:
-    """The demo utility's CIS document; the same seed always gives the same document."""
+def _months_before(day: date, months: int) -> date:
+    """The first of the month ``months`` before ``day``'s month."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, 1)
+
+
+def _field_meters(rng: random.Random, index: int, customer: dict[str, Any], today: date) -> None:
+    """Gives ``customer``'s meters what field meters have (contract section 10): rooftop solar
+    (always for the first customer), a monthly-read gas meter, a plan changed a few months
+    before ``today`` (the old plan stays in the history, from before any recorded change)."""
+    electric, *gas = customer["accounts"][0]["meters"]
+    if index == 0 or rng.random() < _SOLAR_SHARE:
+        electric.update(bidirectional=True, exportTariff="EXPORT")
+    if rng.random() < _PLAN_CHANGE_SHARE:
+        changed = _months_before(today, rng.randint(*_PLAN_CHANGE_MONTHS))
+        before = next(plan for plan in _PLANS if plan != electric["tariff"])
+        electric["tariffHistory"] = [
+            {"tariff": before, "from": None},
+            {"tariff": electric["tariff"], "from": changed.isoformat()},
+        ]
+    for meter in gas:
+        if rng.random() < _BILLING_READ_GAS_SHARE:
+            meter.update(readResolution=ReadResolution.BILLING, intervalSeconds=None)
+
+
+def demo_document(*, customers: int, seed: int, today: date) -> dict[str, Any]:
+    """The demo utility's CIS document; the same seed (and month of ``today``, the local date
+    plan changes are counted back from) always gives the same document."""
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not a secret
+    field_rng = random.Random(f"field meters {seed}")  # noqa: S311 - the same
     names_seen: Counter[tuple[str, str]] = Counter()
-    return {
-        "utility": DEMO_SLUG,
-        "tariffs": _TARIFFS,
-        "customers": [_customer(rng, index, names_seen) for index in range(customers)],
-    }
+    document = [_customer(rng, index, names_seen) for index in range(customers)]
+    for index, customer in enumerate(document):
+        _field_meters(field_rng, index, customer, today)
+    return {"utility": DEMO_SLUG, "tariffs": _TARIFFS, "customers": document}
+
+
+def demo_solar_subjects(document: dict[str, Any]) -> list[str]:
+    """The subjects of ``document``'s customers with rooftop solar (a bidirectional meter)."""
+    return [
+        customer["subject"]
+        for customer in document["customers"]
+        if any(
+            meter.get("bidirectional")
+            for account in customer["accounts"]
+            for meter in account["meters"]
+        )
+    ]
 
 
 def _demo_utility() -> Utility:
@@ -218,7 +282,12 @@ def demo_seed(
 ) -> DemoResult:
     """Creates or updates the demo utility, its tariffs and ``customers`` customers."""
     utility = _demo_utility()
-    document = demo_document(customers=customers, seed=seed)
+    today = timezone.localdate(timezone=ZoneInfo(DEMO_TIMEZONE))
+    document = demo_document(customers=customers, seed=seed, today=today)
     imported = customers_import(document=document, progress=progress)
-    subjects = [customer["subject"] for customer in document["customers"]]
-    return DemoResult(utility=utility, subjects=subjects, imported=imported)
+    return DemoResult(
+        utility=utility,
+        subjects=[customer["subject"] for customer in document["customers"]],
+        solar_subjects=demo_solar_subjects(document),
+        imported=imported,
+    )

@@ -40,4 +40,9 @@ def test_scripts_demo_hint_prints_the_login_for_a_second_terminal_and_nothing_el
     assert "http://127.0.0.1:18642" in printed
     assert "PORT=18642\n" in printed and "PORT=18642 ./scripts/tour" in printed
     assert "issue_identity_token --utility demo --subject demo-0001" in printed
+    assert "demo-0001, a solar home" in printed
     assert "Starting development server" not in printed
+
+
+def test_the_customer_the_hint_logs_in_as_is_the_solar_home_seeding_names(embedded_demo):
+    assert "demo-0001 is a solar home" in embedded_demo.seed_stdout

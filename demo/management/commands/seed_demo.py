@@ -27,10 +27,11 @@ _MIN_DAYS, _MAX_DAYS = 7, 3660
 
 class Command(OpsCommand):
     help = (
-        "Creates or updates the demo utility (own signing key), flat and time-of-use tariffs "
-        "and N customers with accounts, premises, meters, D days of weather-driven 15-minute "
-        "(electric) and hourly (gas) readings up to now, and their insights. Deterministic for "
-        "a seed; re-running with the same seed changes nothing."
+        "Creates or updates the demo utility (own signing key), flat, time-of-use, gas and "
+        "solar export tariffs and N customers with accounts, premises, meters, D days of "
+        "weather-driven 15-minute (electric; both ways for solar homes) and hourly or monthly "
+        "(gas) readings up to now, and their insights. Deterministic for a seed; re-running "
+        "with the same seed changes nothing."
     )
 
     def add_arguments(self, parser) -> None:
@@ -61,6 +62,13 @@ class Command(OpsCommand):
         if days:
             self._seed_data(result.utility, days=days, seed=seed)
         self.stdout.write(f"Demo utility: {result.utility.slug}")
+        solar = result.solar_subjects[0]
+        self.stdout.write(
+            f"{solar} is a solar home (rooftop solar: its meter also records what it exports, "
+            "and its usage is net of it). Its ID token (POST it to Customer/login):\n"
+            f"python manage.py issue_identity_token --utility {result.utility.slug} "
+            f"--subject {solar}"
+        )
         self.stdout.write("Get an ID token for a demo customer (then POST it to Customer/login):")
         for subject in result.subjects:
             self.stdout.write(
