@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from customers.models import ReadResolution, Tariff, TariffPeriod, TariffRate
+import pytest
+
+from customers.models import Customer, ReadResolution, Tariff, TariffPeriod, TariffRate
+from tests.conftest import client_for
 from usage.models import Direction, Reading, Rollup
 from usage.pricing import priced_readings
 from usage.rollups import rollups_rebuild, rollups_refresh
@@ -234,3 +237,53 @@ def test_catch_up_of_one_received_hour_refreshes_the_coarser_buckets(new_meter, 
         row = rollup(meter, granularity, start)
         assert (row.received_quantity, row.received_cost) == (4, Decimal("1.2"))
     assert Rollup.objects.get(meter=meter, granularity="WEEK").received_quantity == 4
+
+
+@pytest.mark.parametrize("granularity", ["FIFTEEN_MINUTE", "HOUR", "DAY", "MONTH"])
+def test_through_the_api_credit_is_at_the_export_tariff_or_else_the_import_one(
+    new_meter, acme, granularity
+):
+    """Two solar meters exporting the same 4 kWh and drawing 1 kWh at 0.30: one credited at
+    a 0.05 feed-in tariff, the other (no export tariff) at its import rate (net metering)."""
+    importing = flat(acme, "IMP", "0.30")
+    meters = {
+        "feed-in": new_meter(
+            timezone="UTC",
+            tariff=importing,
+            export_tariff=flat(acme, "EXP", "0.05"),
+            bidirectional=True,
+        ),
+        "net metering": new_meter(timezone="UTC", tariff=importing, bidirectional=True),
+    }
+    client = client_for(Customer.objects.get(subject="alice"))
+    credits = {}
+    for name, meter in meters.items():
+        write(
+            meter,
+            [
+                (utc(2026, 6, 1, 12), "1.0", Direction.DELIVERED, ACTUAL),
+                (utc(2026, 6, 1, 12), "4.0", RECEIVED, ACTUAL),
+            ],
+        )
+        rollups_rebuild(meter=meter)
+        window = {"granularity": granularity, "start": "2026-06-01", "end": "2026-06-02"}
+        credits[name] = {
+            direction: [
+                (item["quantity"], item["cost"])
+                for item in client.get(
+                    f"/usage/v1/Usage/{meter.id}", {**window, "direction": direction}
+                ).json()["items"]
+            ]
+            for direction in ("DELIVERED", "RECEIVED", "NET")
+        }
+
+    assert credits["feed-in"] == {
+        "DELIVERED": [(1.0, "0.30")],
+        "RECEIVED": [(4.0, "0.20")],
+        "NET": [(-3.0, "0.10")],
+    }
+    assert credits["net metering"] == {
+        "DELIVERED": [(1.0, "0.30")],
+        "RECEIVED": [(4.0, "1.20")],
+        "NET": [(-3.0, "-0.90")],
+    }
