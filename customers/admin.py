@@ -32,7 +32,7 @@ from customers.models import (
     Utility,
     UtilityStaff,
 )
-from customers.signals import meters_basis_changed
+from customers.signals import METER_BASIS_FIELDS, meters_basis_changed
 
 
 def _staff_utility_id(request: HttpRequest) -> UUID | None:
@@ -134,8 +134,9 @@ class NoAddOrChangeMixin:
         return False
 
 
-#: Meter fields (and inlines of a meter) whose change alters what its rollups hold.
-_METER_BASIS_FORM_FIELDS = {"tariff", "export_tariff", "timezone", "interval_seconds"}
+#: Meter form fields whose change alters its rollups (tariffs: over the whole span too, the
+#: admin does not work out from which date).
+_METER_BASIS_FORM_FIELDS = {*METER_BASIS_FIELDS, "tariff", "export_tariff"}
 
 
 class MeterBasisMixin:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -288,6 +289,24 @@ class Meter(models.Model):
 
     def __str__(self) -> str:
         return self.meter_number
+
+    def clean(self) -> None:
+        """What the CIS import also refuses (contract section 10): an interval exactly for
+        INTERVAL meters, an export tariff only on a bidirectional meter, and no other read
+        resolution once the meter has readings."""
+        errors = {}
+        if self.read_resolution == ReadResolution.BILLING and self.interval_seconds is not None:
+            errors["interval_seconds"] = "Must be empty for a billing-read meter."
+        elif self.read_resolution == ReadResolution.INTERVAL and self.interval_seconds is None:
+            errors["interval_seconds"] = "Required for an interval meter."
+        if self.export_tariff_id is not None and not self.bidirectional:
+            errors["export_tariff"] = "Only a bidirectional meter exports."
+        if self.first_reading_at is not None:
+            stored = Meter.objects.filter(pk=self.pk).values_list("read_resolution", flat=True)
+            if stored and stored[0] != self.read_resolution:
+                errors["read_resolution"] = f"The meter has readings: it stays {stored[0]}."
+        if errors:
+            raise ValidationError(errors)
 
 
 class TariffPeriod(models.Model):

@@ -16,7 +16,7 @@ meter_basis_changed = Signal()
 
 #: Meter fields the rollups of a meter depend on over their whole span (its tariffs change
 #: them from a date: see :mod:`customers.history`).
-METER_BASIS_FIELDS = ("timezone", "interval_seconds")
+METER_BASIS_FIELDS = ("timezone", "interval_seconds", "read_resolution", "bidirectional")
 
 
 def meters_basis_changed(

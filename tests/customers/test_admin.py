@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from django.contrib import admin
@@ -233,3 +233,43 @@ def test_a_tariff_history_must_end_on_the_meter_s_tariff(superuser_client, alice
         (None, "FLAT"),
         (date(2026, 4, 1), "OTHER"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "readings", "error"),
+    [
+        ({"read_resolution": "BILLING"}, False, "Must be empty for a billing-read meter."),
+        ({"interval_seconds": ""}, False, "Required for an interval meter."),
+        ({"export_tariff": "FLAT"}, False, "Only a bidirectional meter exports."),
+        (
+            {"read_resolution": "BILLING", "interval_seconds": ""},
+            True,
+            "The meter has readings: it stays INTERVAL.",
+        ),
+    ],
+)
+def test_the_meter_form_refuses_what_the_cis_import_refuses(
+    superuser_client, alice, changes, readings, error
+):
+    meter = Meter.objects.get(account__customer=alice)
+    if readings:
+        Meter.objects.filter(pk=meter.pk).update(first_reading_at=datetime(2026, 3, 1, tzinfo=UTC))
+    data = admin_form_data(superuser_client, change(meter))
+    flat = str(meter.tariff_id)
+    data.update({key: flat if value == "FLAT" else value for key, value in changes.items()})
+
+    response = superuser_client.post(change(meter), data)
+
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert Meter.objects.get(pk=meter.pk).read_resolution == "INTERVAL"
+
+
+def test_a_billing_read_meter_without_readings_can_be_set_up_in_the_admin(superuser_client, alice):
+    meter = Meter.objects.get(account__customer=alice)
+    data = admin_form_data(superuser_client, change(meter))
+    data.update({"read_resolution": "BILLING", "interval_seconds": ""})
+
+    assert superuser_client.post(change(meter), data).status_code == 302
+    meter.refresh_from_db()
+    assert (meter.read_resolution, meter.interval_seconds) == ("BILLING", None)

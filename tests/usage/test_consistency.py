@@ -177,6 +177,16 @@ def test_a_new_billing_cycle_day_moves_the_billing_periods(
     ]
 
 
+def assert_whole_span_dirty(meter: Meter) -> None:
+    """Every reading and every rollup of the two days (the billing period from 5 May, the
+    month to 1 July) is marked for recompute."""
+    dirty = RollupDirtyRange.objects.get(meter=meter)
+    assert (dirty.start, dirty.end) == (
+        datetime(2026, 5, 5, 4, tzinfo=UTC),
+        datetime(2026, 7, 1, 4, tzinfo=UTC),
+    )
+
+
 def assert_days_in_los_angeles(meter: Meter) -> None:
     """The two days' readings, now from 21:00 on 31 May to 21:00 on 2 June Los Angeles time."""
     days = {"granularity": "DAY", "start": "2026-05-31", "end": "2026-06-03"}
@@ -289,12 +299,7 @@ def test_a_time_zone_changed_by_the_cis_import_marks_the_whole_span_then_moves_t
 
     queued = import_customers(tmp_path, doc, django_capture_on_commit_callbacks, execute=False)
 
-    # The whole span: every reading and every rollup (the billing period from 5 May).
-    dirty = RollupDirtyRange.objects.get(meter=two_days)
-    assert (dirty.start, dirty.end) == (
-        datetime(2026, 5, 5, 4, tzinfo=UTC),
-        datetime(2026, 7, 1, 4, tzinfo=UTC),
-    )
+    assert_whole_span_dirty(two_days)
 
     for callback in queued:  # what the embedded default runs right after the commit
         callback()
@@ -328,3 +333,15 @@ def test_a_tariff_history_recorded_in_the_admin_reprices_from_its_date(
         "2026-06-01": Decimal("9.60"),
         "2026-06-02": Decimal("17.28"),
     }
+
+
+def test_a_meter_turned_bidirectional_has_its_whole_span_recomputed(
+    two_days, tmp_path, django_capture_on_commit_callbacks
+):
+    """The rollups of a bidirectional meter total each direction apart."""
+    doc = document()
+    e1(doc)["bidirectional"] = True
+
+    import_customers(tmp_path, doc, django_capture_on_commit_callbacks, execute=False)
+
+    assert_whole_span_dirty(two_days)
