@@ -92,6 +92,7 @@ def test_the_readme_walk_through_passes_against_a_live_demo(demo_server):
         "Log in",
         "Accounts and meters",
         "Usage at three granularities",
+        "A solar home's roof",
         "Insights",
         "A budget",
         "If-Match",
@@ -100,6 +101,7 @@ def test_the_readme_walk_through_passes_against_a_live_demo(demo_server):
     ]:
         assert step in out, step
     assert '"granularity":"FIFTEEN_MINUTE"' in out and '"granularity":"MONTH"' in out
+    assert '"direction":"RECEIVED"' in out and '"direction":"NET"' in out
     assert "start,end,quantity,unitOfMeasure,cost,currency,quality" in out
     assert '"status":"READ","feedback":"HELPFUL"' in out
     assert "stale If-Match: 412" in out and "deleted: 204" in out and "logged out: 204" in out
