@@ -241,3 +241,30 @@ def night_interval_demand(*, meter: Meter, nights: Iterable[pd.Timestamp]) -> pd
     frame = pd.DataFrame(records, columns=["date", "watts"])
     frame["date"] = pd.to_datetime(frame["date"])
     return frame
+
+
+def read_periods(*, meter: Meter) -> pd.DataFrame:
+    """A billing-read meter's read periods (its BILLING_PERIOD rollups, one per reading), in
+    order: ``start`` and ``end`` (UTC instants), ``quantity`` and ``cost`` (net; NaN where
+    unpriced)."""
+    rows = (
+        net_rollups(meter, Granularity.BILLING_PERIOD)
+        .order_by("start")
+        .values_list("start", "end", "net_quantity", "net_cost")
+    )
+    return pd.DataFrame(
+        [
+            (start, end, float(quantity), np.nan if cost is None else float(cost))
+            for start, end, quantity, cost in rows
+        ],
+        columns=["start", "end", "quantity", "cost"],
+    )
+
+
+def billing_period_rollups(*, meter: Meter, starts: Iterable[datetime]) -> dict[datetime, Rollup]:
+    """The meter's BILLING_PERIOD rollups (billing periods, or read periods of a billing-read
+    meter) starting at ``starts``, by start; a period without readings is missing."""
+    rollups = Rollup.objects.filter(
+        meter=meter, granularity=Granularity.BILLING_PERIOD.name, start__in=list(starts)
+    )
+    return {rollup.start: rollup for rollup in rollups}

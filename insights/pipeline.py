@@ -2,10 +2,13 @@
 
 An insight type is one module of that package declaring ``TYPE`` (an
 :class:`~metadata.catalog.InsightType` name), ``VERSION`` (bumped when its method changes, so
-stored insights say what made them) and either ``drafts(ctx)`` (per meter, from a
+stored insights say what made them) and either ``drafts(ctx)`` (per interval meter, from a
 :class:`~insights.analytics.context.MeterContext`) or ``home_drafts(customer=, meter=,
-last_day=)`` (per home and service). Adding a type is adding its module: nothing here lists
-them. BUDGET_ALERT comes from the budgets app.
+last_day=)`` (per home and service). A type that also speaks of billing-read meters' read
+periods declares ``read_period_drafts(ctx)`` (from a
+:class:`~insights.analytics.context.ReadPeriodContext`); the others are not drafted for them.
+Adding a type is adding its module: nothing here lists them. BUDGET_ALERT comes from the
+budgets app.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from types import ModuleType
 from django.utils import translation
 
 from insights import analytics
-from insights.analytics.context import MeterContext
+from insights.analytics.context import MeterContext, ReadPeriodContext
 from insights.drafts import InsightDraft
 from insights.text import language_of
 from metadata.catalog import INSIGHT_TYPE_IDS
@@ -31,6 +34,7 @@ class Generator:
     version: str
     drafts: Callable[..., list[InsightDraft]]
     per_home: bool
+    read_period_drafts: Callable[[ReadPeriodContext], list[InsightDraft]] | None
 
 
 def _generator(module: ModuleType) -> Generator | None:
@@ -45,6 +49,7 @@ def _generator(module: ModuleType) -> Generator | None:
         version=module.VERSION,
         drafts=module.home_drafts if per_home else module.drafts,
         per_home=per_home,
+        read_period_drafts=getattr(module, "read_period_drafts", None),
     )
 
 
@@ -64,12 +69,18 @@ GENERATED_TYPES: tuple[str, ...] = tuple(GENERATORS)
 MODEL_VERSIONS: dict[str, str] = {name: g.version for name, g in GENERATORS.items()}
 
 
-def meter_drafts(ctx: MeterContext, wanted: set[str]) -> list[InsightDraft]:
-    """Every wanted per-meter insight of one meter, worded in its customer's language."""
+def meter_drafts(ctx: MeterContext | ReadPeriodContext, wanted: set[str]) -> list[InsightDraft]:
+    """Every wanted per-meter insight of one meter, worded in its customer's language: of its
+    days (interval meter) or of its read periods (billing-read meter)."""
     drafts: list[InsightDraft] = []
     with ctx.wording.active():
         for name, generator in GENERATORS.items():
-            if name in wanted and not generator.per_home:
+            if name not in wanted or generator.per_home:
+                continue
+            if isinstance(ctx, ReadPeriodContext):
+                if generator.read_period_drafts is not None:
+                    drafts.extend(generator.read_period_drafts(ctx))
+            else:
                 drafts.extend(generator.drafts(ctx))
     return drafts
 

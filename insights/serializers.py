@@ -110,6 +110,17 @@ class PeakTimeData(serializers.Serializer):
     timeOfUse = serializers.BooleanField()
 
 
+class SolarExportData(serializers.Serializer):
+    received = _energy("Energy sent to the grid in the period.")
+    credit = _money("What it earned (null: unpriced).", allow_null=True)
+    delivered = _energy("Energy drawn from the grid in the period.")
+    net = _energy("delivered - received (below zero: a net exporter).")
+    previousReceived = _energy(
+        "Energy sent to the grid in the period a year earlier (null: no data).", allow_null=True
+    )
+    unitOfMeasure = serializers.CharField()
+
+
 class BudgetAlertData(serializers.Serializer):
     budgetId = serializers.UUIDField()
     threshold = serializers.IntegerField(help_text="Percent of the limit that was crossed.")
@@ -126,6 +137,7 @@ DATA_SERIALIZERS: dict[str, type[serializers.Serializer]] = {
     InsightType.ALWAYS_ON.name: AlwaysOnData,
     InsightType.PEAK_TIME.name: PeakTimeData,
     InsightType.BUDGET_ALERT.name: BudgetAlertData,
+    InsightType.SOLAR_EXPORT.name: SolarExportData,
 }
 
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 from customers.models import Customer, Meter
 from energygrid.hooks import hooks_run
 from insights import pipeline
-from insights.analytics.context import meter_context
+from insights.analytics.context import insight_context
 from insights.drafts import InsightDraft
 from insights.models import Insight, MeterGroundTruth, WeatherDay
 from insights.selectors import insight_get
@@ -132,13 +132,12 @@ def insights_generate(*, customer: Customer, types: Collection[str] | None = Non
     # The current billing period's start of each meter the high-bill model looked at.
     current_periods: dict[str, datetime] = {}
     for meter in meters:
-        context = meter_context(customer=customer, meter=meter)
+        context = insight_context(customer=customer, meter=meter)
         if context is None:
             continue
         drafts.extend(pipeline.meter_drafts(context, wanted))
         if InsightType.HIGH_BILL_ALERT.name in wanted:
-            first, _ = context.current_billing_period()
-            current_periods[context.subject_key] = context.instant(first)
+            current_periods[context.subject_key] = context.current_period_start()
         home = (meter.account_id, meter.service_type, meter.unit_of_measure)
         first_meter, last_day = homes.get(home, (meter, context.last_day))
         homes[home] = (first_meter, max(last_day, context.last_day))

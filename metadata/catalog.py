@@ -126,6 +126,12 @@ class InsightType(enum.Enum):
         gettext_noop("Budget alert"),
         gettext_noop("Your usage crossed one of your budget's alert thresholds."),
     )
+    SOLAR_EXPORT = InsightTypeInfo(
+        gettext_noop("Solar export"),
+        gettext_noop(
+            "Energy your home sent back to the grid last billing period and the credit it earned."
+        ),
+    )
 
 
 class BudgetPeriod(enum.Enum):

@@ -199,7 +199,7 @@ def forecast_period(
         model=model,
         used_to_date=used,
         quantity=base + total.point,
-        low=base + max(0.0, total.point - calibration * (total.point - total.low)),
+        low=base + float(model.floor(total.point - calibration * (total.point - total.low))),
         high=base + total.point + calibration * (total.high - total.point),
         elapsed_days=len(known),
         remaining=pd.Series(expected[len(known) :], index=remaining),

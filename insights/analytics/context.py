@@ -1,24 +1,28 @@
-"""What the generators of one meter share: its history, the daily model fitted once, prices,
+"""What the generators of one meter share: its history, the model fitted once, prices,
 billing periods and wording, and the billing-period forecast both bill insights word.
 
-Each insight type is one module beside its model in this package (``bill_forecast``,
-``usage_anomaly``, ...): it declares ``TYPE``, ``VERSION`` and ``drafts(ctx)`` (or, for a
-home-level type, ``home_drafts``), and :mod:`insights.pipeline` finds it. Nothing here
-writes: :func:`insights.services.insights_generate` upserts the drafts. Energy goes into
-``data`` as numbers (3 decimals), money as decimal strings in the customer's currency.
+An interval meter's context is a :class:`MeterContext` (its DAY rollups and the daily model);
+a billing-read meter's a :class:`ReadPeriodContext` (its read periods and the read-period
+model, contract 10.2). Each insight type is one module beside its model in this package
+(``bill_forecast``, ``usage_anomaly``, ...): it declares ``TYPE``, ``VERSION`` and
+``drafts(ctx)`` for interval meters, ``read_period_drafts(ctx)`` if it also speaks of read
+periods (or, for a home-level type, ``home_drafts``), and :mod:`insights.pipeline` finds it.
+Nothing here writes: :func:`insights.services.insights_generate` upserts the drafts. Energy
+goes into ``data`` as numbers (3 decimals), money as decimal strings in the customer's currency.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
+from django.utils import timezone
 
-from customers.models import Customer, Meter
+from customers.models import Customer, Meter, ReadResolution
 from energygrid.money import format_money
 from insights.analytics.bill import (
     PeriodForecast,
@@ -26,9 +30,18 @@ from insights.analytics.bill import (
     expected_daily,
     fit_as_of,
     forecast_period,
+    temperatures_for,
 )
 from insights.analytics.daily_model import DailyModel
-from insights.datasets import MeterHistory, meter_history
+from insights.analytics.forecast import Total
+from insights.analytics.read_period_model import ReadPeriodModel, fit_read_period_model
+from insights.datasets import (
+    MeterHistory,
+    meter_history,
+    meter_weather_region,
+    read_periods,
+    region_weather,
+)
 from insights.drafts import InsightDraft
 from insights.text import Wording
 from metadata.catalog import Granularity
@@ -37,6 +50,13 @@ from usage.pricing import price_grid
 
 #: Days ALWAYS_ON and PEAK_TIME are about, and the fallback window for a realised price.
 RECENT_DAYS = 30
+#: Read periods a read-period model is trained on: those starting this close to the last read.
+READ_PERIOD_TRAINING = timedelta(days=365)
+#: The read period "a year earlier" starts at most this far from exactly a year before.
+YEAR_EARLIER_TOLERANCE = timedelta(days=15)
+#: The length of a read period not read yet: the median of this many last ones.
+READ_LENGTH_PERIODS = 6
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def quantity(value: float) -> float:
@@ -74,17 +94,23 @@ class Costing:
         return self.to_date + (quantity - self.used_to_date) * self.price
 
 
+@dataclass(frozen=True)
+class Span:
+    """A period an insight is about: UTC instants ``[start, end)`` and, for its words, the
+    first and last local dates it spans."""
+
+    start: datetime
+    end: datetime
+    first: date
+    last: date
+
+
 @dataclass
-class MeterContext:
-    """Everything the generators of one meter share, computed once."""
+class BaseContext:
+    """What the contexts of interval and billing-read meters have in common."""
 
     customer: Customer
     meter: Meter
-    history: MeterHistory
-
-    @cached_property
-    def model(self) -> DailyModel | None:
-        return fit_as_of(self.history.daily, self.history.last_day)
 
     @cached_property
     def wording(self) -> Wording:
@@ -98,6 +124,60 @@ class MeterContext:
     def currency(self) -> str:
         return self.customer.billing_currency
 
+    @cached_property
+    def grid(self) -> dict[tuple[int, int], Decimal]:
+        return price_grid(self.meter.tariff)
+
+    def tariff_price(self) -> float | None:
+        """The tariff's price averaged over the 168 hours of a week (for round-the-clock use)."""
+        return float(np.mean([float(p) for p in self.grid.values()])) if self.grid else None
+
+    def instant(self, day: date) -> datetime:
+        """The UTC instant the meter's local ``day`` starts."""
+        return local_date_start(zone(self.meter.timezone), day)
+
+    def local_date(self, instant: datetime) -> date:
+        return instant.astimezone(zone(self.meter.timezone)).date()
+
+    def span(self, start: datetime, end: datetime) -> Span:
+        """The span of instants ``[start, end)``."""
+        return Span(start, end, self.local_date(start), self.local_date(end - _MICROSECOND))
+
+    def money(self, amount: float | None) -> str | None:
+        return None if amount is None else format_money(decimal(amount), self.currency)
+
+    @property
+    def subject_key(self) -> str:
+        """What this meter's insights are about, for their uniqueness."""
+        return f"meter:{self.meter.pk}"
+
+    def draft_span(self, insight_type: str, version: str, span: Span, **fields) -> InsightDraft:
+        """A draft of this meter's insight over ``span``."""
+        return InsightDraft(
+            customer=self.customer,
+            type=insight_type,
+            subject_key=self.subject_key,
+            account=self.meter.account,
+            meter=self.meter,
+            period_start=span.start,
+            period_end=span.end,
+            model_version=version,
+            **fields,
+        )
+
+
+@dataclass
+class MeterContext(BaseContext):
+    """Everything the generators of one interval meter share, computed once."""
+
+    history: MeterHistory
+
+    @cached_property
+    def model(self) -> DailyModel | None:
+        model = fit_as_of(self.history.daily, self.history.last_day)
+        # A bidirectional meter's net usage is below zero on days it exports more.
+        return model.of_net_usage() if model is not None and self.meter.bidirectional else model
+
     @property
     def daily(self) -> pd.DataFrame:
         return self.history.daily
@@ -105,17 +185,6 @@ class MeterContext:
     @property
     def last_day(self) -> date:
         return self.history.last_day
-
-    @cached_property
-    def grid(self) -> dict[tuple[int, int], Decimal]:
-        return price_grid(self.meter.tariff)
-
-    def instant(self, day: date) -> datetime:
-        """The UTC instant the meter's local ``day`` starts."""
-        return local_date_start(zone(self.meter.timezone), day)
-
-    def money(self, amount: float | None) -> str | None:
-        return None if amount is None else format_money(decimal(amount), self.currency)
 
     def billing_period(self, day: date) -> tuple[date, date]:
         """Local dates ``[first, end)`` of the billing period holding ``day``."""
@@ -130,6 +199,23 @@ class MeterContext:
         """The billing period the meter's data is in: the one holding ``last_day + 1``."""
         return self.billing_period(self.last_day + timedelta(days=1))
 
+    def current_period_start(self) -> datetime:
+        """When the current billing period starts (what HIGH_BILL_ALERT is about)."""
+        return self.instant(self.current_billing_period()[0])
+
+    def dates_span(self, first: date, end: date) -> Span:
+        """The span of local dates ``[first, end)``."""
+        return Span(self.instant(first), self.instant(end), first, end - timedelta(days=1))
+
+    def last_complete_period(self) -> Span:
+        """The billing period before the current one."""
+        first = self.current_billing_period()[0]
+        return self.dates_span(*self.billing_period(first - timedelta(days=1)))
+
+    def year_before(self, span: Span) -> Span:
+        """The billing period holding the same local date a year before ``span`` starts."""
+        return self.dates_span(*self.billing_period(year_earlier(span.first)))
+
     def rows(self, first: date, end: date) -> pd.DataFrame:
         return self.daily.reindex(day_range(first, end))
 
@@ -138,10 +224,6 @@ class MeterContext:
         rows = self.rows(first, end).dropna(subset=["cost", "quantity"])
         used = float(rows["quantity"].sum())
         return float(rows["cost"].sum()) / used if used > 0 else None
-
-    def tariff_price(self) -> float | None:
-        """The tariff's price averaged over the 168 hours of a week (for round-the-clock use)."""
-        return float(np.mean([float(p) for p in self.grid.values()])) if self.grid else None
 
     def price(self, first: date, end: date) -> float | None:
         """The price to cost usage in ``[first, end)`` with: realised there, else over the
@@ -156,26 +238,11 @@ class MeterContext:
                 return candidate
         return None
 
-    @property
-    def subject_key(self) -> str:
-        """What this meter's insights are about, for their uniqueness."""
-        return f"meter:{self.meter.pk}"
-
     def draft(
         self, insight_type: str, version: str, first: date, end: date, **fields
     ) -> InsightDraft:
         """A draft of this meter's insight over its local dates ``[first, end)``."""
-        return InsightDraft(
-            customer=self.customer,
-            type=insight_type,
-            subject_key=self.subject_key,
-            account=self.meter.account,
-            meter=self.meter,
-            period_start=self.instant(first),
-            period_end=self.instant(end),
-            model_version=version,
-            **fields,
-        )
+        return self.draft_span(insight_type, version, self.dates_span(first, end), **fields)
 
     def filled_total(self, first: date, end: date) -> tuple[float, float]:
         """Usage over ``[first, end)`` with unread intervals completed by the model's
@@ -222,5 +289,167 @@ class MeterContext:
 
 
 def meter_context(*, customer: Customer, meter: Meter) -> MeterContext | None:
+    """An interval meter's context; None for a meter without a complete day of data, or a
+    billing-read one."""
+    if meter.read_resolution == ReadResolution.BILLING:
+        return None
     history = meter_history(meter=meter)
     return None if history is None else MeterContext(customer, meter, history)
+
+
+@dataclass(frozen=True)
+class ReadPeriodForecast:
+    """The forecast of the read period in progress (not read yet) of a billing-read meter;
+    the figures :mod:`insights.analytics.bill_forecast` words, as a ``PeriodForecast``'s."""
+
+    span: Span
+    model: ReadPeriodModel
+    total: Total
+    elapsed_days: int
+    days: int
+    expected_daily_mean: float
+    used_to_date: float = 0.0
+    """Nothing of a read period is known before it is read."""
+
+    @property
+    def quantity(self) -> float:
+        return self.total.point
+
+    @property
+    def low(self) -> float:
+        return self.total.low
+
+    @property
+    def high(self) -> float:
+        return self.total.high
+
+
+@dataclass
+class ReadPeriodContext(BaseContext):
+    """Everything the generators of one billing-read meter share: its read periods (net
+    ``quantity`` and ``cost``, by ``start`` and ``end``) and the read-period model."""
+
+    periods: pd.DataFrame
+    weather: pd.Series
+    today: date
+
+    @cached_property
+    def spans(self) -> list[Span]:
+        return [
+            self.span(row.start.to_pydatetime(), row.end.to_pydatetime())
+            for row in self.periods.itertuples()
+        ]
+
+    @property
+    def last_day(self) -> date:
+        return self.spans[-1].last
+
+    def dates(self, span: Span) -> pd.DatetimeIndex:
+        return pd.date_range(span.first, span.last, freq="D")
+
+    def temperatures(self, span: Span) -> np.ndarray:
+        """The span's daily temperatures: observed where known, else the normals."""
+        return temperatures_for(self.weather, self.dates(span))[0]
+
+    @cached_property
+    def model(self) -> ReadPeriodModel | None:
+        """Fitted on the read periods of the year up to the last read."""
+        training = self.periods[self.periods["start"] >= self.spans[-1].end - READ_PERIOD_TRAINING]
+        observed = [
+            self.weather.reindex(self.dates(self.spans[index])).to_numpy(dtype=float)
+            for index in training.index
+        ]
+        days = (training["end"] - training["start"]).dt.total_seconds() / 86400
+        model = fit_read_period_model(training["quantity"].to_numpy(), days.to_numpy(), observed)
+        if model is not None and self.meter.bidirectional:
+            model = replace(model, net=True)
+        return model
+
+    def expected_per_day(self, span: Span) -> float:
+        assert self.model is not None
+        return self.model.per_day(self.temperatures(span) if self.model.uses_weather else None)
+
+    def current_span(self) -> Span:
+        """The read period in progress: from the last read for the median length of the last
+        :data:`READ_LENGTH_PERIODS` read periods, in whole local days (rounded down)."""
+        lengths = [len(self.dates(span)) for span in self.spans[-READ_LENGTH_PERIODS:]]
+        start = self.spans[-1].end
+        first = self.local_date(start)
+        return self.span(start, self.instant(first + timedelta(days=int(np.median(lengths)))))
+
+    def current_period_start(self) -> datetime:
+        return self.current_span().start
+
+    def last_complete_period(self) -> Span:
+        """The last read period."""
+        return self.spans[-1]
+
+    def year_before(self, span: Span) -> Span | None:
+        """The read period starting closest to a year before ``span``, within
+        :data:`YEAR_EARLIER_TOLERANCE`."""
+        target = self.instant(year_earlier(span.first))
+        nearest = min(self.spans, key=lambda other: abs(other.start - target))
+        return nearest if abs(nearest.start - target) <= YEAR_EARLIER_TOLERANCE else None
+
+    def price(self) -> float | None:
+        """What a unit cost over the last year's priced read periods, else the tariff's
+        average; None when nothing prices this meter."""
+        recent = self.periods[self.periods["start"] >= self.spans[-1].end - READ_PERIOD_TRAINING]
+        priced = recent.dropna(subset=["cost"])
+        used = float(priced["quantity"].sum())
+        return float(priced["cost"].sum()) / used if used > 0 else self.tariff_price()
+
+    def read_quantity(self, span: Span) -> float:
+        """What the read period ``span`` (one of :attr:`spans`) measured, net."""
+        return float(self.periods["quantity"].iloc[self.spans.index(span)])
+
+    def read_cost(self, span: Span) -> float | None:
+        """What the read period ``span`` cost: its own net cost, else its quantity at the
+        price; None when nothing prices it."""
+        cost = float(self.periods["cost"].iloc[self.spans.index(span)])
+        if not np.isnan(cost):
+            return cost
+        price = self.price()
+        return None if price is None else self.read_quantity(span) * price
+
+    @cached_property
+    def period_forecast(self) -> ReadPeriodForecast | None:
+        """The forecast of the read period in progress (BILL_FORECAST, HIGH_BILL_ALERT)."""
+        if self.model is None:
+            return None
+        span = self.current_span()
+        temperature = self.temperatures(span) if self.model.uses_weather else None
+        days = len(self.dates(span))
+        return ReadPeriodForecast(
+            span=span,
+            model=self.model,
+            total=self.model.total(temperature, days),
+            elapsed_days=min(days, max(0, (self.today - span.first).days)),
+            days=days,
+            expected_daily_mean=self.model.per_day(temperature),
+        )
+
+    @cached_property
+    def costing(self) -> Costing | None:
+        """The money of :attr:`period_forecast`: nothing read yet, all of it at the price."""
+        price = self.price()
+        if self.period_forecast is None or price is None:
+            return None
+        return Costing(to_date=0.0, used_to_date=0.0, price=price)
+
+
+def read_period_context(*, customer: Customer, meter: Meter) -> ReadPeriodContext | None:
+    """A billing-read meter's context; None when it has no read period yet."""
+    periods = read_periods(meter=meter)
+    if periods.empty:
+        return None
+    today = timezone.now().astimezone(zone(meter.timezone)).date()
+    weather = region_weather(meter_weather_region(meter))
+    return ReadPeriodContext(customer, meter, periods, weather, today)
+
+
+def insight_context(*, customer: Customer, meter: Meter) -> MeterContext | ReadPeriodContext | None:
+    """The context the meter's insights are drafted from: by its read resolution."""
+    if meter.read_resolution == ReadResolution.BILLING:
+        return read_period_context(customer=customer, meter=meter)
+    return meter_context(customer=customer, meter=meter)

@@ -61,10 +61,22 @@ class DailyModel:
     level: float = 0.0
     """Added to every day's expectation: the home's current level against the fit (see
     :func:`insights.analytics.bill.recent_level`); 0 for the fit itself."""
+    net: bool = False
+    """Models a bidirectional meter's net usage, which goes below zero on days it exports
+    more than it draws; otherwise expectations are never below zero."""
 
     def at_level(self, level: float) -> DailyModel:
         """This model following the home's current ``level``."""
         return replace(self, level=float(level))
+
+    def of_net_usage(self) -> DailyModel:
+        """This model for net usage (no floor at zero)."""
+        return replace(self, net=True)
+
+    def floor(self, usage: np.ndarray | float) -> np.ndarray | float:
+        """``usage`` (expected usage or a bound of it) where a meter can take it: at least
+        zero, unless net."""
+        return usage if self.net else np.maximum(0.0, usage)
 
     @property
     def uses_weather(self) -> bool:
@@ -88,8 +100,9 @@ class DailyModel:
         return np.concatenate(columns, axis=-1)
 
     def predict(self, dates: pd.DatetimeIndex, temperature: np.ndarray | None = None) -> np.ndarray:
-        """Expected usage per day (never below zero: a meter does not run backwards)."""
-        return np.maximum(0.0, self.results.predict(self.design(dates, temperature)) + self.level)
+        """Expected usage per day (never below zero, but for net usage: a meter does not run
+        backwards)."""
+        return self.floor(self.results.predict(self.design(dates, temperature)) + self.level)
 
     def weather_degree_days(self, temperature: np.ndarray) -> np.ndarray:
         """HDD + CDD at the model's own balance points: how much heating or cooling a day needs."""

@@ -65,8 +65,8 @@ class Total:
 
 
 def _usage(model: DailyModel, design: np.ndarray) -> np.ndarray:
-    """Expected usage of each row of ``design`` (never below zero)."""
-    return np.maximum(0.0, design @ np.asarray(model.results.params, dtype=float) + model.level)
+    """Expected usage of each row of ``design`` (never below zero, but for net usage)."""
+    return model.floor(design @ np.asarray(model.results.params, dtype=float) + model.level)
 
 
 def _mixture_quantile(centres: np.ndarray, scale: float, t: Any, share: float) -> float:
@@ -115,7 +115,7 @@ def forecast_total(
     tail = (1 - coverage) / 2
     if scenarios is None:
         half = float(t.ppf(1 - tail)) * np.sqrt(variance)
-        return Total(point, max(0.0, point - half), point + half)
+        return Total(point, float(model.floor(point - half)), point + half)
 
     def sums(temperatures: np.ndarray) -> np.ndarray:
         return _usage(model, model.design(dates, temperatures)).sum(axis=-1)
@@ -127,7 +127,7 @@ def forecast_total(
     scale = max(float(np.sqrt(variance)), 1e-9 * max(1.0, point))
     low = _mixture_quantile(centres, scale, t, tail)
     high = _mixture_quantile(centres, scale, t, 1 - tail)
-    return Total(point, max(0.0, min(low, point)), max(high, point))
+    return Total(point, float(model.floor(min(low, point))), max(high, point))
 
 
 #: The drivers a bill change is put down to (contract section 7, HIGH_BILL_ALERT).

@@ -15,7 +15,7 @@ from insights.drafts import InsightDraft
 from metadata.catalog import InsightType
 
 TYPE = InsightType.PEAK_TIME.name
-VERSION = "peak-time/1.0"
+VERSION = "peak-time/1.1"
 
 
 def drafts(ctx: MeterContext) -> list[InsightDraft]:

@@ -17,7 +17,7 @@ from metadata.catalog import InsightType
 from usage.calendar import local_date_start, zone
 
 TYPE = InsightType.PEER_COMPARISON.name
-VERSION = "peer-comparison/1.0"
+VERSION = "peer-comparison/1.1"
 
 
 def home_drafts(*, customer: Customer, meter: Meter, last_day: date) -> list[InsightDraft]:

@@ -1,6 +1,7 @@
 """PERIOD_COMPARISON: the last billing period against the previous one and the same period a
 year before, raw and weather-adjusted through the daily model (:mod:`insights.analytics.
-daily_model`)."""
+daily_model`). For a billing-read meter: the last read period against the one before and the
+one a year earlier, weather-adjusted through the read-period model."""
 
 from __future__ import annotations
 
@@ -9,12 +10,20 @@ from datetime import timedelta
 from django.utils.translation import gettext as _
 
 from insights.analytics.bill import COMPLETE_COVERAGE, day_range, expected_daily
-from insights.analytics.context import MeterContext, percent, quantity, year_earlier
+from insights.analytics.context import (
+    BaseContext,
+    MeterContext,
+    ReadPeriodContext,
+    Span,
+    percent,
+    quantity,
+    year_earlier,
+)
 from insights.drafts import InsightDraft
 from metadata.catalog import InsightType
 
 TYPE = InsightType.PERIOD_COMPARISON.name
-VERSION = "period-comparison/1.1"
+VERSION = "period-comparison/1.2"
 
 
 def drafts(ctx: MeterContext) -> list[InsightDraft]:
@@ -49,10 +58,53 @@ def drafts(ctx: MeterContext) -> list[InsightDraft]:
         # Weather-normalised: the actual ratio over the ratio the model expects from each
         # period's weather, length and weekdays alone.
         adjusted[name] = (current / other) / (expected_current / expected_other) - 1
+    return [_draft(ctx, ctx.dates_span(first, end), current, quantities, changes, adjusted)]
+
+
+def read_period_drafts(ctx: ReadPeriodContext) -> list[InsightDraft]:
+    if ctx.model is None:
+        return []
+    span = ctx.last_complete_period()
+    current = ctx.read_quantity(span)
+    comparisons = {
+        "previous": ctx.spans[-2] if len(ctx.spans) > 1 else None,
+        "yearAgo": ctx.year_before(span),
+    }
+    quantities: dict[str, float | None] = {}
+    changes: dict[str, float | None] = {}
+    adjusted: dict[str, float | None] = {}
+    expected_current = ctx.expected_per_day(span) * len(ctx.dates(span))
+    for name, other_span in comparisons.items():
+        other = None if other_span is None else ctx.read_quantity(other_span)
+        if other is None or other <= 0:
+            quantities[name] = changes[name] = adjusted[name] = None
+            continue
+        expected_other = ctx.expected_per_day(other_span) * len(ctx.dates(other_span))
+        quantities[name] = other
+        changes[name] = current / other - 1
+        adjusted[name] = (
+            (current / other) / (expected_current / expected_other) - 1
+            if expected_current > 0 and expected_other > 0
+            else None
+        )
+    return [_draft(ctx, span, current, quantities, changes, adjusted)]
+
+
+def _draft(
+    ctx: BaseContext,
+    span: Span,
+    current: float,
+    quantities: dict[str, float | None],
+    changes: dict[str, float | None],
+    adjusted: dict[str, float | None],
+) -> InsightDraft:
+    """The comparison of ``current`` usage over ``span`` with the ``previous`` and ``yearAgo``
+    periods' (each ``quantities``, ``changes`` and weather-``adjusted`` changes: None when
+    unknown)."""
     words = ctx.wording
     values = {
-        "first": words.day(first),
-        "last": words.day(end - timedelta(days=1)),
+        "first": words.day(span.first),
+        "last": words.day(span.last),
         "quantity": words.energy(current),
     }
     change = changes["previous"]
@@ -80,40 +132,37 @@ def drafts(ctx: MeterContext) -> list[InsightDraft]:
                 % values
             )
         weather_adjusted = adjusted["previous"]
-        adjusted_values = {"change": words.percent(weather_adjusted)}
-        if weather_adjusted > 0:
+        adjusted_values = {"change": words.percent(weather_adjusted or 0.0)}
+        if weather_adjusted is not None and weather_adjusted > 0:
             summary += (
                 " "
                 + _("Allowing for the weather and the number of days, %(change)s more.")
                 % adjusted_values
             )
-        else:
+        elif weather_adjusted is not None:
             summary += (
                 " "
                 + _("Allowing for the weather and the number of days, %(change)s less.")
                 % adjusted_values
             )
-    return [
-        ctx.draft(
-            TYPE,
-            VERSION,
-            first,
-            end,
-            title=title,
-            summary=summary,
-            data={
-                "currentQuantity": quantity(current),
-                "previousQuantity": None
-                if quantities["previous"] is None
-                else quantity(quantities["previous"]),
-                "yearAgoQuantity": None
-                if quantities["yearAgo"] is None
-                else quantity(quantities["yearAgo"]),
-                "changePercent": percent(changes["previous"]),
-                "weatherAdjustedChangePercent": percent(adjusted["previous"]),
-                "yearAgoChangePercent": percent(changes["yearAgo"]),
-                "weatherAdjustedYearAgoChangePercent": percent(adjusted["yearAgo"]),
-                "unitOfMeasure": ctx.meter.unit_of_measure,
-            },
-        )
-    ]
+    return ctx.draft_span(
+        TYPE,
+        VERSION,
+        span,
+        title=title,
+        summary=summary,
+        data={
+            "currentQuantity": quantity(current),
+            "previousQuantity": None
+            if quantities["previous"] is None
+            else quantity(quantities["previous"]),
+            "yearAgoQuantity": None
+            if quantities["yearAgo"] is None
+            else quantity(quantities["yearAgo"]),
+            "changePercent": percent(changes["previous"]),
+            "weatherAdjustedChangePercent": percent(adjusted["previous"]),
+            "yearAgoChangePercent": percent(changes["yearAgo"]),
+            "weatherAdjustedYearAgoChangePercent": percent(adjusted["yearAgo"]),
+            "unitOfMeasure": ctx.meter.unit_of_measure,
+        },
+    )

@@ -86,6 +86,7 @@ def test_insight_types_cover_the_contract(db, api):
         "ALWAYS_ON",
         "PEAK_TIME",
         "BUDGET_ALERT",
+        "SOLAR_EXPORT",
     }
     for insight_type in insight_types.values():
         assert set(insight_type) == {"id", "name", "description"}

@@ -14,7 +14,7 @@ from insights.services import ground_truth_record, weather_upsert
 from insights.weather import WeatherRow
 from tests.conftest import make_account, make_meter
 from usage.calendar import local_date_start, zone
-from usage.models import Quality, Reading
+from usage.models import Direction, Quality, Reading
 from usage.rollups import rollups_rebuild
 from usage.synthetic import (
     SyntheticSeries,
@@ -37,8 +37,10 @@ def store_weather(region: str, start: date, temperatures: np.ndarray) -> None:
     )
 
 
-def store_series(meter: Meter, series: SyntheticSeries) -> None:
-    """Readings of ``series`` on ``meter``, its rollups, and its ground truth."""
+def store_readings(
+    meter: Meter, series: SyntheticSeries, direction: Direction = Direction.DELIVERED
+) -> None:
+    """Readings of ``series`` on ``meter`` in ``direction`` (no rollups)."""
     quality = np.where(series.estimated, Quality.ESTIMATED, Quality.ACTUAL)
     Reading.objects.bulk_create(
         (
@@ -47,11 +49,17 @@ def store_series(meter: Meter, series: SyntheticSeries) -> None:
                 start=datetime.fromtimestamp(int(start), tz=zone("UTC")),
                 quantity=Decimal(f"{quantity:.{series.decimals}f}"),
                 quality=q,
+                direction=direction,
             )
             for start, quantity, q in zip(series.starts, series.quantities, quality, strict=True)
         ),
         batch_size=5000,
     )
+
+
+def store_series(meter: Meter, series: SyntheticSeries) -> None:
+    """Readings of ``series`` on ``meter``, its rollups, and its ground truth."""
+    store_readings(meter, series)
     rollups_rebuild(meter=Meter.objects.select_related("account").get(pk=meter.pk))
     truth = series.ground_truth
     ground_truth_record(meter=meter, baseload_watts=truth.baseload_watts, anomalies=truth.anomalies)

@@ -274,6 +274,7 @@ def test_schema_documents_data_per_type(schema):
         "ALWAYS_ON",
         "PEAK_TIME",
         "BUDGET_ALERT",
+        "SOLAR_EXPORT",
     }
     components = schema["components"]["schemas"]
     forecast = components[mapping["BILL_FORECAST"].rsplit("/", 1)[1]]

@@ -123,7 +123,7 @@ def insight_types(**headers):
     return APIClient().get("/usage/v1/Metadata/insight-types", **headers)
 
 
-def test_insight_type_names_follow_accept_language_with_an_etag_per_language():
+def test_insight_type_names_follow_accept_language_with_an_etag_per_language(db):
     english = insight_types()
     spanish = insight_types(HTTP_ACCEPT_LANGUAGE="es-US,es;q=0.9,en;q=0.5")
     japanese = insight_types(HTTP_ACCEPT_LANGUAGE="ja")
@@ -136,6 +136,7 @@ def test_insight_type_names_follow_accept_language_with_an_etag_per_language():
     assert names["en"]["BILL_FORECAST"] == "Bill forecast"
     assert names["es"]["BILL_FORECAST"] == "Previsión de la factura"
     assert names["ja"]["BILL_FORECAST"] == "請求額の予測"
+    assert names["es"]["SOLAR_EXPORT"] == "Exportación solar"
     assert unknown["Content-Language"] == "en" and unknown.content == english.content
     for response in (english, spanish, japanese):
         assert "Accept-Language" in response["Vary"]
