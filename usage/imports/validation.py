@@ -173,24 +173,27 @@ def keep_valid(batch: Batch, *, meters: Sequence[Meter], latest: datetime, error
     def flag(rows: np.ndarray, code: int) -> None:
         problem[rows & (problem == 0)] = code
 
+    # Each row's meter's properties, so the checks run per column whatever the meter count.
+    zones: dict[str, int] = {}
+    zone = np.array([zones.setdefault(m.timezone, len(zones)) for m in meters], np.int32)
+    billing = np.array([is_billing_read(m) for m in meters], bool)[batch.meter]
+    one_way = ~np.array([m.bidirectional for m in meters], bool)[batch.meter]
+    interval = np.array([m.interval_seconds or 0 for m in meters], np.int64)[batch.meter] * MICRO
     flag((start < micros(EARLIEST_START)) | (start > micros(latest)), _OUT_OF_RANGE)
-    for index in np.unique(batch.meter):
-        meter = meters[index]
-        rows = batch.meter == index
-        if not meter.bidirectional:
-            flag(rows & (batch.direction == Direction.RECEIVED), _ONE_WAY)
-        if is_billing_read(meter):
-            flag(rows & ~batch.has_end, _NO_END)
-            flag(rows & (end <= start), _NOT_AFTER)
-            flag(rows & (end > micros(latest)), _END_OUT_OF_RANGE)
-            continue
-        interval = meter.interval_seconds * MICRO
-        flag(rows & batch.has_end & (end - start != interval), _LENGTH)
-        end[rows] = start[rows] + interval
-        rows &= problem == 0
-        utc = pd.DatetimeIndex(start[rows].astype("datetime64[us]")).tz_localize("UTC")
-        local = utc.tz_convert(meter.timezone).tz_localize(None).as_unit("us").asi8
-        problem[rows] = np.where(local % interval == 0, 0, _OFF_GRID)
+    flag(one_way & (batch.direction == Direction.RECEIVED), _ONE_WAY)
+    flag(billing & ~batch.has_end, _NO_END)
+    flag(billing & (end <= start), _NOT_AFTER)
+    flag(billing & (end > micros(latest)), _END_OUT_OF_RANGE)
+    flag(~billing & batch.has_end & (end - start != interval), _LENGTH)
+    end = np.where(billing, end, start + interval)
+    on_grid = ~billing & (problem == 0)
+    row_zone = zone[batch.meter]
+    for name, code in zones.items():
+        rows = on_grid & (row_zone == code)
+        if rows.any():
+            utc = pd.DatetimeIndex(start[rows].astype("datetime64[us]")).tz_localize("UTC")
+            local = utc.tz_convert(name).tz_localize(None).as_unit("us").asi8
+            problem[rows] = np.where(local % interval[rows] == 0, 0, _OFF_GRID)
     bad = np.flatnonzero(problem)
     errors.count(len(bad))
     for row in bad:
