@@ -236,8 +236,34 @@ class PremiseInline(admin.StackedInline):
     can_delete = False
 
 
+class MeterInlineFormSet(BaseInlineFormSet):
+    """A meter with a tariff history changes tariff on its own page, together with the history
+    (whose last entry is the tariff now)."""
+
+    def clean(self) -> None:
+        super().clean()
+        changed = [
+            form
+            for form in self.forms
+            if "tariff" in form.changed_data and not form.instance._state.adding
+        ]
+        with_history = set(
+            TariffPeriod.objects.filter(
+                meter__in=[form.instance.pk for form in changed], export=False
+            ).values_list("meter_id", flat=True)
+        )
+        for form in changed:
+            if form.instance.pk in with_history:
+                form.add_error(
+                    "tariff",
+                    "This meter has a tariff history: change its tariff on the meter's page, "
+                    "with the history.",
+                )
+
+
 class MeterInline(UtilityScopedMixin, admin.TabularInline):
     model = Meter
+    formset = MeterInlineFormSet
     fields = [
         "meter_number",
         "service_type",

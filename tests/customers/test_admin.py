@@ -273,3 +273,20 @@ def test_a_billing_read_meter_without_readings_can_be_set_up_in_the_admin(superu
     assert superuser_client.post(change(meter), data).status_code == 302
     meter.refresh_from_db()
     assert (meter.read_resolution, meter.interval_seconds) == ("BILLING", None)
+
+
+def test_the_account_page_leaves_a_meter_with_a_history_its_tariff(superuser_client, alice, acme):
+    account = alice.accounts.get()
+    meter = account.meters.get()
+    TariffPeriod.objects.create(meter=meter, tariff=meter.tariff, valid_from=None)
+    other = Tariff.objects.create(utility=acme, code="OTHER", name="Other", currency="USD")
+    data = {**admin_form_data(superuser_client, change(account)), "meters-0-tariff": str(other.pk)}
+
+    response = superuser_client.post(change(account), data)
+
+    assert response.status_code == 200
+    assert "change its tariff on the meter&#x27;s page" in response.content.decode()
+    assert Meter.objects.get(pk=meter.pk).tariff_id != other.pk
+    TariffPeriod.objects.all().delete()  # without a history the account page may change it
+    assert superuser_client.post(change(account), data).status_code == 302
+    assert Meter.objects.get(pk=meter.pk).tariff_id == other.pk
