@@ -254,3 +254,54 @@ def test_memory_stays_flat_in_the_files_size(alice, new_meter, tmp_path):
 
     assert Reading.objects.count() == 8 * 400 * 96
     assert grown < 64 * 1024, f"peak RSS grew by {grown / 1024:.0f} MiB for 32x the rows"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_read_periods_are_checked_for_overlaps_under_the_meter_lock(new_meter, tmp_path):
+    """A read period committed by whoever held the meter while the import waited is seen."""
+    postgres_only()
+    meter = new_meter(
+        meter_number="GAS-1",
+        service_type="GAS",
+        unit_of_measure="therm",
+        read_resolution="BILLING",
+        interval_seconds=None,
+    )
+    path = tmp_path / "periods.csv"
+    path.write_text(
+        "meterNumber,start,end,quantity\nGAS-1,2025-01-05T05:00:00Z,2025-02-03T05:00:00Z,61\n"
+    )
+    outcome: dict[str, BaseException | None] = {}
+    with other_connection() as holder, other_connection() as observer:
+        holder.execute("BEGIN")
+        holder.execute("SELECT FROM customers_meter WHERE id = %s FOR UPDATE", [meter.pk])
+        importer = threading.Thread(
+            target=import_in_thread, args=(path, outcome, threading.Barrier(1))
+        )
+        importer.start()
+        try:
+            for _ in range(600):  # until the import waits for the meter (a bounded wait)
+                waiting = observer.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'"
+                ).fetchone()[0]
+                if waiting:
+                    break
+                time.sleep(0.05)
+            assert waiting, "the import never reached the meter lock"
+            holder.execute(
+                'INSERT INTO usage_reading (meter_id, direction, start, "end", quantity, quality)'
+                " VALUES (%s, 1, '2025-01-20T05:00Z', '2025-02-20T05:00Z', 30, 'ACTUAL')",
+                [meter.pk],
+            )
+        finally:
+            holder.execute("COMMIT")
+            importer.join()
+
+    error = outcome[path.name]
+    assert isinstance(error, CommandError), error
+    assert (
+        "line 2: read period 2025-01-05T05:00:00+00:00 to 2025-02-03T05:00:00+00:00 overlaps "
+        "the stored one 2025-01-20T05:00:00+00:00 to 2025-02-20T05:00:00+00:00" in str(error)
+    )
+    assert list(Reading.objects.values_list("quantity", flat=True)) == [Decimal(30)]
