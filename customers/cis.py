@@ -673,14 +673,13 @@ def _save_meter(
     ids = {
         export: tariffs[code].pk if code is not None else None for export, code in row.codes.items()
     }
+    # (A new meter has neither tariffs nor a history yet.)
     before = {export: (meter.export_tariff_id if export else meter.tariff_id) for export in ids}
     stored = {export: [] if created else meter_entries(meter, export=export) for export in ids}
     basis = [getattr(meter, name) for name in METER_BASIS_FIELDS]
     outcome = save_changed(
         instance=meter, values={**values, "tariff_id": ids[False], "export_tariff_id": ids[True]}
     )
-    if created:
-        before = {export: None for export in ids}
     since = SINCE_ALWAYS if basis != [getattr(meter, name) for name in METER_BASIS_FIELDS] else None
     for export, tariff_id in ids.items():
         given = row.histories[export]
