@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from string import ascii_uppercase
@@ -29,7 +29,15 @@ from django.utils import timezone
 
 from customers.cis import ImportResult, customers_import, save_changed
 from customers.keys import public_jwks, signing_key_generate
-from customers.models import AccountStatus, HomeType, ReadResolution, ServiceType, Utility, Weekday
+from customers.models import (
+    AccountStatus,
+    HomeType,
+    Meter,
+    ReadResolution,
+    ServiceType,
+    Utility,
+    Weekday,
+)
 
 DEMO_SLUG = "demo"
 DEMO_ISSUER = "https://id.demo.energygrid.example"
@@ -210,10 +218,19 @@ def _months_before(day: date, months: int) -> date:
     return date(year, month + 1, 1)
 
 
-def _field_meters(rng: random.Random, index: int, customer: dict[str, Any], today: date) -> None:
+def _field_meters(
+    rng: random.Random,
+    index: int,
+    customer: dict[str, Any],
+    today: date,
+    read_resolutions: Mapping[str, str],
+) -> None:
     """Gives ``customer``'s meters what field meters have (contract section 10): rooftop solar
     (always for the first customer), a monthly-read gas meter, a plan changed a few months
-    before ``today`` (the old plan stays in the history, from before any recorded change)."""
+    before ``today`` (the old plan stays in the history, from before any recorded change).
+
+    A meter in ``read_resolutions`` (those with readings) keeps its own: the CIS import refuses
+    to change it, and an install seeded before it was drawn, or with another seed, has them."""
     electric, *gas = customer["accounts"][0]["meters"]
     if index == 0 or rng.random() < _SOLAR_SHARE:
         electric.update(bidirectional=True, exportTariff="EXPORT")
@@ -225,19 +242,28 @@ def _field_meters(rng: random.Random, index: int, customer: dict[str, Any], toda
             {"tariff": electric["tariff"], "from": changed.isoformat()},
         ]
     for meter in gas:
-        if rng.random() < _BILLING_READ_GAS_SHARE:
+        monthly = rng.random() < _BILLING_READ_GAS_SHARE
+        held = read_resolutions.get(meter["meterNumber"])
+        if held == ReadResolution.BILLING or (monthly and held is None):
             meter.update(readResolution=ReadResolution.BILLING, intervalSeconds=None)
 
 
-def demo_document(*, customers: int, seed: int, today: date) -> dict[str, Any]:
+def demo_document(
+    *,
+    customers: int,
+    seed: int,
+    today: date,
+    read_resolutions: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The demo utility's CIS document; the same seed (and month of ``today``, the local date
-    plan changes are counted back from) always gives the same document."""
+    plan changes are counted back from) always gives the same document for a new install.
+    ``read_resolutions``: the meters that have readings, by number (they keep theirs)."""
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not a secret
     field_rng = random.Random(f"field meters {seed}")  # noqa: S311 - the same
     names_seen: Counter[tuple[str, str]] = Counter()
     document = [_customer(rng, index, names_seen) for index in range(customers)]
     for index, customer in enumerate(document):
-        _field_meters(field_rng, index, customer, today)
+        _field_meters(field_rng, index, customer, today, read_resolutions or {})
     return {"utility": DEMO_SLUG, "tariffs": _TARIFFS, "customers": document}
 
 
@@ -282,8 +308,16 @@ def demo_seed(
 ) -> DemoResult:
     """Creates or updates the demo utility, its tariffs and ``customers`` customers."""
     utility = _demo_utility()
-    today = timezone.localdate(timezone=ZoneInfo(DEMO_TIMEZONE))
-    document = demo_document(customers=customers, seed=seed, today=today)
+    document = demo_document(
+        customers=customers,
+        seed=seed,
+        today=timezone.localdate(timezone=ZoneInfo(DEMO_TIMEZONE)),
+        read_resolutions=dict(
+            Meter.objects.filter(utility=utility, first_reading_at__isnull=False).values_list(
+                "meter_number", "read_resolution"
+            )
+        ),
+    )
     imported = customers_import(document=document, progress=progress)
     return DemoResult(
         utility=utility,

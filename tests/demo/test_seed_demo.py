@@ -367,3 +367,18 @@ def test_a_monthly_read_gas_meter_has_one_reading_per_read_period_of_27_to_35_da
         (datetime.fromisoformat(p["start"]), datetime.fromisoformat(p["end"]), p["quantity"])
         for p in periods.json()["items"]
     ] == [(read.start, read.end, float(read.quantity)) for read in reads]
+
+
+def test_a_gas_meter_with_readings_keeps_how_it_is_read_whatever_the_seed_draws(
+    db, django_capture_on_commit_callbacks
+):
+    # Seed 0 reads the second home's gas hourly; the default seed would read it monthly (an
+    # install seeded before the demo had monthly reads is in the same place).
+    with django_capture_on_commit_callbacks(execute=True):
+        run("seed_demo", "--customers", "2", "--days", "10", "--seed", "0")
+        run("seed_demo", "--customers", "2", "--days", "10")
+
+    gas = Meter.objects.get(meter_number="G-DEMO-0002")
+    assert (gas.read_resolution, gas.interval_seconds) == (ReadResolution.INTERVAL, 3600)
+    assert gas.readings.count() >= 9 * 24
+    assert not Meter.objects.filter(read_resolution=ReadResolution.BILLING).exists()
