@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -304,6 +305,9 @@ def test_the_solar_home_the_hint_names_is_below_zero_on_summer_days(
         assert day["quantity"] == pytest.approx(day["delivered"] - day["received"], abs=1e-6)
         # RECEIVED has a reading for every interval DELIVERED has (0 at night).
         assert day["coverage"] == delivered_day["coverage"]
+    # Its insights tell it what its roof exported last billing period.
+    [export] = api.get("/usage/v1/Insights", {"type": "SOLAR_EXPORT"}).json()["items"]
+    assert export["meterId"] == meter["id"] and Decimal(str(export["data"]["received"])) > 0
 
 
 def test_a_solar_home_records_both_ways_every_interval_and_never_both_at_once(
