@@ -43,6 +43,23 @@ def new_meter(alice: Customer) -> Callable[..., Meter]:
 
 
 @pytest.fixture
+def new_gas_meter(new_meter) -> Callable[..., Meter]:
+    """Makes a billing-read gas meter of alice (therm, one reading per read period)."""
+
+    def make(meter_number: str = "GAS-1", **fields) -> Meter:
+        return new_meter(
+            meter_number=meter_number,
+            service_type="GAS",
+            unit_of_measure="therm",
+            read_resolution="BILLING",
+            interval_seconds=None,
+            **fields,
+        )
+
+    return make
+
+
+@pytest.fixture
 def tou_tariff(acme) -> Tariff:
     """Peak 0.31 on weekdays 16:00-21:00 local, else 0.12 (contract section 8's example)."""
     tariff = Tariff.objects.create(utility=acme, code="TOU-1", name="Time of use", currency="USD")

@@ -47,15 +47,9 @@ def solar(new_meter) -> Meter:
 
 
 @pytest.fixture
-def gas(new_meter) -> Meter:
+def gas(new_gas_meter) -> Meter:
     """A billing-read gas meter with three read periods (27-35 days, a gap before the last)."""
-    meter = new_meter(
-        meter_number="GAS-1",
-        service_type="GAS",
-        unit_of_measure="therm",
-        read_resolution="BILLING",
-        interval_seconds=None,
-    )
+    meter = new_gas_meter()
     periods = [
         ("2026-01-05T05:00Z", "2026-02-03T05:00Z", "61.123456"),
         ("2026-02-03T05:00Z", "2026-03-10T04:00Z", "55.5"),
@@ -225,15 +219,9 @@ def test_billing_read_export_writes_the_read_periods(alice_api, gas):
 
 @pytest.mark.parametrize("fmt", ["espi", "csv"])
 def test_a_billing_read_export_imports_back_into_the_same_read_periods(
-    alice_api, gas, new_meter, tmp_path, fmt
+    alice_api, gas, new_gas_meter, tmp_path, fmt
 ):
-    copy = new_meter(
-        meter_number="GAS-COPY",
-        service_type="GAS",
-        unit_of_measure="therm",
-        read_resolution="BILLING",
-        interval_seconds=None,
-    )
+    copy = new_gas_meter("GAS-COPY")
 
     reimport(tmp_path, export(alice_api, gas, fmt, "2026-01-01", "2026-05-01"), fmt, copy)
 

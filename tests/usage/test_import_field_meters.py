@@ -40,15 +40,9 @@ def solar(new_meter) -> Meter:
 
 
 @pytest.fixture
-def gas(new_meter) -> Meter:
+def gas(new_gas_meter) -> Meter:
     """A billing-read gas meter in New York."""
-    return new_meter(
-        meter_number="GAS-1",
-        service_type="GAS",
-        unit_of_measure="therm",
-        read_resolution="BILLING",
-        interval_seconds=None,
-    )
+    return new_gas_meter()
 
 
 def readings(meter: Meter) -> list[tuple]:
@@ -288,10 +282,10 @@ def test_a_read_period_overlapping_a_stored_one_rejects_the_file(gas, csv_file):
     assert readings(gas) == before
 
 
-def test_the_channels_of_a_bidirectional_billing_read_meter_are_checked_apart(new_meter, csv_file):
-    meter = new_meter(
-        meter_number="NET-1", read_resolution="BILLING", interval_seconds=None, bidirectional=True
-    )
+def test_the_channels_of_a_bidirectional_billing_read_meter_are_checked_apart(
+    new_gas_meter, csv_file
+):
+    meter = new_gas_meter("NET-1", bidirectional=True)
     path = csv_file(
         "meterNumber,start,end,quantity,direction\n"
         "NET-1,2026-01-05T05:00:00Z,2026-02-03T05:00:00Z,400,\n"

@@ -54,6 +54,20 @@ def readings_csv(path: Path, meters: list[str], days: int, value: str) -> Path:
     return path
 
 
+def wait_for_a_lock_wait(observer: psycopg.Connection) -> None:
+    """Returns once a session of the test database waits for a lock (the import, for the
+    meter); fails after 30 s."""
+    for _ in range(600):
+        waiting = observer.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock'"
+        ).fetchone()[0]
+        if waiting:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the import never reached the meter lock")
+
+
 def import_in_thread(path: Path, outcome: dict[str, BaseException | None], gate) -> None:
     try:
         gate.wait()
@@ -117,15 +131,7 @@ def test_a_new_months_partition_is_committed_before_the_write_takes_its_locks(al
         )
         importer.start()
         try:
-            for _ in range(600):  # until the import waits for the meter (a bounded wait)
-                waiting = observer.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND wait_event_type = 'Lock'"
-                ).fetchone()[0]
-                if waiting:
-                    break
-                time.sleep(0.05)
-            assert waiting, "the import never reached the meter lock"
+            wait_for_a_lock_wait(observer)
             partition = observer.execute("SELECT to_regclass('usage_reading_1997_06')").fetchone()
             table_locks = observer.execute(
                 "SELECT count(*) FROM pg_locks AS lock"
@@ -257,16 +263,10 @@ def test_memory_stays_flat_in_the_files_size(alice, new_meter, tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_read_periods_are_checked_for_overlaps_under_the_meter_lock(new_meter, tmp_path):
+def test_read_periods_are_checked_for_overlaps_under_the_meter_lock(new_gas_meter, tmp_path):
     """A read period committed by whoever held the meter while the import waited is seen."""
     postgres_only()
-    meter = new_meter(
-        meter_number="GAS-1",
-        service_type="GAS",
-        unit_of_measure="therm",
-        read_resolution="BILLING",
-        interval_seconds=None,
-    )
+    meter = new_gas_meter()
     path = tmp_path / "periods.csv"
     path.write_text(
         "meterNumber,start,end,quantity\nGAS-1,2025-01-05T05:00:00Z,2025-02-03T05:00:00Z,61\n"
@@ -280,15 +280,7 @@ def test_read_periods_are_checked_for_overlaps_under_the_meter_lock(new_meter, t
         )
         importer.start()
         try:
-            for _ in range(600):  # until the import waits for the meter (a bounded wait)
-                waiting = observer.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND wait_event_type = 'Lock'"
-                ).fetchone()[0]
-                if waiting:
-                    break
-                time.sleep(0.05)
-            assert waiting, "the import never reached the meter lock"
+            wait_for_a_lock_wait(observer)
             holder.execute(
                 'INSERT INTO usage_reading (meter_id, direction, start, "end", quantity, quality)'
                 " VALUES (%s, 1, '2025-01-20T05:00Z', '2025-02-20T05:00Z', 30, 'ACTUAL')",

@@ -56,7 +56,7 @@ _DECIMAL_PARTS = r"^(?P<sign>[+-]?)0*(?P<whole>\d*?)(?:\.(?P<fraction>\d*?)0*)?$
 _WHOLE_DIGITS = len(str(LIMIT_MICRO // MICRO)) - 1
 _EPOCH = "1970-01-01T00:00:00Z"
 
-# Why a row is bad, in the order the checks apply (the first that fails is reported).
+# Why a row is bad (``CsvReadings._batch`` checks them in its order).
 (
     _METER,
     _START,
@@ -238,39 +238,22 @@ class CsvReadings:
         received = _numpy(pc.equal(direction, Direction.RECEIVED.name))
         direction_ok = _numpy(pc.is_in(direction, pa.array(_DIRECTIONS)))
         known = meters >= 0
-        problem = np.select(
-            [
-                blank,
-                ~known,
-                ~start_ok,
-                has_end & ~end_ok,
-                ~quantity_ok,
-                has_cost & ~cost_ok,
-                ~quality_ok,
-                ~direction_ok,
-                self._differs(columns, "unitOfMeasure", meters, known),
-                self._differs(columns, "currency", meters, known),
-                negative,
-                quantity_size,
-                has_cost & cost_size,
-            ],
-            [
-                -1,
-                _METER,
-                _START,
-                _END,
-                _QUANTITY,
-                _COST,
-                _QUALITY,
-                _DIRECTION,
-                _UNIT,
-                _CURRENCY,
-                _NEGATIVE,
-                _QUANTITY_SIZE,
-                _COST_SIZE,
-            ],
-            default=0,
-        )
+        checks = {  # in order: the first that fails is reported (-1: a blank line, skipped)
+            -1: blank,
+            _METER: ~known,
+            _START: ~start_ok,
+            _END: has_end & ~end_ok,
+            _QUANTITY: ~quantity_ok,
+            _COST: has_cost & ~cost_ok,
+            _QUALITY: ~quality_ok,
+            _DIRECTION: ~direction_ok,
+            _UNIT: self._differs(columns, "unitOfMeasure", meters, known),
+            _CURRENCY: self._differs(columns, "currency", meters, known),
+            _NEGATIVE: negative,
+            _QUANTITY_SIZE: quantity_size,
+            _COST_SIZE: has_cost & cost_size,
+        }
+        problem = np.select(list(checks.values()), list(checks), default=0)
         bad = np.flatnonzero(problem > 0)
         self.errors.count(len(bad))
         for row in bad:
