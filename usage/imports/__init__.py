@@ -1,4 +1,5 @@
-"""Loading interval readings (CSV and Green Button ESPI), all-or-nothing per file.
+"""Loading readings (CSV and Green Button ESPI), all-or-nothing per file: interval readings
+and read periods, delivered and received (contract sections 8 and 10).
 
 ``validation`` says what a reading must be and how a rejection reads, ``csvfile`` and
 ``greenbutton`` turn files into readings, ``staging`` stages and writes them, and ``service``
