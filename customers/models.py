@@ -331,9 +331,15 @@ class TariffPeriod(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["meter", "export", "valid_from"],
+                condition=models.Q(valid_from__isnull=False),
                 name="tariff_period_once",
-                nulls_distinct=False,
-            )
+            ),
+            # One "since the start" entry per history (partial: SQLite has no NULLS NOT DISTINCT).
+            models.UniqueConstraint(
+                fields=["meter", "export"],
+                condition=models.Q(valid_from__isnull=True),
+                name="tariff_period_one_first",
+            ),
         ]
         ordering = ["meter", "export", models.F("valid_from").asc(nulls_first=True)]
 
