@@ -11,6 +11,7 @@ differ at weekends). Without weather for the premise's region the model is calen
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from itertools import product
 from typing import Any
@@ -40,6 +41,20 @@ INTERCEPT = "intercept"
 HEATING = "heating"
 COOLING = "cooling"
 HEATING_COOLING = "heating_cooling"
+
+
+def candidate_forms() -> Iterator[tuple[str, float | None, float | None]]:
+    """Every (kind, heating balance °C, cooling balance °C) form a degree-day model is fitted
+    in, simplest first: intercept only, heating or cooling at each balance point of the grid,
+    then both (heating below cooling)."""
+    yield INTERCEPT, None, None
+    for heating in HEATING_BALANCE_GRID_C:
+        yield HEATING, heating, None
+    for cooling in COOLING_BALANCE_GRID_C:
+        yield COOLING, None, cooling
+    for heating, cooling in product(HEATING_BALANCE_GRID_C, COOLING_BALANCE_GRID_C):
+        if heating < cooling:
+            yield HEATING_COOLING, heating, cooling
 
 
 def _calendar_columns(dates: pd.DatetimeIndex) -> np.ndarray:
@@ -170,14 +185,8 @@ def fit_daily_model(
             model = DailyModel(kind, heating, cooling, results, training)
             candidates.append((float(results.rsquared_adj), model))
 
-    consider(INTERCEPT, None, None)
-    for heating in HEATING_BALANCE_GRID_C:
-        consider(HEATING, heating, None)
-    for cooling in COOLING_BALANCE_GRID_C:
-        consider(COOLING, None, cooling)
-    for heating, cooling in product(HEATING_BALANCE_GRID_C, COOLING_BALANCE_GRID_C):
-        if heating < cooling:
-            consider(HEATING_COOLING, heating, cooling)
+    for form in candidate_forms():
+        consider(*form)
     # The intercept-only form has no slope to disqualify it, so there is always a candidate;
     # ties keep the simpler form (listed first).
     return max(candidates, key=lambda candidate: candidate[0])[1]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import product
 from typing import Any
 
 import numpy as np
@@ -22,17 +21,13 @@ from scipy import stats
 
 from insights.analytics.daily_model import (
     CALENDAR,
-    COOLING,
-    HEATING,
-    HEATING_COOLING,
     INTERCEPT,
     MAX_P_VALUE,
     WEATHER_SUFFICIENCY,
+    candidate_forms,
 )
 from insights.analytics.forecast import INTERVAL_COVERAGE, Total
 from insights.analytics.weather import (
-    COOLING_BALANCE_GRID_C,
-    HEATING_BALANCE_GRID_C,
     cooling_degree_days,
     heating_degree_days,
 )
@@ -135,14 +130,8 @@ def fit_read_period_model(
                 (float(results.rsquared_adj), ReadPeriodModel(kind, heating, cooling, results))
             )
 
-    consider(INTERCEPT, None, None)
-    for heating in HEATING_BALANCE_GRID_C:
-        consider(HEATING, heating, None)
-    for cooling in COOLING_BALANCE_GRID_C:
-        consider(COOLING, None, cooling)
-    for heating, cooling in product(HEATING_BALANCE_GRID_C, COOLING_BALANCE_GRID_C):
-        if heating < cooling:
-            consider(HEATING_COOLING, heating, cooling)
+    for form in candidate_forms():
+        consider(*form)
     # Intercept-only always qualifies; ties keep the simpler form (listed first). Usage per
     # day that never varies has no R² (NaN): it ranks last, so intercept-only wins.
     return max(candidates, key=lambda c: c[0] if np.isfinite(c[0]) else -np.inf)[1]
