@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from insights.analytics import anomalies, baseload, metrics, peak, peers
-from insights.analytics.bill import fit_as_of, forecast_period, recent_level, temperatures_for
+from insights.analytics.bill import (
+    RUN_RATE_WEIGHT,
+    fit_as_of,
+    forecast_period,
+    recent_level,
+    temperatures_for,
+)
 from insights.analytics.daily_model import (
     CALENDAR,
     COOLING,
@@ -338,6 +344,38 @@ def test_period_forecast_counts_metered_days_fills_gaps_and_forecasts_the_rest()
     assert forecast.quantity == pytest.approx(300, abs=0.5)
     assert forecast.low < forecast.quantity < forecast.high
     assert len(forecast.remaining) == 20
+
+
+def test_the_remaining_days_blend_the_model_with_the_period_s_run_rate():
+    """Ten read days 20 % above the home's usual 10 a day: the days left are 70 % the model's
+    (which follows the level only partly) and 30 % the run rate of the read ones, the range
+    moving with the point and keeping its width."""
+    index = dates(100)
+    daily = pd.DataFrame(
+        {"quantity": 10 + jitter(100, 0.01), "coverage": 1.0, "temperature": np.nan},
+        index=index,
+    )
+    first = START + timedelta(days=90)
+    daily.loc[pd.Timestamp(first) :, "quantity"] = 12.0
+    period = {
+        "daily": daily,
+        "weather": pd.Series(dtype=float),
+        "first": first,
+        "end": first + timedelta(30),
+        "as_of": first + timedelta(days=9),
+    }
+
+    model_only = forecast_period(**period, run_rate_weight=0.0)
+    blended = forecast_period(**period)
+
+    base = 120.0  # ten metered days at 12
+    run_rate = base / 10 * 20
+    assert RUN_RATE_WEIGHT == 0.3
+    assert blended.quantity - base == pytest.approx(
+        0.7 * (model_only.quantity - base) + 0.3 * run_rate
+    )
+    assert model_only.quantity < blended.quantity < base + run_rate
+    assert blended.high - blended.low == pytest.approx(model_only.high - model_only.low)
 
 
 def _heating_home(days: int, step_day: int, step: float) -> pd.DataFrame:
