@@ -55,6 +55,9 @@ class BacktestMeter:
     baseload: Callable[[date], float | None] | None
     """The always-on power (W) estimated as of a date; None for a meter without one."""
     truth: Truth | None = None
+    net_metered: bool = False
+    """A bidirectional meter: its totals are net of what it exported, near zero or below zero
+    in sunny months, where a percentage error means nothing, so its forecasts are not scored."""
 
     @property
     def first_day(self) -> date:
@@ -91,6 +94,7 @@ def loaded_meter(ctx: MeterContext) -> BacktestMeter:
         hours=hours if hourly else None,
         baseload=(lambda day: estimate_baseload(ctx, last_day=day)) if energy else None,
         truth=truth,
+        net_metered=meter.bidirectional,
     )
 
 

@@ -119,6 +119,8 @@ class EvaluationReport:
     year_ago_periods: list[MethodScore]
     anomalies: AnomalyScore
     baseload: BaseloadScore
+    net_metered: int = 0
+    """Meters whose forecasts were left out (``BacktestMeter.net_metered``)."""
 
     @property
     def forecast_beats_baselines(self) -> bool | None:
@@ -245,12 +247,15 @@ def insights_evaluate(*, meters: Iterable[BacktestMeter], progress=None) -> Eval
     }
     flagged_total = injected_total = correct = anomaly_meters = 0
     baseload_errors: list[float] = []
-    baseload_meters = evaluated = 0
+    baseload_meters = evaluated = net_metered = 0
     for meter in meters:
         if progress is not None:
             progress(1)
         evaluated += 1
-        _backtest_forecasts(meter, scores)
+        if meter.net_metered:
+            net_metered += 1
+        else:
+            _backtest_forecasts(meter, scores)
         if meter.truth is None:
             continue
         flagged, injected = _backtest_anomalies(meter)
@@ -280,6 +285,7 @@ def insights_evaluate(*, meters: Iterable[BacktestMeter], progress=None) -> Eval
             mape=float(np.mean(np.abs(errors)) * 100) if len(errors) else None,
             bias_percent=float(np.mean(errors) * 100) if len(errors) else None,
         ),
+        net_metered=net_metered,
     )
 
 
@@ -312,6 +318,11 @@ def render_report(report: EvaluationReport, heading: str) -> str:
         "Our forecast beats both baselines (MAPE and CV(RMSE)): "
         + {True: "yes", False: "NO", None: "not enough data to tell"}[verdict]
     )
+    if report.net_metered:
+        lines.append(
+            f"Left out: {report.net_metered} net-metered meter(s), whose period totals (net of "
+            "export) can be near or below zero, where a percentage error means nothing"
+        )
     a = report.anomalies
     lines += [
         "",

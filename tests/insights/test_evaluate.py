@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from customers.models import Meter
 from insights.evaluation import OURS, RUN_RATE, YEAR_AGO, render_report
 from insights.management.commands import evaluate_insights
 
@@ -112,3 +113,18 @@ def test_synthetic_homes_are_generated_and_scored_without_the_database(reports):
 def test_synthetic_needs_a_positive_count(count):
     with pytest.raises(CommandError, match="--synthetic"):
         call_command("evaluate_insights", "--synthetic", count, stdout=StringIO())
+
+
+def test_net_metered_meters_are_left_out_of_the_forecast_scores(alice, homes, reports):
+    """Net of a solar home's export a period can total near zero, where a percentage error
+    means nothing: its forecasts are not scored, and the table says so."""
+    out = StringIO()
+    call_command("evaluate_insights", "--customer", "alice", stdout=out, stderr=StringIO())
+    Meter.objects.filter(account__customer=alice, meter_number="E-SYN-1").update(bidirectional=True)
+    call_command("evaluate_insights", "--customer", "alice", stdout=out, stderr=StringIO())
+
+    everyone, without_solar = reports
+    assert (everyone.net_metered, without_solar.net_metered) == (0, 1)
+    assert without_solar.all_periods[0].periods < everyone.all_periods[0].periods
+    assert without_solar.anomalies.meters == everyone.anomalies.meters == 3
+    assert "Left out: 1 net-metered meter(s)" in out.getvalue()
