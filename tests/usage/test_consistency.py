@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.db.models import Max, Min
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -21,8 +22,8 @@ from django.utils import timezone
 from customers.models import Customer, Meter, TariffPeriod
 from tests.conftest import admin_form_data, client_for
 from tests.customers.cis_documents import ALL_DAYS, acme_document
-from usage.calendar import local_date_start
-from usage.models import Rollup, RollupDirtyRange
+from usage.calendar import local_date_start, zone
+from usage.models import Reading, Rollup, RollupDirtyRange
 from usage.rollups import rollups_rebuild
 
 from .conftest import write_readings
@@ -92,19 +93,36 @@ def around_today(acme, tmp_path, django_capture_on_commit_callbacks) -> Meter:
 
 
 def costs_by_day(meter: Meter, start: date, end: date) -> dict[str, Decimal]:
-    """Local date -> cost, from the DAY series and summed from the 15-minute series (equal)."""
+    """Local date -> cost, from the DAY series and summed from the 15-minute series (equal).
+
+    Every other granularity and the summary agree too: HOUR and the summary's current range
+    total the same cost as the quarter hours, and so do WEEK, MONTH and BILLING_PERIOD (whose
+    buckets reach past the range) when the range holds every reading of the meter.
+    """
     client = client_for(Customer.objects.get(subject="idp-sub-1"))
     query = {"start": start.isoformat(), "end": end.isoformat(), "pageSize": 1000}
-    days = client.get(f"/usage/v1/Usage/{meter.id}", {**query, "granularity": "DAY"}).json()
-    quarters = client.get(
-        f"/usage/v1/Usage/{meter.id}", {**query, "granularity": "FIFTEEN_MINUTE"}
-    ).json()
+
+    def items(granularity: str) -> list[dict]:
+        response = client.get(f"/usage/v1/Usage/{meter.id}", {**query, "granularity": granularity})
+        assert response.status_code == 200, response.content
+        return response.json()["items"]
+
     from_quarters: dict[str, Decimal] = {}
-    for item in quarters["items"]:
+    for item in items("FIFTEEN_MINUTE"):
         day = item["start"][:10]
         from_quarters[day] = from_quarters.get(day, Decimal(0)) + Decimal(item["cost"])
-    from_days = {item["start"][:10]: Decimal(item["cost"]) for item in days["items"]}
+    from_days = {item["start"][:10]: Decimal(item["cost"]) for item in items("DAY")}
     assert from_days == from_quarters
+    total = sum(from_quarters.values(), Decimal(0))
+    span = Reading.objects.filter(meter=meter).aggregate(first=Min("start"), last=Max("start"))
+    tz = zone(meter.timezone)
+    lo, hi = local_date_start(tz, start), local_date_start(tz, end)
+    holds_all = lo <= span["first"] and span["last"] < hi
+    coarser = ["WEEK", "MONTH", "BILLING_PERIOD"] if holds_all else []
+    for granularity in ["HOUR", *coarser]:
+        assert sum(Decimal(item["cost"]) for item in items(granularity)) == total, granularity
+    summary = client.get(f"/usage/v1/Usage/{meter.id}/summary", query).json()
+    assert Decimal(summary["current"]["cost"]) == total
     return from_days
 
 
