@@ -143,6 +143,16 @@ def flat_tariff(utility: Utility) -> Tariff:
     return tariff
 
 
+#: ``make_meter`` fields of a billing-read gas meter (contract 10.2): therm, one reading per
+#: read period, no interval.
+BILLING_GAS = {
+    "service_type": "GAS",
+    "unit_of_measure": "therm",
+    "read_resolution": "BILLING",
+    "interval_seconds": None,
+}
+
+
 def make_meter(account: Account, meter_number: str, **fields: Any) -> Meter:
     """An electric 15-minute meter on ``account``; the flat tariff unless ``tariff`` is given."""
     tariff = fields.pop("tariff") if "tariff" in fields else flat_tariff(account.utility)

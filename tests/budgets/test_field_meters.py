@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from budgets.selectors import budgets_to_check
 from budgets.services import budget_alerts_check
-from customers.models import ReadResolution
 from insights.models import Insight
 from tests.budgets.conftest import (
     BUDGETS,
@@ -20,7 +19,7 @@ from tests.budgets.conftest import (
     move_where_the_last_hours_are_this_month,
 )
 from tests.budgets.test_status import forecast, local, status_at
-from tests.conftest import make_meter
+from tests.conftest import BILLING_GAS, make_meter
 from usage.models import Direction, Reading
 from usage.rollups import rollups_rebuild
 
@@ -81,10 +80,7 @@ def test_a_billing_read_meter_counts_the_read_periods_started_in_the_period(alic
     gas = make_meter(
         account,
         "G-ALICE-1",
-        service_type="GAS",
-        unit_of_measure="therm",
-        read_resolution=ReadResolution.BILLING,
-        interval_seconds=None,
+        **BILLING_GAS,
     )
     Reading.objects.bulk_create(
         [

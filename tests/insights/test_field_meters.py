@@ -9,12 +9,12 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from customers.models import Meter, ReadResolution, Tariff, TariffRate
+from customers.models import Meter, Tariff, TariffRate
 from insights.analytics.read_period_model import fit_read_period_model
 from insights.analytics.weather import heating_degree_days
 from insights.models import Insight
 from insights.services import insights_generate
-from tests.conftest import make_meter
+from tests.conftest import BILLING_GAS, make_meter
 from tests.insights.conftest import REGION, TIMEZONE, store_readings, store_weather
 from usage.calendar import local_date_start, zone
 from usage.models import Direction, Reading
@@ -219,10 +219,7 @@ def gas_reads(alice):
     gas = make_meter(
         account,
         "G-ALICE-1",
-        service_type="GAS",
-        unit_of_measure="therm",
-        read_resolution=ReadResolution.BILLING,
-        interval_seconds=None,
+        **BILLING_GAS,
     )
     rng = np.random.default_rng(5)
     first, offset, rows = start, 0, []

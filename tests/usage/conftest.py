@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 
 from customers.models import Customer, Meter, Tariff, TariffRate, Weekday
-from tests.conftest import make_account, make_meter
+from tests.conftest import BILLING_GAS, make_account, make_meter
 from usage.models import Quality, Reading
 
 GREENBUTTON = Path(__file__).parents[2] / ".." / "shared" / "data" / "greenbutton"
@@ -47,14 +47,7 @@ def new_gas_meter(new_meter) -> Callable[..., Meter]:
     """Makes a billing-read gas meter of alice (therm, one reading per read period)."""
 
     def make(meter_number: str = "GAS-1", **fields) -> Meter:
-        return new_meter(
-            meter_number=meter_number,
-            service_type="GAS",
-            unit_of_measure="therm",
-            read_resolution="BILLING",
-            interval_seconds=None,
-            **fields,
-        )
+        return new_meter(meter_number=meter_number, **BILLING_GAS, **fields)
 
     return make
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from customers.models import Customer, ReadResolution, Tariff, TariffPeriod, TariffRate
+from customers.models import Customer, Tariff, TariffPeriod, TariffRate
 from tests.conftest import client_for
 from usage.models import Direction, Reading, Rollup
 from usage.pricing import priced_readings
@@ -197,15 +197,8 @@ def test_a_change_of_history_changes_the_rollup_basis(new_meter, acme):
     assert rollup(meter, "DAY", utc(2026, 3, 5)).cost == Decimal("0.1")
 
 
-def test_a_billing_read_meters_rollups_are_its_read_periods(new_meter, acme, either_path):
-    meter = new_meter(
-        timezone="America/Chicago",
-        tariff=flat(acme, "GAS", "1.25"),
-        service_type="GAS",
-        unit_of_measure="therm",
-        read_resolution=ReadResolution.BILLING,
-        interval_seconds=None,
-    )
+def test_a_billing_read_meters_rollups_are_its_read_periods(new_gas_meter, acme, either_path):
+    meter = new_gas_meter(timezone="America/Chicago", tariff=flat(acme, "GAS", "1.25"))
     periods = [
         (utc(2026, 1, 5, 6), utc(2026, 2, 4, 6), "80"),
         (utc(2026, 2, 4, 6), utc(2026, 3, 9, 6), "65.5"),

@@ -356,17 +356,11 @@ def test_each_direction_has_its_own_etag(alice_api, request, meter, day, granula
 
 
 @pytest.fixture
-def gas(new_meter):
+def gas(new_gas_meter):
     """A billing-read gas meter with three read periods from local midnights in New York:
     2026-01-03 (30 days, 60 therm), 2026-02-02 (31 days, 50 therm, estimated) and
     2026-03-05 (29 days, 40 therm)."""
-    meter = new_meter(
-        meter_number="G-MONTHLY",
-        service_type="GAS",
-        unit_of_measure="therm",
-        read_resolution="BILLING",
-        interval_seconds=None,
-    )
+    meter = new_gas_meter("G-MONTHLY")
     periods = [
         (datetime(2026, 1, 3, 5, tzinfo=UTC), datetime(2026, 2, 2, 5, tzinfo=UTC), "60", ACTUAL),
         (datetime(2026, 2, 2, 5, tzinfo=UTC), datetime(2026, 3, 5, 5, tzinfo=UTC), "50", ESTIMATED),
