@@ -290,6 +290,11 @@ class Meter(models.Model):
     def __str__(self) -> str:
         return self.meter_number
 
+    @property
+    def billing_read(self) -> bool:
+        """Read once per read period, with no interval (contract section 10.2)."""
+        return self.read_resolution == ReadResolution.BILLING
+
     def clean(self) -> None:
         """What the CIS import also refuses (contract section 10): an interval exactly for
         INTERVAL meters, an export tariff only on a bidirectional meter, and no other read

@@ -18,7 +18,7 @@ from decimal import Decimal
 import numpy as np
 from django.utils import timezone
 
-from customers.models import Meter, ReadResolution, ServiceType, Utility
+from customers.models import Meter, ServiceType, Utility
 from usage import synthetic
 from usage.calendar import local_date_start, zone
 from usage.imports import NewReading, readings_upsert
@@ -180,7 +180,7 @@ def demo_usage_seed(
         index = account_index[meter.account_id]
         profile = _profile(seed, index, meter, meter.account_id in gas_accounts)
         gas = meter.service_type == ServiceType.GAS
-        billing_read = meter.read_resolution == ReadResolution.BILLING
+        billing_read = meter.billing_read
         series = (synthetic.gas_intervals if gas else synthetic.electric_intervals)(
             profile=profile,
             start_utc=local_date_start(zone(meter.timezone), first_day),

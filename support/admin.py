@@ -21,7 +21,7 @@ from django.utils.html import format_html
 
 from budgets.models import BudgetKind
 from customers.admin import CustomerAdmin, MeterAdmin
-from customers.models import Customer, Meter, ReadResolution
+from customers.models import Customer, Meter
 from energygrid import display
 from insights.models import Insight
 from insights.tasks import insights_generate_for_customer
@@ -180,7 +180,7 @@ def _meter_rows(overview: MeterOverview, currency: str) -> dict[str, Any]:
     meter = overview.meter
     tz, unit = meter.timezone, meter.unit_of_measure
     today = overview.today
-    billing_read = meter.read_resolution == ReadResolution.BILLING
+    billing_read = meter.billing_read
     months = (
         f"read periods, last {CHART_MONTHS} months"
         if billing_read
@@ -240,7 +240,7 @@ def _months_between(earlier: date, later: date) -> int:
 def _resolution(meter: Meter) -> str:
     """How often the meter is read, and whether it records both directions."""
     seconds = meter.interval_seconds
-    if meter.read_resolution == ReadResolution.BILLING:
+    if meter.billing_read:
         every = "billing reads (one per read period)"
     elif seconds % 3600 == 0:
         every = f"{seconds // 3600} h"

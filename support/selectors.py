@@ -10,7 +10,7 @@ from django.db.models import Count, Min
 
 from budgets.models import Budget
 from budgets.selectors import BudgetStatus, budget_list, budget_statuses
-from customers.models import Account, Customer, IssuedRefreshToken, Meter, ReadResolution
+from customers.models import Account, Customer, IssuedRefreshToken, Meter
 from insights.models import Insight
 from metadata.catalog import Granularity
 from usage.calendar import local_date_start, zone
@@ -84,7 +84,7 @@ def meter_charts(*, meter: Meter, now: datetime) -> tuple[list[Bucket], list[Buc
     today = now.astimezone(tz).date()
     end = local_date_start(tz, today + timedelta(days=1))
     months_start = local_date_start(tz, _months_back(today, CHART_MONTHS - 1))
-    if meter.read_resolution == ReadResolution.BILLING:
+    if meter.billing_read:
         periods = SeriesPage(
             meter=meter,
             granularity=Granularity.BILLING_PERIOD,

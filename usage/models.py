@@ -6,6 +6,8 @@ plus a DEFAULT one), created by migration 0001 in SQL; Django's model is the log
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import models
 
 from customers.models import Meter
@@ -235,6 +237,61 @@ ROLLUP_FIGURES = (
 #: insights count. NET_COST is null when either side has an unpriced reading.
 NET_QUANTITY = models.F("quantity") - models.F("received_quantity")
 NET_COST = models.F("cost") - models.F("received_cost")
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One direction's figures on a rollup row: DELIVERED's are the plain columns
+    (``quantity``...), RECEIVED's the same names with ``received_`` in front."""
+
+    direction: Direction
+    prefix: str
+
+    def of(self, name: str) -> str:
+        """This channel's column (or SQL alias) ``name``: ``received_cost`` for RECEIVED."""
+        return self.prefix + name
+
+    @property
+    def quantity(self) -> str:
+        return self.of("quantity")
+
+    @property
+    def cost(self) -> str:
+        return self.of("cost")
+
+    @property
+    def actual_count(self) -> str:
+        return self.of("actual_count")
+
+    @property
+    def estimated_count(self) -> str:
+        return self.of("estimated_count")
+
+    @property
+    def peak_quantity(self) -> str:
+        return self.of("peak_quantity")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Its five figures, in the order rollups write them."""
+        return (
+            self.quantity,
+            self.cost,
+            self.actual_count,
+            self.estimated_count,
+            self.peak_quantity,
+        )
+
+    @property
+    def has_readings(self) -> models.Q:
+        """Rollups in which this channel has readings."""
+        return models.Q(**{f"{self.actual_count}__gt": 0}) | models.Q(
+            **{f"{self.estimated_count}__gt": 0}
+        )
+
+
+DELIVERED_CHANNEL = Channel(Direction.DELIVERED, "")
+RECEIVED_CHANNEL = Channel(Direction.RECEIVED, "received_")
 
 
 class RollupDirtyRange(models.Model):

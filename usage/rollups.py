@@ -38,13 +38,16 @@ from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from customers.models import Meter, ReadResolution
+from customers.models import Meter
 from energygrid.hooks import hooks_run
 from metadata.catalog import Granularity
 from usage.calendar import bucket_bounds, meter_bucket_range
 from usage.models import (
+    DELIVERED_CHANNEL,
+    RECEIVED_CHANNEL,
     ROLLUP_FIGURES,
     ROLLUP_GRANULARITIES,
+    Channel,
     Direction,
     Quality,
     Reading,
@@ -88,30 +91,16 @@ _BUCKET_COLUMNS = """
 (%(expected)b::bigint[])[totals.i] * 0.0001 AS expected_count"""
 
 
-@dataclass(frozen=True)
-class _Channel:
-    """One direction's figures in the statements: its readings, its rollup columns and the
-    price array (``prices`` or ``export_prices``) its energy is priced by."""
-
-    direction: Direction
-    prefix: str  # of its rollup columns
-    prices: str
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        figures = ("quantity", "cost", "actual_count", "estimated_count", "peak_quantity")
-        return tuple(self.prefix + figure for figure in figures)
-
-    def of(self, column: str) -> str:
-        """A totals column of this channel (``received_readings`` ...)."""
-        return self.prefix + column
+#: The statement parameter (an array of each local hour's price) each direction is priced by.
+_PRICES = {Direction.DELIVERED: "prices", Direction.RECEIVED: "export_prices"}
 
 
-_DELIVERED = _Channel(Direction.DELIVERED, "", "prices")
-_RECEIVED = _Channel(Direction.RECEIVED, "received_", "export_prices")
+def _kept(bidirectional: bool) -> list[Channel]:
+    """The channels a statement totals: RECEIVED only on a bidirectional meter."""
+    return [DELIVERED_CHANNEL, RECEIVED_CHANNEL] if bidirectional else [DELIVERED_CHANNEL]
 
 
-def _only(channel: _Channel, bidirectional: bool, condition: str = "") -> str:
+def _only(channel: Channel, bidirectional: bool, condition: str = "") -> str:
     """A FILTER clause keeping ``channel``'s readings (and ``condition``): none is needed on a
     meter with one channel, whose statement reads only its DELIVERED readings."""
     conditions = [f"reading.direction = {int(channel.direction)}"] if bidirectional else []
@@ -119,7 +108,7 @@ def _only(channel: _Channel, bidirectional: bool, condition: str = "") -> str:
     return f" FILTER (WHERE {' AND '.join(conditions)})" if conditions else ""
 
 
-def _absent(channel: _Channel) -> str:
+def _absent(channel: Channel) -> str:
     """A channel a meter does not have: every figure 0."""
     return ", ".join(f"0 AS {column}" for column in channel.columns)
 
@@ -129,7 +118,7 @@ def _hours_from_readings(bidirectional: bool) -> str:
     weekday and hour of an interval's start, under the tariff in force that local date), so
     readings are priced per bucket, not per reading: cost = their own costs + the hour's price
     x the quantity of those without one. No time zone conversion per reading at all."""
-    channels = [_DELIVERED, _RECEIVED] if bidirectional else [_DELIVERED]
+    channels = _kept(bidirectional)
     totals = ",\n".join(
         f"""count(*){_only(c, bidirectional)} AS {c.of("readings")},
            sum(reading.quantity){_only(c, bidirectional)} AS {c.of("quantity")},
@@ -149,16 +138,16 @@ def _hours_from_readings(bidirectional: bool) -> str:
            CASE WHEN totals.{c.of("readings")} = 0 THEN 0
                 WHEN totals.{c.of("costed")} = totals.{c.of("readings")}
                 THEN totals.{c.of("own_cost")}
-                WHEN (%({c.prices})b::bigint[])[totals.i] >= 0
+                WHEN (%({_PRICES[c.direction]})b::bigint[])[totals.i] >= 0
                 THEN COALESCE(totals.{c.of("own_cost")}, 0)
                      + totals.{c.of("unpriced_quantity")}
-                       * (%({c.prices})b::bigint[])[totals.i] * 0.000001
+                       * (%({_PRICES[c.direction]})b::bigint[])[totals.i] * 0.000001
            END AS {c.of("cost")},
            totals.{c.of("actual_count")}, totals.{c.of("estimated_count")},
            COALESCE(totals.{c.of("peak")}, 0) AS {c.of("peak_quantity")}"""
         for c in channels
     )
-    received = "" if bidirectional else f", {_absent(_RECEIVED)}"
+    received = "" if bidirectional else f", {_absent(RECEIVED_CHANNEL)}"
     return f"""
 totals AS (
     SELECT width_bucket(reading.start, %(bounds)b::timestamptz[]) AS i,
@@ -178,7 +167,7 @@ def _from_priced_readings(bidirectional: bool) -> str:
     """The finest level of a meter whose readings are longer than an hour (DAY for daily
     meters): a bucket spans several local hours, so each reading is priced by the price of its
     own local hour, looked up in ``prices`` / ``export_prices`` indexed by ``hour_bounds``."""
-    channels = [_DELIVERED, _RECEIVED] if bidirectional else [_DELIVERED]
+    channels = _kept(bidirectional)
     totals = ",\n".join(
         f"""count(*){_only(c, bidirectional)} AS {c.of("readings")},
            COALESCE(sum(reading.quantity){_only(c, bidirectional)}, 0) AS {c.of("quantity")},
@@ -202,7 +191,7 @@ def _from_priced_readings(bidirectional: bool) -> str:
            totals.{c.of("peak_quantity")}"""
         for c in channels
     )
-    received = "" if bidirectional else f", {_absent(_RECEIVED)}"
+    received = "" if bidirectional else f", {_absent(RECEIVED_CHANNEL)}"
     return f"""
 priced AS (
     SELECT width_bucket(reading.start, %(bounds)b::timestamptz[]) AS i, reading.direction,
@@ -237,7 +226,7 @@ def _from_rollups() -> str:
            sum(finer.{c.of("actual_count")}) AS {c.of("actual_count")},
            sum(finer.{c.of("estimated_count")}) AS {c.of("estimated_count")},
            max(finer.{c.of("peak_quantity")}) AS {c.of("peak_quantity")}"""
-        for c in (_DELIVERED, _RECEIVED)
+        for c in (DELIVERED_CHANNEL, RECEIVED_CHANNEL)
     )
     figures = ", ".join(f"totals.{column}" for column in _FIGURES)
     return f"""
@@ -255,7 +244,7 @@ fresh AS (
 
 
 #: The figures a statement computes per bucket besides its bounds: both channels'.
-_FIGURES = (*_DELIVERED.columns, *_RECEIVED.columns)
+_FIGURES = (*DELIVERED_CHANNEL.columns, *RECEIVED_CHANNEL.columns)
 _WRITTEN = ("start", *ROLLUP_FIGURES)
 _INSERT_FRESH = f"""
     INSERT INTO usage_rollup AS rollup (
@@ -319,7 +308,7 @@ _MADE_OF = {
 def rollup_granularities(meter: Meter) -> list[Granularity]:
     """The granularities kept for ``meter``: those a single reading of it fits into; for a
     billing-read meter only BILLING_PERIOD, whose rows are its read periods."""
-    if meter.read_resolution == ReadResolution.BILLING:
+    if meter.billing_read:
         return [Granularity.BILLING_PERIOD]
     return [
         g for g in ROLLUP_GRANULARITIES if meter.interval_seconds <= _LONGEST_INTERVAL_SECONDS[g]
@@ -426,7 +415,7 @@ class _Totals:
             self.estimated_count += 1
         self.peak_quantity = max(self.peak_quantity, quantity)
 
-    def figures(self, channel: _Channel) -> dict[str, Any]:
+    def figures(self, channel: Channel) -> dict[str, Any]:
         return dict(
             zip(
                 channel.columns,
@@ -458,8 +447,8 @@ class _Bucket:
             end=self.end,
             expected_count=self.expected_count,
             computed_at=now,
-            **self.delivered.figures(_DELIVERED),
-            **self.received.figures(_RECEIVED),
+            **self.delivered.figures(DELIVERED_CHANNEL),
+            **self.received.figures(RECEIVED_CHANNEL),
         )
 
 
@@ -547,7 +536,7 @@ def _refresh(
     Rollup.objects.filter(meter=meter, start__lt=end, end__gt=start).exclude(
         granularity__in=[g.name for g in kept]
     ).delete()
-    if meter.read_resolution == ReadResolution.BILLING:
+    if meter.billing_read:
         buckets = _read_periods(meter, start, end)
         _write_python(meter, Granularity.BILLING_PERIOD, start, end, buckets, now)
         return

@@ -26,11 +26,21 @@ from django.db import connections, router
 from django.db.models import Count, F, Q, Sum
 from rest_framework.exceptions import NotFound
 
-from customers.models import Customer, Meter, ReadResolution
+from customers.models import Customer, Meter
 from customers.selectors import account_scope
 from metadata.catalog import FlowDirection, Granularity
 from usage.calendar import local_date_start, meter_bucket_bounds, zone
-from usage.models import NET_COST, NET_QUANTITY, Direction, Quality, Reading, Rollup
+from usage.models import (
+    DELIVERED_CHANNEL,
+    NET_COST,
+    NET_QUANTITY,
+    RECEIVED_CHANNEL,
+    Channel,
+    Direction,
+    Quality,
+    Reading,
+    Rollup,
+)
 from usage.pricing import PricedReading, priced_readings
 from usage.rendering import SeriesColumns
 
@@ -57,50 +67,14 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def billing_read(meter: Meter) -> bool:
-    """Whether ``meter`` is read once per read period (no interval; contract section 10.2)."""
-    return meter.read_resolution == ReadResolution.BILLING
-
-
-@dataclass(frozen=True)
-class Channel:
-    """One direction of a meter's energy: its readings' direction and its figures' columns on
-    a rollup row."""
-
-    direction: Direction
-    quantity: str
-    cost: str
-    actual_count: str
-    estimated_count: str
-    peak_quantity: str
-
-    @property
-    def has_readings(self) -> Q:
-        """Rollups in which this channel has readings."""
-        return Q(**{f"{self.actual_count}__gt": 0}) | Q(**{f"{self.estimated_count}__gt": 0})
-
-
-DELIVERED = Channel(
-    Direction.DELIVERED, "quantity", "cost", "actual_count", "estimated_count", "peak_quantity"
-)
-RECEIVED = Channel(
-    Direction.RECEIVED,
-    "received_quantity",
-    "received_cost",
-    "received_actual_count",
-    "received_estimated_count",
-    "received_peak_quantity",
-)
-
-
 def flow_channels(*, meter: Meter, direction: FlowDirection) -> tuple[Channel, ...]:
     """The channels ``direction`` counts on ``meter``, the positive one first: NET on a
     bidirectional meter is delivered - received; on any other meter NET is DELIVERED."""
     if direction is FlowDirection.RECEIVED:
-        return (RECEIVED,)
+        return (RECEIVED_CHANNEL,)
     if direction is FlowDirection.NET and meter.bidirectional:
-        return (DELIVERED, RECEIVED)
-    return (DELIVERED,)
+        return (DELIVERED_CHANNEL, RECEIVED_CHANNEL)
+    return (DELIVERED_CHANNEL,)
 
 
 @dataclass(frozen=True)
@@ -201,8 +175,8 @@ def _figures_sql(channels: tuple[Channel, ...]) -> str:
             covered,
             "CAST(expected_count AS TEXT)",
             f"CAST(CASE WHEN {counts[0]} > 0 THEN {channels[0].peak_quantity} END AS TEXT)",
-            f"CAST({DELIVERED.quantity} AS TEXT)",
-            f"CAST({RECEIVED.quantity} AS TEXT)",
+            f"CAST({DELIVERED_CHANNEL.quantity} AS TEXT)",
+            f"CAST({RECEIVED_CHANNEL.quantity} AS TEXT)",
         ]
     )
 
@@ -426,7 +400,7 @@ def usage_summary(
     listed = Q()
     for channel in channels:
         listed |= channel.has_readings
-    granularity = Granularity.BILLING_PERIOD if billing_read(meter) else Granularity.DAY
+    granularity = Granularity.BILLING_PERIOD if meter.billing_read else Granularity.DAY
     rollups = Rollup.objects.filter(listed, meter=meter, granularity=granularity.name)
     row = rollups.aggregate(**aggregates)
 
@@ -442,7 +416,7 @@ def usage_summary(
     low, high = instants["current"]
     current = total("current") or PeriodTotal(low, high, Decimal(0), Decimal(0))
     peak_start, peak_quantity = (
-        (None, None) if billing_read(meter) else _peak_interval(meter, channels[0], low, high)
+        (None, None) if meter.billing_read else _peak_interval(meter, channels[0], low, high)
     )
     return Summary(
         current=current,

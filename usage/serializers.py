@@ -14,7 +14,6 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from customers.models import ReadResolution
 from metadata.catalog import FLOW_DIRECTION_IDS, FlowDirection, Granularity
 from usage.calendar import (
     SUPPORTED_END,
@@ -107,7 +106,7 @@ class UsageQuerySerializer(SummaryQuerySerializer):
     def validate_granularity(self, value: str) -> Granularity:
         granularity = Granularity[value]
         meter = self.context["meter"]
-        if meter.read_resolution == ReadResolution.BILLING:
+        if meter.billing_read:
             if granularity is not Granularity.BILLING_PERIOD:
                 raise serializers.ValidationError(
                     f"{value} is finer than this meter's read periods; use BILLING_PERIOD.",

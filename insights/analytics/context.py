@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from django.utils import timezone
 
-from customers.models import Customer, Meter, ReadResolution
+from customers.models import Customer, Meter
 from energygrid.money import format_money
 from insights.analytics.bill import (
     PeriodForecast,
@@ -291,7 +291,7 @@ class MeterContext(BaseContext):
 def meter_context(*, customer: Customer, meter: Meter) -> MeterContext | None:
     """An interval meter's context; None for a meter without a complete day of data, or a
     billing-read one."""
-    if meter.read_resolution == ReadResolution.BILLING:
+    if meter.billing_read:
         return None
     history = meter_history(meter=meter)
     return None if history is None else MeterContext(customer, meter, history)
@@ -450,6 +450,6 @@ def read_period_context(*, customer: Customer, meter: Meter) -> ReadPeriodContex
 
 def insight_context(*, customer: Customer, meter: Meter) -> MeterContext | ReadPeriodContext | None:
     """The context the meter's insights are drafted from: by its read resolution."""
-    if meter.read_resolution == ReadResolution.BILLING:
+    if meter.billing_read:
         return read_period_context(customer=customer, meter=meter)
     return meter_context(customer=customer, meter=meter)

@@ -32,7 +32,6 @@ from usage.imports.validation import (
     Batch,
     Errors,
     instant,
-    is_billing_read,
     micros,
 )
 from usage.models import Direction, Quality, Reading
@@ -115,7 +114,7 @@ class Stage:
     def add(self, batch: Batch) -> None:
         if not len(batch):
             return
-        self._billing_read += [is_billing_read(m) for m in self.meters[len(self._billing_read) :]]
+        self._billing_read += [m.billing_read for m in self.meters[len(self._billing_read) :]]
         period = np.array(self._billing_read)[batch.meter]
         self.write(batch, period)
         self.staged += len(batch)

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from customers.models import Meter, ReadResolution
+from customers.models import Meter
 from usage.models import Direction, Quality
 
 #: Bad rows quoted in a rejection message; the rest are counted.
@@ -155,10 +155,6 @@ def micros(moment: datetime) -> int:
 _OUT_OF_RANGE, _ONE_WAY, _NO_END, _NOT_AFTER, _END_OUT_OF_RANGE, _LENGTH, _OFF_GRID = range(1, 8)
 
 
-def is_billing_read(meter: Meter) -> bool:
-    return meter.read_resolution == ReadResolution.BILLING
-
-
 def keep_valid(batch: Batch, *, meters: Sequence[Meter], latest: datetime, errors: Errors) -> Batch:
     """``batch`` without the readings its meters cannot take; those become errors.
 
@@ -176,7 +172,7 @@ def keep_valid(batch: Batch, *, meters: Sequence[Meter], latest: datetime, error
     # Each row's meter's properties, so the checks run per column whatever the meter count.
     zones: dict[str, int] = {}
     zone = np.array([zones.setdefault(m.timezone, len(zones)) for m in meters], np.int32)
-    billing = np.array([is_billing_read(m) for m in meters], bool)[batch.meter]
+    billing = np.array([m.billing_read for m in meters], bool)[batch.meter]
     one_way = ~np.array([m.bidirectional for m in meters], bool)[batch.meter]
     interval = np.array([m.interval_seconds or 0 for m in meters], np.int64)[batch.meter] * MICRO
     flag((start < micros(EARLIEST_START)) | (start > micros(latest)), _OUT_OF_RANGE)
