@@ -24,7 +24,7 @@ from decimal import Decimal
 import psycopg
 from django.db import connection
 
-from customers.models import Meter, ReadResolution, Tariff
+from customers.models import Meter, Tariff
 from metadata.catalog import Granularity
 from usage.calendar import bucket_bounds, zone
 from usage.models import Direction, Reading
@@ -140,10 +140,11 @@ def channels(meter: Meter) -> list[Direction]:
     return [Direction.DELIVERED]
 
 
-# One meter's readings in [lo, hi) by (start, direction), each priced by looking its local hour
-# up in the schedules' hour arrays. Columns: start, end, direction, quantity, cost, quality.
+# An interval meter's readings in [lo, hi) by (start, direction), each priced by looking its
+# local hour up in the schedules' hour arrays. Columns: start, direction, quantity, cost,
+# quality (each ends an interval on).
 PRICED_READINGS_SQL = """
-    SELECT reading.start, reading."end", reading.direction, reading.quantity,
+    SELECT reading.start, reading.direction, reading.quantity,
            COALESCE(
                reading.cost,
                reading.quantity * NULLIF(
@@ -182,7 +183,7 @@ def priced_readings(
     if not directions:
         return
     schedules = {d: price_schedule(meter, d) for d in channels(meter)}
-    if connection.vendor == "postgresql" and meter.read_resolution == ReadResolution.INTERVAL:
+    if connection.vendor == "postgresql" and not meter.billing_read:
         yield from _priced_in_sql(meter, lo, hi, directions, schedules)
         return
     rows = (
@@ -228,5 +229,5 @@ def _priced_in_sql(
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(PRICED_READINGS_SQL, params)
-        for start, end, way, quantity, cost, quality in cursor:
-            yield PricedReading(start, end or start + interval, way, quantity, cost, quality)
+        for start, way, quantity, cost, quality in cursor:
+            yield PricedReading(start, start + interval, way, quantity, cost, quality)

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.dispatch import receiver
 
 from customers.models import Meter
 from customers.signals import meter_basis_changed
-from usage.calendar import local_date_start
+from usage.calendar import local_date_start, zone
 from usage.models import RollupDirtyRange
 from usage.rollups import rollups_spans
 from usage.tasks import rollups_catch_up
@@ -40,5 +39,5 @@ def _instants(since: dict[Any, date]) -> dict[datetime, list[Any]]:
     grouped: dict[datetime, list[Any]] = defaultdict(list)
     for meter_id, day in since.items():
         if meter_id in zones:
-            grouped[local_date_start(ZoneInfo(zones[meter_id]), day)].append(meter_id)
+            grouped[local_date_start(zone(zones[meter_id]), day)].append(meter_id)
     return grouped
