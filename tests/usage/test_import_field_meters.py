@@ -114,6 +114,15 @@ def test_received_on_a_meter_that_is_not_bidirectional_rejects_the_file(alice, c
     )
 
 
+def assert_only_line_4_refused(path, message: str) -> None:
+    """The import of ``path`` refuses the whole file for one error, on line 4: ``message``."""
+    with pytest.raises(CommandError) as caught:
+        run_import(path)
+
+    error = rejection(caught)
+    assert re.search(f"\\(1 error\\): line 4: [^;]*{re.escape(message)}", error), error
+
+
 @pytest.mark.parametrize(
     ("row", "message"),
     [
@@ -137,11 +146,7 @@ def test_bad_direction_or_end_rejects_the_whole_file_naming_its_line(solar, csv_
         "SOLAR-1,2026-06-01T12:00:00Z,1,,\n"
         "SOLAR-1,2026-06-01T12:00:00Z,1,RECEIVED,2026-06-01T12:15:00Z\n" + row + "\n"
     )
-    with pytest.raises(CommandError) as caught:
-        run_import(path)
-
-    error = rejection(caught)
-    assert re.search(f"\\(1 error\\): line 4: [^;]*{re.escape(message)}", error), error
+    assert_only_line_4_refused(path, message)
 
 
 def test_an_interval_meter_takes_an_end_equal_to_start_plus_its_interval(alice, csv_file):
@@ -243,11 +248,7 @@ def test_a_bad_read_period_rejects_the_whole_file_naming_its_line(gas, csv_file,
         "GAS-1,2026-01-05T05:00:00Z,2026-02-03T05:00:00Z,61,\n"
         "GAS-1,2026-02-03T05:00:00Z,2026-03-05T05:00:00Z,55,\n" + row + "\n"
     )
-    with pytest.raises(CommandError) as caught:
-        run_import(path)
-
-    error = rejection(caught)
-    assert re.search(f"\\(1 error\\): line 4: [^;]*{re.escape(message)}", error), error
+    assert_only_line_4_refused(path, message)
 
 
 def test_a_read_period_overlapping_a_stored_one_rejects_the_file(gas, csv_file):

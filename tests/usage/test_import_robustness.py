@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -79,6 +81,28 @@ def import_in_thread(path: Path, outcome: dict[str, BaseException | None], gate)
         connections.close_all()
 
 
+@contextmanager
+def importing_behind_a_meter_lock(
+    meter: Meter, path: Path, outcome: dict[str, BaseException | None], *, end: str
+) -> Iterator[tuple[psycopg.Connection, psycopg.Connection]]:
+    """Imports ``path`` in a thread while another session holds ``meter``'s row lock. Yields
+    (holder, observer) once the import waits for it; then the holder ends its transaction with
+    ``end`` (COMMIT or ROLLBACK) and the import finishes."""
+    with other_connection() as holder, other_connection() as observer:
+        holder.execute("BEGIN")
+        holder.execute("SELECT FROM customers_meter WHERE id = %s FOR UPDATE", [meter.pk])
+        importer = threading.Thread(
+            target=import_in_thread, args=(path, outcome, threading.Barrier(1))
+        )
+        importer.start()
+        try:
+            wait_for_a_lock_wait(observer)
+            yield holder, observer
+        finally:
+            holder.execute(end)
+            importer.join()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_imports_of_overlapping_files_do_not_deadlock(alice, new_meter, tmp_path):
     postgres_only()
@@ -123,24 +147,13 @@ def test_a_new_months_partition_is_committed_before_the_write_takes_its_locks(al
     path = tmp_path / "new-month.csv"
     path.write_text(HEADER + "E-ALICE-1,1997-06-01T00:00:00Z,1\n")
     outcome: dict[str, BaseException | None] = {}
-    with other_connection() as holder, other_connection() as observer:
-        holder.execute("BEGIN")
-        holder.execute("SELECT FROM customers_meter WHERE id = %s FOR UPDATE", [meter.pk])
-        importer = threading.Thread(
-            target=import_in_thread, args=(path, outcome, threading.Barrier(1))
-        )
-        importer.start()
-        try:
-            wait_for_a_lock_wait(observer)
-            partition = observer.execute("SELECT to_regclass('usage_reading_1997_06')").fetchone()
-            table_locks = observer.execute(
-                "SELECT count(*) FROM pg_locks AS lock"
-                " JOIN pg_class ON pg_class.oid = lock.relation"
-                " WHERE pg_class.relname = 'usage_reading' AND lock.mode = 'AccessExclusiveLock'"
-            ).fetchone()[0]
-        finally:
-            holder.execute("ROLLBACK")
-            importer.join()
+    with importing_behind_a_meter_lock(meter, path, outcome, end="ROLLBACK") as (_, observer):
+        partition = observer.execute("SELECT to_regclass('usage_reading_1997_06')").fetchone()
+        table_locks = observer.execute(
+            "SELECT count(*) FROM pg_locks AS lock"
+            " JOIN pg_class ON pg_class.oid = lock.relation"
+            " WHERE pg_class.relname = 'usage_reading' AND lock.mode = 'AccessExclusiveLock'"
+        ).fetchone()[0]
 
     assert partition[0] is not None  # created and committed on its own
     assert table_locks == 0  # nobody holds the readings table while the import waits
@@ -272,23 +285,12 @@ def test_read_periods_are_checked_for_overlaps_under_the_meter_lock(new_gas_mete
         "meterNumber,start,end,quantity\nGAS-1,2025-01-05T05:00:00Z,2025-02-03T05:00:00Z,61\n"
     )
     outcome: dict[str, BaseException | None] = {}
-    with other_connection() as holder, other_connection() as observer:
-        holder.execute("BEGIN")
-        holder.execute("SELECT FROM customers_meter WHERE id = %s FOR UPDATE", [meter.pk])
-        importer = threading.Thread(
-            target=import_in_thread, args=(path, outcome, threading.Barrier(1))
+    with importing_behind_a_meter_lock(meter, path, outcome, end="COMMIT") as (holder, _):
+        holder.execute(
+            'INSERT INTO usage_reading (meter_id, direction, start, "end", quantity, quality)'
+            " VALUES (%s, 1, '2025-01-20T05:00Z', '2025-02-20T05:00Z', 30, 'ACTUAL')",
+            [meter.pk],
         )
-        importer.start()
-        try:
-            wait_for_a_lock_wait(observer)
-            holder.execute(
-                'INSERT INTO usage_reading (meter_id, direction, start, "end", quantity, quality)'
-                " VALUES (%s, 1, '2025-01-20T05:00Z', '2025-02-20T05:00Z', 30, 'ACTUAL')",
-                [meter.pk],
-            )
-        finally:
-            holder.execute("COMMIT")
-            importer.join()
 
     error = outcome[path.name]
     assert isinstance(error, CommandError), error
