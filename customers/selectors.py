@@ -73,6 +73,12 @@ def account_scope(customer: Customer | None, account: str = "account") -> Q:
     return Q() if granted is None else Q(**{f"{account}__in": granted})
 
 
+def account_visible(customer: Customer, account_id: uuid.UUID) -> bool:
+    """Whether :func:`account_scope` lets ``customer`` see the account ``account_id``."""
+    granted = getattr(customer, "granted_account_ids", None)
+    return granted is None or account_id in granted
+
+
 def account_list(*, customer: Customer) -> QuerySet[Account]:
     return (
         Account.objects.filter(account_scope(customer, "pk"), customer=customer)

@@ -328,3 +328,18 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.meter_id} rebuilt {self.rebuilt_at:%Y-%m-%d %H:%M}"
+
+
+class RollupRevision(models.Model):
+    """How many times ``meter``'s rollups were written. ``usage.rollups.rollups_refresh``
+    increments it in the transaction that writes them, so a rendered Usage page kept under
+    the revision it was read at (``usage.rendering.page_cache``) is never served after its
+    rollups changed. The meter lookup of every Usage read joins it: no query of its own."""
+
+    meter = models.OneToOneField(
+        Meter, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    revision = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} revision {self.revision}"

@@ -134,7 +134,7 @@ def series_body(
 
 class PageCache:
     """Rendered Usage pages by a key that holds everything the bytes depend on, including the
-    page's rollup version (``selectors.rollup_page_version``): a page is never served after
+    meter's rollup revision (``usage.models.RollupRevision``): a page is never served after
     its rollups changed, because its key then differs. Per process, least recently used out
     first, bounded in bytes (``USAGE_PAGE_CACHE_BYTES``; 0 turns it off)."""
 

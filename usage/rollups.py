@@ -35,7 +35,7 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Min
+from django.db.models import F, Max, Min
 from django.utils import timezone
 
 from customers.models import Meter
@@ -53,6 +53,7 @@ from usage.models import (
     Reading,
     Rollup,
     RollupDirtyRange,
+    RollupRevision,
     RollupState,
 )
 from usage.pricing import (
@@ -574,7 +575,8 @@ def rollups_refresh(*, meter: Meter, start: datetime, end: datetime, repair: boo
     trusts nothing: the levels others are made of (HOUR, DAY) are refreshed over the hull of
     every bucket the range touches, so a week or billing period never sums a wrong day.
 
-    Clears the dirty ranges this covers, so the periodic sweep does not redo them.
+    Clears the dirty ranges this covers, so the periodic sweep does not redo them, and counts
+    one more :class:`~usage.models.RollupRevision` of the meter.
     """
     with transaction.atomic():
         _lock_meter(meter)
@@ -584,6 +586,8 @@ def rollups_refresh(*, meter: Meter, start: datetime, end: datetime, repair: boo
             ).values_list("pk", flat=True)
         )
         _refresh(meter, start, end, repair=repair, prices=_Prices.of(meter))
+        if not RollupRevision.objects.filter(meter=meter).update(revision=F("revision") + 1):
+            RollupRevision.objects.create(meter=meter, revision=1)
         RollupDirtyRange.objects.filter(pk__in=covered).delete()
         if covered:  # new readings are now in the rollups: tell who is built on usage
             hooks_run(settings.ROLLUP_CAUGHT_UP_HOOKS, meter=meter, start=start, end=end)

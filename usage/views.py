@@ -153,7 +153,7 @@ class UsageViewSet(viewsets.GenericViewSet):
                 meter.unit_of_measure,
                 meter.interval_seconds,
                 meter.bidirectional,
-                selectors.rollup_page_version(page),
+                meter.rollup_revision,
             )
         body = None if key is None else page_cache.get(key)
         if body is None:

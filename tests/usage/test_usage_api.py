@@ -124,20 +124,20 @@ def test_hours_report_mixed_quality_and_partial_coverage(alice_api, meter):
     assert items[0]["peakDemand"] == 2.0
 
 
-def test_hour_reads_come_from_rollups_in_three_queries(alice_api, march, django_assert_num_queries):
-    # 1: the meter (with account and tariff); 2: the page's rollup version (count, latest
-    # computed_at); 3: the page of HOUR rollups. Never the readings table, and none for the
-    # customer behind the access token (a cached principal).
+def test_hour_reads_come_from_rollups_in_two_queries(alice_api, march, django_assert_num_queries):
+    # 1: the meter (with its account's billing cycle day and its rollup revision); 2: the page
+    # of HOUR rollups. Never the readings table, and none for the customer behind the access
+    # token (a cached principal).
     def read():
         return usage(alice_api, march, granularity="HOUR", start="2026-03-07", end="2026-03-10")
 
-    with django_assert_num_queries(3) as captured:
+    with django_assert_num_queries(2) as captured:
         response = read()
     assert response.status_code == 200
     assert len(response.json()["items"]) == 50
     assert not any("usage_reading" in query["sql"] for query in captured.captured_queries)
-    # Again: the page is rendered already; its version is all that is read.
-    with django_assert_num_queries(2):
+    # Again: the page is rendered already; the meter lookup is all that is read.
+    with django_assert_num_queries(1):
         assert read().content == response.content
 
 
@@ -412,7 +412,7 @@ def test_series_bytes_are_what_drf_would_render(alice_api, march, granularity):
 
 
 def test_a_cached_page_is_never_served_after_its_rollups_change(alice_api, march):
-    """Same number of rollups, new figures: the page's version (latest computed_at) moves."""
+    """Same number of rollups, new figures: the meter's rollup revision moves."""
     url = f"/usage/v1/Usage/{march.id}?granularity=DAY&start=2026-03-07&end=2026-03-10"
     assert alice_api.get(url).json()["items"][0]["quantity"] == 24.0
     day = datetime(2026, 3, 7, 5, tzinfo=UTC)
