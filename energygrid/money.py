@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
@@ -20,6 +21,14 @@ def quantize_money(amount: Decimal, currency: str) -> Decimal:
 
 def format_money(amount: Decimal | None, currency: str) -> str | None:
     """The API's money representation: a decimal string in the minor unit (``"12.34"``)."""
-    if amount is None:
-        return None
-    return str(quantize_money(Decimal(amount), currency))
+    return format_moneys([amount], currency)[0]
+
+
+def format_moneys(amounts: Iterable[Decimal | str | None], currency: str) -> list[str | None]:
+    """:func:`format_money` of each of ``amounts`` (a column of a page: the quantum is looked
+    up once)."""
+    quantum = _quantum(currency)
+    return [
+        None if amount is None else str(Decimal(amount).quantize(quantum, rounding=ROUND_HALF_UP))
+        for amount in amounts
+    ]

@@ -274,20 +274,32 @@ def meter_bucket_range(
 
 
 def utc_offsets(epochs: np.ndarray, tz: str | ZoneInfo) -> np.ndarray:
-    """UTC offset (s) of ``tz`` at each UTC epoch second, vectorised.
-
-    zoneinfo is asked only at each UTC midnight of the range; where the offset changes between
-    two midnights the transition instant is found by bisection, then every epoch is mapped with
-    ``searchsorted``. Assumes at most one transition per day, which holds for real zones.
-    """
+    """UTC offset (s) of ``tz`` at each UTC epoch second, vectorised: every epoch is mapped
+    with ``searchsorted`` over the zone's transitions in the UTC years it spans, found once
+    per process and year (:func:`_year_transitions`)."""
     tzinfo = zone(tz) if isinstance(tz, str) else tz
     epochs = np.asarray(epochs, dtype=np.int64)
     if epochs.size == 0:
         return np.zeros(0, dtype=np.int64)
-    probes = (
-        np.arange(epochs.min() // _DAY_SECONDS, epochs.max() // _DAY_SECONDS + 2, dtype=np.int64)
-        * _DAY_SECONDS
-    )
+    first, last = (datetime.fromtimestamp(int(e), UTC).year for e in (epochs.min(), epochs.max()))
+    years = [_year_transitions(tzinfo, year) for year in range(first, last + 1)]
+    transitions = np.concatenate([instants for instants, _ in years])
+    values = np.concatenate([years[0][1][:1], *(offsets[1:] for _, offsets in years)])
+    return values[np.searchsorted(transitions, epochs, side="right")]
+
+
+@lru_cache(maxsize=4096)
+def _year_transitions(tzinfo: ZoneInfo, year: int) -> tuple[np.ndarray, np.ndarray]:
+    """The instants (epoch s) in UTC ``year`` at which ``tzinfo``'s offset changes, and the
+    offsets: the year's first, then the one from each instant on.
+
+    zoneinfo is asked at each UTC midnight of the year; where the offset changes between two
+    midnights the instant is found by bisection. Assumes at most one transition per day, which
+    holds for real zones.
+    """
+    first = int(datetime(year, 1, 1, tzinfo=UTC).timestamp())
+    days = 366 if _stdlib_calendar.isleap(year) else 365
+    probes = first + np.arange(days + 1, dtype=np.int64) * _DAY_SECONDS
     probe_offsets = np.array([_epoch_offset(tzinfo, int(t)) for t in probes], dtype=np.int64)
     changes = np.flatnonzero(probe_offsets[1:] != probe_offsets[:-1])
     transitions = np.empty(changes.size, dtype=np.int64)
@@ -300,8 +312,7 @@ def utc_offsets(epochs: np.ndarray, tz: str | ZoneInfo) -> np.ndarray:
             else:
                 after = middle
         transitions[k] = after
-    values = np.concatenate([probe_offsets[:1], probe_offsets[changes + 1]])
-    return values[np.searchsorted(transitions, epochs, side="right")]
+    return transitions, np.concatenate([probe_offsets[:1], probe_offsets[changes + 1]])
 
 
 def _epoch_offset(tzinfo: ZoneInfo, epoch: int) -> int:

@@ -1,10 +1,11 @@
 """Usage series rendered straight to JSON bytes, column by column.
 
 The series is the API's hottest read: up to 1,000 buckets a page. Timestamps are formatted by
-numpy (``calendar.local_isoformats``: each distinct UTC offset once), figures are rounded as
-``Decimal`` (money half-up to the currency's minor unit, quantity to 3 decimals) and the body
-is serialised by ``orjson``. The bytes are exactly those DRF's ``JSONRenderer`` writes for the
-same data (compact separators, UTF-8), as the Usage tests check.
+numpy (``calendar.local_isoformats``: each distinct UTC offset once), energy figures are
+rounded by numpy from integer millionths (half-even to 3 decimals, as ``round(Decimal, 3)``),
+money as ``Decimal`` (half-up to the currency's minor unit), and the body is serialised by
+``orjson``. The bytes are exactly those DRF's ``JSONRenderer`` writes for the same data
+(compact separators, UTF-8), as the Usage tests check.
 """
 
 from __future__ import annotations
@@ -13,37 +14,38 @@ import threading
 from collections.abc import Hashable
 from dataclasses import dataclass, fields
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
+import numpy as np
 import orjson
 from cachetools import LRUCache
 from django.conf import settings
 
 from customers.models import Meter
-from energygrid.money import format_money
+from energygrid.money import format_moneys
 from metadata.catalog import ENERGY_UNITS_TO_KW, FlowDirection, Granularity
 from usage.calendar import local_isoformats
 from usage.models import Quality
 
-_QUANTITY = Decimal("0.001")
-
 
 @dataclass(frozen=True)
 class SeriesColumns:
-    """A page of buckets in one direction as columns: UTC epoch seconds, and figures as
-    ``Decimal`` or text (``usage.selectors.Bucket`` says what each is)."""
+    """A page of buckets in one direction as columns: UTC epoch seconds; energy (quantities,
+    peak, delivered, received) as integer millionths of the unit (``None`` for no peak); cost
+    and expected count as ``Decimal`` or text (``usage.selectors.Bucket`` says what each is)."""
 
     starts: list[int]
     ends: list[int]
-    quantities: list[Any]
+    quantities: list[int]
     costs: list[Any]
     actual_counts: list[int]
     estimated_counts: list[int]
     covered_counts: list[int]
     expected_counts: list[Any]
-    peak_quantities: list[Any]
-    delivered: list[Any]
-    received: list[Any]
+    peak_quantities: list[int | None]
+    delivered: list[int]
+    received: list[int]
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -53,9 +55,19 @@ class SeriesColumns:
         return SeriesColumns(*(getattr(self, f.name)[:count] for f in fields(self)))
 
 
-def _quantity(value: Any) -> float:
-    """Energy as a JSON number rounded to 3 decimals (half-even, as ``round(Decimal, 3)``)."""
-    return float(Decimal(value).quantize(_QUANTITY))
+def _divide_half_even(numerators: np.ndarray, denominator: int) -> np.ndarray:
+    """``numerators / denominator`` rounded half to even, exactly, in integers."""
+    quotients, remainders = np.divmod(numerators, denominator)
+    twice = 2 * remainders
+    return quotients + ((twice > denominator) | ((twice == denominator) & (quotients % 2 == 1)))
+
+
+def _energies(micros: list[int], scale: Fraction = Fraction(1)) -> list[float]:
+    """Energy in integer millionths, times ``scale``, as JSON numbers rounded to 3 decimals
+    (half-even, equal to ``float(round(Decimal, 3))``: thousandths divided by 1000 is the
+    nearest float)."""
+    values = np.asarray(micros, dtype=np.int64) * scale.numerator
+    return (_divide_half_even(values, 1000 * scale.denominator) / 1000).tolist()
 
 
 _ACTUAL, _ESTIMATED = Quality.ACTUAL.value, Quality.ESTIMATED.value
@@ -73,38 +85,60 @@ def series_items(columns: SeriesColumns, *, meter: Meter, currency: str) -> list
     """The ``items`` of a Usage page (contract sections 5 and 10): a bidirectional meter's
     also carry both channels' quantities; a billing-read meter (no interval) has no peak
     demand."""
-    moments = local_isoformats([*columns.starts, *columns.ends], meter.timezone)
     count = len(columns)
+    moments = local_isoformats([*columns.starts, *columns.ends], meter.timezone)
+    quantities = _energies(columns.quantities)
     kw_per_unit = ENERGY_UNITS_TO_KW.get(meter.unit_of_measure)
-    kw = None if kw_per_unit is None else Decimal(str(kw_per_unit))
-    hours = Decimal(meter.interval_seconds or 0) / 3600
+    if kw_per_unit is None or not meter.interval_seconds:
+        peaks = [None] * count
+    else:
+        # kW = energy per interval x intervals per hour x kW per unit.
+        per_hour = Fraction(3600, meter.interval_seconds) * Fraction(str(kw_per_unit))
+        peaks = _energies([peak or 0 for peak in columns.peak_quantities], per_hour)
+        peaks = [
+            None if peak is None else demand
+            for peak, demand in zip(columns.peak_quantities, peaks, strict=True)
+        ]
     coverages: dict[tuple[int, Any], float] = {}
-    items = []
-    for i in range(count):
-        key = (columns.covered_counts[i], columns.expected_counts[i])
-        coverage = coverages.get(key)
-        if coverage is None:
-            expected = Decimal(key[1])
-            coverage = round(min(1.0, float(key[0] / expected)), 4) if expected else 0.0
-            coverages[key] = coverage
-        peak = columns.peak_quantities[i]
-        item = {
-            "start": moments[i],
-            "end": moments[count + i],
-            "quantity": _quantity(columns.quantities[i]),
-            "cost": format_money(columns.costs[i], currency),
-            "quality": _quality(columns.actual_counts[i], columns.estimated_counts[i]),
-            "coverage": coverage,
-            "peakDemand": (
-                None
-                if kw is None or not hours or peak is None
-                else _quantity(Decimal(peak) / hours * kw)
-            ),
+
+    def coverage(covered: int, expected: Any) -> float:
+        key = (covered, expected)
+        value = coverages.get(key)
+        if value is None:
+            total = Decimal(expected)
+            value = round(min(1.0, float(covered / total)), 4) if total else 0.0
+            coverages[key] = value
+        return value
+
+    items = [
+        {
+            "start": start,
+            "end": end,
+            "quantity": quantity,
+            "cost": cost,
+            "quality": _quality(actual, estimated),
+            "coverage": coverage(covered, expected),
+            "peakDemand": peak,
         }
-        if meter.bidirectional:
-            item["delivered"] = _quantity(columns.delivered[i])
-            item["received"] = _quantity(columns.received[i])
-        items.append(item)
+        for start, end, quantity, cost, actual, estimated, covered, expected, peak in zip(
+            moments[:count],
+            moments[count:],
+            quantities,
+            format_moneys(columns.costs, currency),
+            columns.actual_counts,
+            columns.estimated_counts,
+            columns.covered_counts,
+            columns.expected_counts,
+            peaks,
+            strict=True,
+        )
+    ]
+    if meter.bidirectional:
+        for item, delivered, received in zip(
+            items, _energies(columns.delivered), _energies(columns.received), strict=True
+        ):
+            item["delivered"] = delivered
+            item["received"] = received
     return items
 
 

@@ -155,19 +155,22 @@ def usage_series(page: SeriesPage) -> list[Bucket]:
     def decimal(text: str | None) -> Decimal | None:
         return None if text is None else Decimal(text)
 
+    def energy(micros: int | None) -> Decimal | None:
+        return None if micros is None else Decimal(micros).scaleb(-6)
+
     return [
         Bucket(
             start=datetime.fromtimestamp(columns.starts[i], UTC),
             end=datetime.fromtimestamp(columns.ends[i], UTC),
-            quantity=Decimal(columns.quantities[i]),
+            quantity=energy(columns.quantities[i]),
             cost=decimal(columns.costs[i]),
             actual_count=columns.actual_counts[i],
             estimated_count=columns.estimated_counts[i],
             covered_count=columns.covered_counts[i],
             expected_count=Decimal(columns.expected_counts[i]),
-            peak_quantity=decimal(columns.peak_quantities[i]),
-            delivered=Decimal(columns.delivered[i]),
-            received=Decimal(columns.received[i]),
+            peak_quantity=energy(columns.peak_quantities[i]),
+            delivered=energy(columns.delivered[i]),
+            received=energy(columns.received[i]),
         )
         for i in range(len(columns))
     ]
@@ -202,23 +205,28 @@ def _figures_sql(channels: tuple[Channel, ...]) -> str:
         covered = f"CASE WHEN {covered} < {count} THEN {covered} ELSE {count} END"
     return ", ".join(
         [
-            f"CAST({' - '.join(channel.quantity for channel in channels)} AS TEXT)",
+            _MICROS_SQL.format(" - ".join(channel.quantity for channel in channels)),
             f"CAST({' - '.join(channel.cost for channel in channels)} AS TEXT)",
             " + ".join(channel.actual_count for channel in channels),
             " + ".join(channel.estimated_count for channel in channels),
             covered,
             "CAST(expected_count AS TEXT)",
-            f"CAST(CASE WHEN {counts[0]} > 0 THEN {channels[0].peak_quantity} END AS TEXT)",
-            f"CAST({DELIVERED_CHANNEL.quantity} AS TEXT)",
-            f"CAST({RECEIVED_CHANNEL.quantity} AS TEXT)",
+            _MICROS_SQL.format(f"CASE WHEN {counts[0]} > 0 THEN {channels[0].peak_quantity} END"),
+            _MICROS_SQL.format(DELIVERED_CHANNEL.quantity),
+            _MICROS_SQL.format(RECEIVED_CHANNEL.quantity),
         ]
     )
 
 
+#: An energy figure (6 decimals) as integer millionths of the unit.
+_MICROS_SQL = "CAST(ROUND(({}) * 1000000) AS BIGINT)"
+
+
 def _rollup_columns(page: SeriesPage) -> SeriesColumns:
-    """One page of rollups in one query, its timestamps as epoch seconds and its figures as
-    text: the database driver then builds no datetime or Decimal per row (profiled: that
-    parsing was most of the read's time), and ``usage.rendering`` formats them in bulk."""
+    """One page of rollups in one query, its timestamps as epoch seconds, its energy figures
+    as integer millionths and its money and expected counts as text: the database driver then
+    builds no datetime or Decimal per row (profiled: that parsing was most of the read's
+    time), and ``usage.rendering`` formats them in bulk."""
     connection = _rollups_connection()
     epoch = _EPOCH_SQL[connection.vendor]
     channels = flow_channels(meter=page.meter, direction=page.direction)
@@ -266,18 +274,21 @@ _EMPTY = SeriesColumns([], [], [], [], [], [], [], [], [], [], [])
 
 
 def _columns(buckets: list[Bucket]) -> SeriesColumns:
+    def micros(value: Decimal | None) -> int | None:
+        return None if value is None else int(value.scaleb(6).to_integral_value())
+
     return SeriesColumns(
         starts=[int(b.start.timestamp()) for b in buckets],
         ends=[int(b.end.timestamp()) for b in buckets],
-        quantities=[b.quantity for b in buckets],
+        quantities=[micros(b.quantity) for b in buckets],
         costs=[b.cost for b in buckets],
         actual_counts=[b.actual_count for b in buckets],
         estimated_counts=[b.estimated_count for b in buckets],
         covered_counts=[b.covered_count for b in buckets],
         expected_counts=[b.expected_count for b in buckets],
-        peak_quantities=[b.peak_quantity for b in buckets],
-        delivered=[b.delivered for b in buckets],
-        received=[b.received for b in buckets],
+        peak_quantities=[micros(b.peak_quantity) for b in buckets],
+        delivered=[micros(b.delivered) for b in buckets],
+        received=[micros(b.received) for b in buckets],
     )
 
 

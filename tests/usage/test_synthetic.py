@@ -546,3 +546,21 @@ def test_a_meter_behind_solar_delivers_what_the_home_lacks_and_receives_its_surp
         assert np.array_equal(channel.quantities, np.round(channel.quantities, 3))
     with pytest.raises(ValueError, match="one generation figure per interval"):
         synthetic.net_metered(load, generation[1:])
+
+
+@pytest.mark.parametrize("tz", [NEW_YORK, "Australia/Lord_Howe", "Pacific/Chatham", "Asia/Kolkata"])
+def test_utc_offsets_are_exact_at_every_transition_across_new_year(tz):
+    """Offsets come from per-year transitions (cached per process): every quarter hour from
+    October to April, and the seconds either side of each change, match zoneinfo."""
+    zone = ZoneInfo(tz)
+    quarters = np.arange(1_759_276_800, 1_777_507_200, 900, dtype=np.int64)  # 2025-10-01..04-30
+    expected = np.array(
+        [datetime.fromtimestamp(int(t), zone).utcoffset().total_seconds() for t in quarters]
+    )
+    edges = []
+    for k in np.flatnonzero(expected[1:] != expected[:-1]):
+        edges.extend(range(int(quarters[k]), int(quarters[k + 1]) + 1, 60))
+    epochs = np.sort(np.concatenate([quarters, np.array(edges, dtype=np.int64)]))
+    exact = [datetime.fromtimestamp(int(t), zone).utcoffset().total_seconds() for t in epochs]
+
+    assert np.array_equal(utc_offsets(epochs, tz), np.array(exact, dtype=np.int64))
