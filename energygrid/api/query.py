@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from rest_framework import exceptions, serializers
@@ -20,7 +21,7 @@ def parse_query(
     (DRF's form-input rule), so a client's unset variable never silently widens a filter."""
     blank = {
         name: [exceptions.ErrorDetail("Must not be empty; leave the parameter out.", "blank")]
-        for name in serializer_class().fields
+        for name in _field_names(serializer_class)
         if "" in request.query_params.getlist(name)
     }
     if blank:
@@ -33,3 +34,8 @@ def parse_query(
     except exceptions.ValidationError as exc:
         raise InvalidQuery(exc.detail) from None
     return serializer.validated_data
+
+
+@cache
+def _field_names(serializer_class: type[serializers.Serializer]) -> tuple[str, ...]:
+    return tuple(serializer_class().fields)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 import pytest
+from rest_framework_simplejwt.tokens import AccessToken
 
 from tests.conftest import assert_problem
 
@@ -104,3 +108,23 @@ def test_token_signed_with_another_key_is_refused(api, alice, session):
     forged = f"{head}.{payload}.{'A' * 43}"
 
     assert_problem(api.get(PROFILE, **bearer(forged)), 401, "invalid-token")
+
+
+def test_a_verified_token_is_refused_once_it_has_expired(api, alice):
+    """Verified tokens are remembered per process, but only until their own expiry."""
+    token = AccessToken.for_user(alice)
+    token.set_exp(lifetime=timedelta(seconds=1))
+    raw = str(token)
+    assert api.get(PROFILE, **bearer(raw)).status_code == 200
+
+    time.sleep(1.1)
+
+    assert_problem(api.get(PROFILE, **bearer(raw)), 401, "invalid-token")
+
+
+def test_a_forgery_of_a_verified_token_is_still_refused(api, alice, session):
+    genuine = session["accessToken"]
+    assert api.get(PROFILE, **bearer(genuine)).status_code == 200
+    head, payload, _ = genuine.split(".")
+
+    assert_problem(api.get(PROFILE, **bearer(f"{head}.{payload}.{'A' * 43}")), 401, "invalid-token")
