@@ -224,8 +224,8 @@ SIMPLE_JWT = {
 # on how late a deactivation (or a changed billing currency) reaches requests.
 AUTH_CUSTOMER_CACHE_SECONDS = env_int("AUTH_CUSTOMER_CACHE_SECONDS", 30)
 
-# Rendered Usage pages each web process keeps (bytes; 0: none). Keyed by the page's rollup
-# version, so a page is never served after its rollups changed.
+# Rendered Usage pages each web process keeps (bytes; 0: none). Keyed by the meter's rollup
+# revision, so a page is never served after its rollups changed.
 USAGE_PAGE_CACHE_BYTES = env_int("USAGE_PAGE_CACHE_BYTES", 32 * 1024 * 1024)
 # Partner apps (contract section 11): django-oauth-toolkit is the authorization server, for the
 # authorization code grant with PKCE S256 only; consent is recorded by POST
