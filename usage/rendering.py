@@ -23,6 +23,7 @@ from cachetools import LRUCache
 from django.conf import settings
 
 from customers.models import Meter
+from energygrid.api.conditional import strong_etag
 from energygrid.money import format_moneys
 from metadata.catalog import ENERGY_UNITS_TO_KW, FlowDirection, Granularity
 from usage.calendar import local_isoformats
@@ -166,6 +167,18 @@ def series_body(
     return orjson.dumps(body)
 
 
+@dataclass(frozen=True)
+class RenderedPage:
+    """A page's bytes and their strong ``ETag`` (hashed once, when rendered)."""
+
+    body: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, body: bytes) -> RenderedPage:
+        return cls(body, strong_etag(body))
+
+
 class PageCache:
     """Rendered Usage pages by a key that holds everything the bytes depend on, including the
     meter's rollup revision (``usage.models.RollupRevision``): a page is never served after
@@ -179,19 +192,21 @@ class PageCache:
     def _store(self) -> LRUCache | None:
         size = settings.USAGE_PAGE_CACHE_BYTES
         if self._pages is None or self._pages.maxsize != size:
-            self._pages = LRUCache(maxsize=size, getsizeof=len) if size else None
+            self._pages = (
+                LRUCache(maxsize=size, getsizeof=lambda page: len(page.body)) if size else None
+            )
         return self._pages
 
-    def get(self, key: Hashable) -> bytes | None:
+    def get(self, key: Hashable) -> RenderedPage | None:
         with self._lock:
             pages = self._store()
             return None if pages is None else pages.get(key)
 
-    def put(self, key: Hashable, body: bytes) -> None:
+    def put(self, key: Hashable, page: RenderedPage) -> None:
         with self._lock:
             pages = self._store()
-            if pages is not None and len(body) <= pages.maxsize:
-                pages[key] = body
+            if pages is not None and len(page.body) <= pages.maxsize:
+                pages[key] = page
 
 
 page_cache = PageCache()

@@ -31,7 +31,7 @@ from energygrid.money import format_money
 from metadata.catalog import FLOW_DIRECTION_IDS, FlowDirection, Granularity
 from usage import exports, selectors
 from usage.calendar import meter_bucket_range, zone
-from usage.rendering import page_cache, series_body
+from usage.rendering import RenderedPage, page_cache, series_body
 from usage.serializers import (
     ExportQuerySerializer,
     SummaryQuerySerializer,
@@ -155,24 +155,26 @@ class UsageViewSet(viewsets.GenericViewSet):
                 meter.bidirectional,
                 meter.rollup_revision,
             )
-        body = None if key is None else page_cache.get(key)
-        if body is None:
+        rendered = None if key is None else page_cache.get(key)
+        if rendered is None:
             columns = selectors.usage_series_columns(page)
             token = None
             if len(columns) > size:
                 last = datetime.fromtimestamp(columns.starts[size - 1], UTC)
                 token = encode_token(request, [last])
-            body = series_body(
-                columns.head(size),
-                meter=meter,
-                granularity=granularity,
-                direction=direction,
-                currency=currency,
-                next_page_token=token,
+            rendered = RenderedPage.of(
+                series_body(
+                    columns.head(size),
+                    meter=meter,
+                    granularity=granularity,
+                    direction=direction,
+                    currency=currency,
+                    next_page_token=token,
+                )
             )
             if key is not None:
-                page_cache.put(key, body)
-        return conditional_body(request, body)
+                page_cache.put(key, rendered)
+        return conditional_body(request, rendered.body, etag=rendered.etag)
 
     @extend_schema(
         tags=["Usage"],

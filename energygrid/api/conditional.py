@@ -64,10 +64,12 @@ def conditional_body(
     *,
     content_type: str = "application/json",
     headers: dict[str, str] | None = None,
+    etag: str | None = None,
 ) -> HttpResponse:
-    """``body`` (already rendered) with an ``ETag`` of exactly its bytes, or ``304`` when the
-    client's ``If-None-Match`` already holds them."""
-    headers = {"ETag": strong_etag(body), **(headers or {})}
+    """``body`` (already rendered) with an ``ETag`` of exactly its bytes (``etag`` when the
+    caller kept :func:`strong_etag` of them), or ``304`` when the client's ``If-None-Match``
+    already holds them."""
+    headers = {"ETag": etag or strong_etag(body), **(headers or {})}
     if not_modified(request, headers["ETag"]):
         return HttpResponseNotModified(headers=headers)
     return HttpResponse(body, content_type=content_type, headers=headers)
