@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from customers.models import Meter
 
 _SECOND = timedelta(seconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_SECONDS = 86_400
 
 #: The instants a usage range may name (docs/api.md "Supported dates"). Far wider than any meter
@@ -153,32 +154,35 @@ def _calendar_previous_date(granularity: Granularity, cycle_day: int, first: dat
 # --- clock buckets (by local wall clock and offset) -----------------------------------------
 
 
-def _clock_floor(tz: ZoneInfo, seconds: int, instant: datetime) -> datetime:
-    """Start of the clock bucket holding ``instant``."""
-    local = instant.astimezone(tz)
-    offset = local.utcoffset()
-    into = timedelta(
-        seconds=(local.hour * 3600 + local.minute * 60 + local.second) % seconds,
-        microseconds=local.microsecond,
-    )
-    candidate = instant.astimezone(UTC) - into
-    if _offset(tz, candidate) == offset:
-        return candidate
-    # A transition cut this local bucket: ours starts where the current offset began.
-    return _first_instant_with_offset(tz, candidate, instant.astimezone(UTC), offset)
+def _epoch_seconds(instant: datetime) -> int:
+    """Whole seconds since 1970 at or before ``instant`` (boundaries fall on whole seconds)."""
+    return (_aware(instant) - _EPOCH) // _SECOND
 
 
-def _clock_next(tz: ZoneInfo, seconds: int, boundary: datetime) -> datetime:
-    """End of the clock bucket starting at ``boundary`` (a bucket start)."""
-    local = boundary.astimezone(tz)
-    offset = local.utcoffset()
-    into = (local.hour * 3600 + local.minute * 60 + local.second) % seconds
-    nominal_end = boundary.astimezone(UTC) + timedelta(seconds=seconds - into)
-    if _offset(tz, nominal_end - _SECOND) == offset:
-        return nominal_end
-    # A transition cuts the local bucket short: the next one starts at the transition.
-    after = _offset(tz, nominal_end - _SECOND)
-    return _first_instant_with_offset(tz, boundary.astimezone(UTC), nominal_end, after)
+def _clock_bound_epochs(tz: ZoneInfo, seconds: int, start: datetime, end: datetime) -> np.ndarray:
+    """Boundaries (UTC epoch seconds) of the clock buckets of ``seconds`` covering ``[start,
+    end)``, built with numpy.
+
+    Between two offset transitions the boundaries are the instants whose local wall clock is a
+    multiple of ``seconds``: every ``seconds`` from the first of them. Each transition is one
+    too, so a repeated local hour is two buckets and an hour a transition cuts is two pieces.
+    zoneinfo is asked once per process and UTC year (:func:`_offset_spans`), not per bucket.
+    """
+    first, last = _epoch_seconds(start), -((_EPOCH - _aware(end)) // _SECOND)  # floor, ceiling
+    lo, hi = first - seconds, last + seconds
+    transitions, offsets = _offset_spans(tz, lo, hi)
+    edges = [lo, *(int(t) for t in transitions if lo < t < hi), hi]
+    pieces = [np.array(edges[1:-1], dtype=np.int64)]
+    spans_offsets = offsets[np.searchsorted(transitions, edges[:-1], side="right")]
+    for span_lo, span_hi, offset in zip(edges, edges[1:], spans_offsets, strict=False):
+        # The first instant of the span whose local time (epoch + offset) is on the grid.
+        grid = span_lo + (-(span_lo + int(offset))) % seconds
+        pieces.append(np.arange(grid, span_hi, seconds, dtype=np.int64))
+    bounds = np.sort(np.concatenate(pieces))
+    bounds = bounds[np.concatenate(([True], bounds[1:] != bounds[:-1]))]  # a transition on the grid
+    floor = np.searchsorted(bounds, first, side="right") - 1
+    ceiling = np.searchsorted(bounds, last, side="left")
+    return bounds[floor : ceiling + 1]
 
 
 # --- public API ------------------------------------------------------------------------------
@@ -196,7 +200,8 @@ def bucket_start(
     instant = _aware(instant)
     seconds = _clock_seconds(granularity)
     if seconds is not None:
-        return _clock_floor(tz, seconds, instant)
+        floor = _clock_bound_epochs(tz, seconds, instant, instant + timedelta(microseconds=1))[0]
+        return datetime.fromtimestamp(int(floor), UTC)
     first = _calendar_first_date(granularity, billing_cycle_day, instant.astimezone(tz).date())
     start = local_date_start(tz, first)
     # Local dates can run backwards across a fall-back over midnight; step until it holds.
@@ -229,6 +234,11 @@ def bucket_bounds(
     if not start < end:
         raise ValueError("start must be before end")
     seconds = _clock_seconds(granularity)
+    if seconds is not None:
+        return [
+            datetime.fromtimestamp(epoch, UTC)
+            for epoch in _clock_bound_epochs(tz, seconds, start, end).tolist()
+        ]
     bounds = [
         bucket_start(
             timezone=timezone,
@@ -237,16 +247,37 @@ def bucket_bounds(
             instant=start,
         ).astimezone(UTC)
     ]
-    if seconds is not None:
-        while bounds[-1] < end:
-            bounds.append(_clock_next(tz, seconds, bounds[-1]))
-    else:
-        first = bounds[0].astimezone(tz).date()
-        first = _calendar_first_date(granularity, billing_cycle_day, first)
-        while bounds[-1] < end:
-            first = _calendar_next_date(granularity, billing_cycle_day, first)
-            bounds.append(local_date_start(tz, first))
+    first = bounds[0].astimezone(tz).date()
+    first = _calendar_first_date(granularity, billing_cycle_day, first)
+    while bounds[-1] < end:
+        first = _calendar_next_date(granularity, billing_cycle_day, first)
+        bounds.append(local_date_start(tz, first))
     return bounds
+
+
+def bucket_bound_epochs(
+    *,
+    timezone: str,
+    granularity: Granularity,
+    billing_cycle_day: int,
+    start: datetime,
+    end: datetime,
+) -> np.ndarray:
+    """:func:`bucket_bounds` as UTC epoch seconds (int64), the form set-based code takes: HOUR
+    and FIFTEEN_MINUTE are built by numpy without a datetime per boundary."""
+    seconds = _clock_seconds(granularity)
+    if seconds is None:
+        bounds = bucket_bounds(
+            timezone=timezone,
+            granularity=granularity,
+            billing_cycle_day=billing_cycle_day,
+            start=start,
+            end=end,
+        )
+        return np.array([_epoch_seconds(bound) for bound in bounds], dtype=np.int64)
+    if not start < end:
+        raise ValueError("start must be before end")
+    return _clock_bound_epochs(zone(timezone), seconds, start, end)
 
 
 def meter_bucket_bounds(
@@ -276,16 +307,25 @@ def meter_bucket_range(
 def utc_offsets(epochs: np.ndarray, tz: str | ZoneInfo) -> np.ndarray:
     """UTC offset (s) of ``tz`` at each UTC epoch second, vectorised: every epoch is mapped
     with ``searchsorted`` over the zone's transitions in the UTC years it spans, found once
-    per process and year (:func:`_year_transitions`)."""
+    per process and year (:func:`_offset_spans`)."""
     tzinfo = zone(tz) if isinstance(tz, str) else tz
     epochs = np.asarray(epochs, dtype=np.int64)
     if epochs.size == 0:
         return np.zeros(0, dtype=np.int64)
-    first, last = (datetime.fromtimestamp(int(e), UTC).year for e in (epochs.min(), epochs.max()))
+    transitions, offsets = _offset_spans(tzinfo, int(epochs.min()), int(epochs.max()))
+    return offsets[np.searchsorted(transitions, epochs, side="right")]
+
+
+def _offset_spans(tzinfo: ZoneInfo, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """``tzinfo``'s offset changes in the UTC years holding epoch seconds ``lo`` to ``hi``: the
+    instants it changes at (ascending), and the offsets: the first year's first, then the one
+    from each instant on. ``offsets[searchsorted(transitions, t, side="right")]`` is the
+    offset at any ``t`` in those years."""
+    first, last = (datetime.fromtimestamp(edge, UTC).year for edge in (lo, hi))
     years = [_year_transitions(tzinfo, year) for year in range(first, last + 1)]
     transitions = np.concatenate([instants for instants, _ in years])
-    values = np.concatenate([years[0][1][:1], *(offsets[1:] for _, offsets in years)])
-    return values[np.searchsorted(transitions, epochs, side="right")]
+    offsets = np.concatenate([years[0][1][:1], *(offsets[1:] for _, offsets in years)])
+    return transitions, offsets
 
 
 @lru_cache(maxsize=4096)

@@ -21,18 +21,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-import psycopg
+import numpy as np
 from django.db import connection
 
 from customers.models import Meter, Tariff
 from metadata.catalog import Granularity
-from usage.calendar import bucket_bounds, zone
+from usage.calendar import bucket_bound_epochs, utc_offsets, zone
 from usage.models import Direction, Reading
+from usage.sqlarrays import Int64Array, TimestampArray, binary_cursor
 
 #: (ISO weekday 1-7, local hour 0-23) -> price per unit of the meter's unit_of_measure.
 PriceGrid = dict[tuple[int, int], Decimal]
 #: An hour no rate prices, in the integer price arrays handed to SQL.
 NO_PRICE = -1
+_EPOCH_DATE = date(1970, 1, 1)
 
 
 def price_grid(tariff: Tariff | None) -> PriceGrid:
@@ -78,20 +80,23 @@ class PriceSchedule:
         price = self.price_at(start)
         return None if price is None else quantity * price
 
-    def hour_prices(self, hour_bounds: list[datetime]) -> list[int]:
-        """Each local hour's price x 10^6 (``NO_PRICE`` for none), for hours ``[b[i], b[i+1])``.
+    def hour_prices(self, hour_bounds: np.ndarray) -> np.ndarray:
+        """Each local hour's price x 10^6 (``NO_PRICE`` for none), for hours ``[b[i], b[i+1])``
+        of ``hour_bounds`` (UTC epoch seconds), vectorised.
 
-        ``hour_bounds`` are local hour boundaries (``bucket_bounds`` at HOUR), so one price
-        holds for the whole hour.
+        ``hour_bounds`` are local hour boundaries (``bucket_bound_epochs`` at HOUR), so one
+        price holds for the whole hour: the one of its start's local weekday, hour and date.
         """
-        micros = [{key: int(p.scaleb(6)) for key, p in grid.items()} for grid in self.grids]
-        tz = zone(self.timezone)
-        prices = []
-        for start in hour_bounds[:-1]:
-            local = start.astimezone(tz)
-            grid = micros[bisect_right(self.changes, local.date())]
-            prices.append(grid.get((local.isoweekday(), local.hour), NO_PRICE))
-        return prices
+        starts = np.asarray(hour_bounds, dtype=np.int64)[:-1]
+        local = starts + utc_offsets(starts, self.timezone)
+        days = local // 86_400  # local days since Thursday 1970-01-01
+        table = np.full((len(self.grids), 8, 24), NO_PRICE, dtype=np.int64)
+        for i, grid in enumerate(self.grids):
+            for (weekday, hour), price in grid.items():
+                table[i, weekday, hour] = int(price.scaleb(6))
+        changes = np.array([(day - _EPOCH_DATE).days for day in self.changes], dtype=np.int64)
+        in_force = np.searchsorted(changes, days, side="right")
+        return table[in_force, (days + 3) % 7 + 1, (local % 86_400) // 3600]
 
     def basis(self) -> tuple:
         """What this schedule prices by, comparable across runs (for ``rollup_basis``)."""
@@ -116,9 +121,9 @@ def price_schedule(meter: Meter, direction: Direction = Direction.DELIVERED) -> 
     )
 
 
-def hour_bounds(meter: Meter, lo: datetime, hi: datetime) -> list[datetime]:
-    """The meter's local hour boundaries covering ``[lo, hi)``."""
-    return bucket_bounds(
+def hour_bounds(meter: Meter, lo: datetime, hi: datetime) -> np.ndarray:
+    """The meter's local hour boundaries covering ``[lo, hi)`` (UTC epoch seconds)."""
+    return bucket_bound_epochs(
         timezone=meter.timezone,
         granularity=Granularity.HOUR,
         billing_cycle_day=1,
@@ -213,21 +218,20 @@ def _priced_in_sql(
     prices = schedules[Direction.DELIVERED].hour_prices(bounds)
     params = {
         "received": Direction.RECEIVED,
-        "prices": prices,
-        "export_prices": (
+        "prices": Int64Array(prices),
+        "export_prices": Int64Array(
             schedules[Direction.RECEIVED].hour_prices(bounds)
             if Direction.RECEIVED in schedules
             else prices
         ),
-        "hour_bounds": bounds,
+        "hour_bounds": TimestampArray(bounds),
         "meter_id": meter.pk,
         "directions": [int(d) for d in directions],
         "lo": lo,
         "hi": hi,
     }
     interval = timedelta(seconds=meter.interval_seconds)
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
+    with binary_cursor() as cursor:
         cursor.execute(PRICED_READINGS_SQL, params)
         for start, way, quantity, cost, quality in cursor:
             yield PricedReading(start, start + interval, way, quantity, cost, quality)
