@@ -266,3 +266,35 @@ def test_local_isoformats_match_datetime_isoformat(tz):
 
 def test_local_isoformats_of_nothing_is_nothing():
     assert local_isoformats([], "America/New_York") == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    tz=st.sampled_from(ZONES),
+    granularity=st.sampled_from([Granularity.HOUR, Granularity.FIFTEEN_MINUTE]),
+    anchor=st.sampled_from(ANCHORS),
+    shift=st.integers(-2 * 86400, 2 * 86400),
+    span=st.integers(1, 2 * 86400),
+)
+def test_clock_boundaries_are_the_grid_and_the_transitions_minute_by_minute(
+    tz, granularity, anchor, shift, span
+):
+    """HOUR and FIFTEEN_MINUTE boundaries (built per offset span with numpy) are exactly the
+    instants where the local wall clock is on the grid or the offset changes, found here by
+    asking zoneinfo about every minute (every transition of these zones is on a minute)."""
+    start = anchor + timedelta(seconds=shift)
+    end = start + timedelta(seconds=span)
+    seconds = granularity.value.nominal_seconds
+    minute = timedelta(minutes=1)
+    first = start.replace(second=0, microsecond=0) - 2 * HOUR
+    expected = []
+    instant = first
+    while not expected or expected[-1] < end:
+        offset = instant.astimezone(zone(tz)).utcoffset()
+        wall = (instant + offset).timestamp()
+        if wall % seconds == 0 or offset != (instant - minute).astimezone(zone(tz)).utcoffset():
+            expected.append(instant)
+        instant += minute
+    expected = expected[max(i for i, b in enumerate(expected) if b <= start) :]
+
+    assert bounds(tz, granularity, start, end) == expected
