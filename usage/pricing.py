@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter
 
 import numpy as np
 from django.db import connection
@@ -34,15 +35,18 @@ from usage.sqlarrays import Int64Array, TimestampArray, binary_cursor
 PriceGrid = dict[tuple[int, int], Decimal]
 #: An hour no rate prices, in the integer price arrays handed to SQL.
 NO_PRICE = -1
+#: What :func:`price_schedule` reads of a meter, for ``prefetch_related`` where many are priced.
+PRICING_PREFETCH = ("tariff__rates", "export_tariff__rates", "tariff_periods__tariff__rates")
 _EPOCH_DATE = date(1970, 1, 1)
 
 
 def price_grid(tariff: Tariff | None) -> PriceGrid:
-    """The tariff's price for every local (ISO weekday, hour) some rate covers."""
+    """The tariff's price for every local (ISO weekday, hour) some rate covers (its rates
+    prefetched or not: :data:`PRICING_PREFETCH`)."""
     if tariff is None:
         return {}
     grid: PriceGrid = {}
-    for rate in tariff.rates.order_by("position"):
+    for rate in sorted(tariff.rates.all(), key=attrgetter("position")):
         for weekday in range(1, 8):
             for hour in range(rate.from_hour, rate.to_hour):
                 if rate.applies(weekday, hour):

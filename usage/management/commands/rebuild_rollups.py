@@ -12,6 +12,7 @@ from tqdm import tqdm
 from customers.models import Meter
 from energygrid.commands import OpsCommand
 from usage.calendar import local_date_start, zone
+from usage.pricing import PRICING_PREFETCH
 from usage.rollups import rollups_rebuild
 
 
@@ -46,7 +47,11 @@ class Command(OpsCommand):
             raise ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
     def handle(self, *args: Any, **options: Any) -> None:
-        meters = Meter.objects.select_related("account").order_by("utility__slug", "meter_number")
+        meters = (
+            Meter.objects.select_related("account")
+            .prefetch_related(*PRICING_PREFETCH)
+            .order_by("utility__slug", "meter_number")
+        )
         if options["utility"]:
             meters = meters.filter(utility__slug=options["utility"])
             if not meters.exists():
