@@ -582,7 +582,7 @@ def rollup_counts(utility_id: Any) -> dict[str, int]:
     rows = (
         Rollup.objects.filter(meter__utility_id=utility_id)
         .values_list("granularity")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("start"))
         .order_by()
     )
     return dict(rows)

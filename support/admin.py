@@ -1,7 +1,8 @@
 """The customer-service admin: a page per customer and actions that queue work for workers.
 
 The customer and meter admins of ``customers`` are extended here (not there), since what they
-show and queue comes from the apps above ``customers``.
+show and queue comes from the apps above ``customers`` (the meter's, from ``usage``'s, which adds
+its pages of rollups).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from budgets.models import BudgetKind
-from customers.admin import CustomerAdmin, MeterAdmin
+from customers.admin import CustomerAdmin
 from customers.models import Customer, Meter
 from energygrid import display
 from insights.models import Insight
@@ -34,6 +35,7 @@ from support.selectors import (
     MeterOverview,
     customer_overview,
 )
+from usage.admin import MeterUsageAdmin
 from usage.tasks import rollups_rebuild_for_meter
 
 
@@ -139,7 +141,7 @@ class CustomerServiceAdmin(CustomerAdmin):
 
 
 @admin.register(Meter)
-class MeterServiceAdmin(MeterAdmin):
+class MeterServiceAdmin(MeterUsageAdmin):
     actions = ["rebuild_rollups", "regenerate_insights"]
 
     @admin.action(permissions=["view"], description="Rebuild rollups of the selected meters")

@@ -118,13 +118,19 @@ class Rollup(models.Model):
     delivers). NET = delivered - received (``NET_QUANTITY``, ``NET_COST``).
 
     For a billing-read meter the rows are its read periods themselves, as BILLING_PERIOD.
+
+    Keyed by its bucket, ``(meter, granularity, start)``: one B-tree per row written, no
+    surrogate id or sequence (a rebuild writes a meter-year's 9,000 HOUR rows at once). A model
+    with a composite key has no Django admin: staff see a meter's rollups on a page of the
+    meter's admin (``usage.admin``).
     """
 
+    pk = models.CompositePrimaryKey("meter", "granularity", "start")
     meter = models.ForeignKey(
         Meter,
         on_delete=models.CASCADE,
         related_name="rollups",
-        db_index=False,  # the (meter, granularity, start) unique index leads with meter_id
+        db_index=False,  # the primary key (meter, granularity, start) leads with meter_id
         # No database FK: its deferred check ran one trigger per row at commit (100 ms of a
         # meter-year's rebuild). Rollups are only written by usage.rollups, for a meter it has
         # loaded and locked; deleting a meter deletes its rollups through Django's CASCADE.
@@ -205,13 +211,6 @@ class Rollup(models.Model):
         help_text="Largest single RECEIVED interval quantity in the bucket.",
     )
     computed_at = models.DateTimeField(help_text="When this row was last (re)computed.")
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["meter", "granularity", "start"], name="usage_rollup_bucket"
-            )
-        ]
 
     def __str__(self) -> str:
         return f"{self.meter_id} {self.granularity} {self.start:%Y-%m-%dT%H:%M}Z"

@@ -508,9 +508,11 @@ def _write_python(
         unique_fields=["meter", "granularity", "start"],
         update_fields=[*ROLLUP_FIGURES, "computed_at"],
     )
-    stale = [row.pk for start, row in existing.items() if start not in fresh]
+    stale = [start for start in existing if start not in fresh]
     for i in range(0, len(stale), 500):
-        Rollup.objects.filter(pk__in=stale[i : i + 500]).delete()
+        Rollup.objects.filter(
+            meter=meter, granularity=granularity.name, start__in=stale[i : i + 500]
+        ).delete()
 
 
 def rollup_basis(meter: Meter, prices: _Prices) -> str:

@@ -18,19 +18,35 @@ from usage.rollups import rollups_rebuild
 from .conftest import ACTUAL, write_readings
 
 
-def test_staff_see_only_their_utilitys_readings_and_cannot_edit(alice, bob):
+def rollups_page(meter: Meter) -> str:
+    return reverse("admin:customers_meter_rollups", args=[meter.pk])
+
+
+def test_staff_see_only_their_utilitys_readings_and_rollups_and_cannot_edit(alice, bob):
     for meter in Meter.objects.all():
         write_readings(meter, [(datetime(2026, 1, 1, tzinfo=UTC), Decimal("1.5"), None, ACTUAL)])
         rollups_rebuild(meter=Meter.objects.select_related("account").get(pk=meter.pk))
     client = staff_client(alice.utility, content_type__app_label="usage")
 
     readings = client.get(reverse("admin:usage_reading_changelist")).content.decode()
-    rollups = client.get(reverse("admin:usage_rollup_changelist")).content.decode()
+    own = client.get(rollups_page(Meter.objects.get(meter_number="E-ALICE-1")))
+    foreign = client.get(rollups_page(Meter.objects.get(meter_number="E-BOB-1")))
 
     assert "E-ALICE-1" in readings and "E-BOB-1" not in readings
-    assert "E-ALICE-1" in rollups and "E-BOB-1" not in rollups
+    assert own.status_code == 200 and "Rollups of meter E-ALICE-1" in own.content.decode()
+    assert foreign.status_code == 404
     assert "Add reading" not in readings
     assert client.get(reverse("admin:usage_reading_add")).status_code == 403
+
+
+def test_rollups_page_needs_the_view_rollup_permission_and_is_linked_from_the_meter_list(alice):
+    meter = Meter.objects.get(meter_number="E-ALICE-1")
+    meters_only = staff_client(alice.utility, codename="view_meter")
+    meters_list = meters_only.get(reverse("admin:customers_meter_changelist")).content.decode()
+
+    assert rollups_page(meter) in meters_list
+    assert meters_only.get(rollups_page(meter)).status_code == 403
+    assert meters_only.post(rollups_page(meter)).status_code == 405  # read-only
 
 
 def test_the_changelist_never_counts_the_whole_table(alice):
@@ -77,11 +93,28 @@ def test_rollups_list_local_times_rounded_money_and_whole_counts(alice):
     rollups_rebuild(meter=meter)
     client = staff_client(alice.utility, content_type__app_label="usage")
 
-    page = client.get(
-        reverse("admin:usage_rollup_changelist"), {"granularity__exact": "HOUR"}
-    ).content.decode()
+    page = client.get(rollups_page(meter)).content.decode()  # the finest granularity: HOUR
+    days = client.get(rollups_page(meter), {"granularity": "DAY"}).content.decode()
 
     assert "2026-01-15 00:00 EST" in page and "2026-01-15 01:00 EST" in page
     assert "0.492 kWh" in page and "$0.07" in page and "0.0738" not in page
     assert "4 of 4" in page and "4.0000" not in page
-    assert "1 rollup" in page
+    assert "1 rollup" in page and "1 rollups" not in page
+    assert "2026-01-15 00:00 EST" in days and "2026-01-16 00:00 EST" in days
+    assert "4 of 96" in days
+
+
+def test_the_rollups_page_is_an_index_walk_and_counts_at_most_the_cap(alice):
+    meter = Meter.objects.select_related("account").get(meter_number="E-ALICE-1")
+    first = datetime(2026, 1, 15, 5, tzinfo=UTC)
+    write_readings(meter, [(first, Decimal("1"), None, ACTUAL)])
+    rollups_rebuild(meter=meter)
+    client = staff_client(alice.utility, content_type__app_label="usage")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(rollups_page(meter), {"granularity": "WEEK"})
+
+    assert response.status_code == 200 and "1 rollup" in response.content.decode()
+    listed = [q["sql"] for q in queries if "usage_rollup" in q["sql"]]
+    assert all("granularity" in sql for sql in listed), listed
+    assert any("COUNT(" in sql.upper() and "LIMIT" in sql.upper() for sql in listed), listed
