@@ -71,15 +71,25 @@ def _energies(micros: list[int], scale: Fraction = Fraction(1)) -> list[float]:
     return (_divide_half_even(values, 1000 * scale.denominator) / 1000).tolist()
 
 
-_ACTUAL, _ESTIMATED = Quality.ACTUAL.value, Quality.ESTIMATED.value
+def _qualities(actual_counts: list[int], estimated_counts: list[int]) -> list[str]:
+    """ACTUAL when no reading is estimated, ESTIMATED when none is actual, else MIXED."""
+    actual, estimated = np.asarray(actual_counts), np.asarray(estimated_counts)
+    return np.where(
+        estimated == 0,
+        Quality.ACTUAL.value,
+        np.where(actual == 0, Quality.ESTIMATED.value, "MIXED"),
+    ).tolist()
 
 
-def _quality(actual: int, estimated: int) -> str:
-    if estimated == 0:
-        return _ACTUAL
-    if actual == 0:
-        return _ESTIMATED
-    return "MIXED"
+def _coverages(covered_counts: list[int], expected_counts: list[Any]) -> list[float]:
+    """Readings / intervals the bucket's real duration holds, at most 1, to 4 decimals; each
+    distinct pair computed once (a page has a handful)."""
+    pairs = list(zip(covered_counts, expected_counts, strict=True))
+    values = {}
+    for covered, expected in set(pairs):
+        total = Decimal(expected)
+        values[covered, expected] = round(min(1.0, float(covered / total)), 4) if total else 0.0
+    return [values[pair] for pair in pairs]
 
 
 def series_items(columns: SeriesColumns, *, meter: Meter, currency: str) -> list[dict[str, Any]]:
@@ -100,36 +110,23 @@ def series_items(columns: SeriesColumns, *, meter: Meter, currency: str) -> list
             None if peak is None else demand
             for peak, demand in zip(columns.peak_quantities, peaks, strict=True)
         ]
-    coverages: dict[tuple[int, Any], float] = {}
-
-    def coverage(covered: int, expected: Any) -> float:
-        key = (covered, expected)
-        value = coverages.get(key)
-        if value is None:
-            total = Decimal(expected)
-            value = round(min(1.0, float(covered / total)), 4) if total else 0.0
-            coverages[key] = value
-        return value
-
     items = [
         {
             "start": start,
             "end": end,
             "quantity": quantity,
             "cost": cost,
-            "quality": _quality(actual, estimated),
-            "coverage": coverage(covered, expected),
+            "quality": quality,
+            "coverage": coverage,
             "peakDemand": peak,
         }
-        for start, end, quantity, cost, actual, estimated, covered, expected, peak in zip(
+        for start, end, quantity, cost, quality, coverage, peak in zip(
             moments[:count],
             moments[count:],
             quantities,
             format_moneys(columns.costs, currency),
-            columns.actual_counts,
-            columns.estimated_counts,
-            columns.covered_counts,
-            columns.expected_counts,
+            _qualities(columns.actual_counts, columns.estimated_counts),
+            _coverages(columns.covered_counts, columns.expected_counts),
             peaks,
             strict=True,
         )
