@@ -226,7 +226,7 @@ def night_interval_demand(*, meter: Meter, nights: Iterable[pd.Timestamp]) -> pd
             net=Sum(
                 Case(When(direction=Direction.RECEIVED, then=-F("quantity")), default="quantity")
             ),
-            channels=Count("id"),
+            channels=Count("direction"),
         )
         .filter(channels=2 if meter.bidirectional else 1)
         .order_by("start")

@@ -2,7 +2,7 @@
 
 The customer and meter admins of ``customers`` are extended here (not there), since what they
 show and queue comes from the apps above ``customers`` (the meter's, from ``usage``'s, which adds
-its pages of rollups).
+its pages of readings and rollups).
 """
 
 from __future__ import annotations

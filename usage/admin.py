@@ -4,10 +4,11 @@ These tables hold billions of rows: no page ever counts them in full (the pagina
 most ``COUNT_CAP`` rows, a bounded query), and nothing is editable here, since a change that
 bypassed the import would leave rollups behind the readings.
 
-Rollups are keyed (meter, granularity, start), a composite primary key, which Django's admin
-cannot register; they are listed per meter instead, on a page of the meter's admin
-(``admin:customers_meter_rollups``), one granularity at a time so the page is an index walk.
-Such a page is a :class:`MeterRowsPage` of :class:`MeterUsageAdmin`.
+Readings are keyed (meter, direction, start) and rollups (meter, granularity, start), composite
+primary keys, which Django's admin cannot register; they are listed per meter instead, on pages
+of the meter's admin (``admin:customers_meter_readings``, ``admin:customers_meter_rollups``),
+one direction or granularity at a time so each page is an index walk. Such a page is a
+:class:`MeterRowsPage` of :class:`MeterUsageAdmin`.
 """
 
 from __future__ import annotations
@@ -27,23 +28,18 @@ from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.views.decorators.http import require_safe
 
-from customers.admin import (
-    MeterAdmin,
-    NoAddOrChangeMixin,
-    UtilityScopedMixin,
-    register_utility_path,
-)
+from customers.admin import MeterAdmin
 from customers.models import Meter
 from energygrid import display
-from usage.models import Reading, Rollup
+from usage.models import Direction, Quality, Reading, Rollup
 from usage.rollups import rollup_granularities
 
 COUNT_CAP = 10_000
 
 
 class CappedCountPaginator(Paginator):
-    """Counts at most COUNT_CAP rows (``SELECT count(*) FROM (... LIMIT n)``); the changelist
-    then says "more than 10,000" (``admin/usage/search_form.html``, ``pagination.html``)."""
+    """Counts at most COUNT_CAP rows (``SELECT count(*) FROM (... LIMIT n)``); the page then
+    says "more than 10,000" (``admin/usage/meter_rows.html``)."""
 
     cap_display = display.count(COUNT_CAP)
 
@@ -54,42 +50,6 @@ class CappedCountPaginator(Paginator):
     @property
     def capped(self) -> bool:
         return self.count > COUNT_CAP
-
-
-register_utility_path(Reading, "meter__utility")
-
-
-class MeterDataAdmin(NoAddOrChangeMixin, UtilityScopedMixin, admin.ModelAdmin):
-    """Times on the meter's wall clock, money rounded in the customer's billing currency,
-    quantities with the meter's unit."""
-
-    paginator = CappedCountPaginator
-    show_full_result_count = False
-    list_select_related = ["meter__account__customer"]
-    search_fields = ["=meter__meter_number"]
-    search_help_text = "Exact meter number."
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    @admin.display(description="start (meter's time)", ordering="start")
-    def local_start(self, row: Reading) -> str:
-        return display.local_time(row.start, row.meter.timezone)
-
-    @admin.display(description="quantity")
-    def quantity_with_unit(self, row: Reading) -> str:
-        return display.quantity(row.quantity, row.meter.unit_of_measure)
-
-    @admin.display(description="cost")
-    def rounded_cost(self, row: Reading) -> str:
-        return display.money(row.cost, row.meter.account.customer.billing_currency)
-
-
-@admin.register(Reading)
-class ReadingAdmin(MeterDataAdmin):
-    list_display = ["meter", "local_start", "quantity_with_unit", "rounded_cost", "quality"]
-    list_filter = ["quality"]
-    ordering = ["-id"]  # an index walk; "-start" would sort the whole table
 
 
 ROWS_PER_PAGE = 100
@@ -156,6 +116,44 @@ def _links(request: HttpRequest, name: str, current: Any, choices: list[tuple]) 
     ]
 
 
+def _readings(meter: Meter, request: HttpRequest) -> tuple[QuerySet, dict[str, list[dict]]]:
+    """One direction at a time (DELIVERED by default), of one quality or all, newest first:
+    under the primary key (meter, direction, start) that is an index walk."""
+    directions = Direction.choices if meter.bidirectional else []
+    asked = request.GET.get("direction")
+    valid = {str(value) for value, _ in directions}
+    direction = int(asked) if asked in valid else Direction.DELIVERED
+    quality = request.GET.get("quality")
+    quality = quality if quality in Quality.values else None
+    rows = Reading.objects.filter(meter=meter, direction=direction)
+    if quality:
+        rows = rows.filter(quality=quality)
+    filters = {"quality": _links(request, "quality", quality, [(None, "All"), *Quality.choices])}
+    if directions:
+        filters["direction"] = _links(request, "direction", direction, directions)
+    return rows.order_by("-start"), filters
+
+
+def _reading_cells(meter: Meter, reading: Reading) -> tuple[str, ...]:
+    return (
+        display.local_time(reading.start, meter.timezone),
+        display.local_time(reading.end, meter.timezone),  # a read period's; "—" for intervals
+        display.quantity(reading.quantity, meter.unit_of_measure),
+        display.money(reading.cost, meter.account.customer.billing_currency),
+        reading.get_quality_display(),
+    )
+
+
+READINGS_PAGE = MeterRowsPage(
+    name="readings",
+    permission="usage.view_reading",
+    rows=_readings,
+    headers=("start (meter's time)", "end (meter's time)", "quantity", "cost", "quality"),
+    cells=_reading_cells,
+    noun=("reading", "readings"),
+)
+
+
 def _rollups(meter: Meter, request: HttpRequest) -> tuple[QuerySet, dict[str, list[dict]]]:
     """One granularity at a time (the finest kept by default), newest first: under the primary
     key (meter, granularity, start) that is an index walk."""
@@ -202,7 +200,7 @@ class MeterUsageAdmin(MeterAdmin):
     """The meter admin with pages of the meter's usage rows (``pages``), linked from the
     meter list."""
 
-    pages: tuple[MeterRowsPage, ...] = (ROLLUPS_PAGE,)
+    pages: tuple[MeterRowsPage, ...] = (READINGS_PAGE, ROLLUPS_PAGE)
     list_display = [*MeterAdmin.list_display, "usage_links"]
 
     def get_urls(self):

@@ -38,18 +38,18 @@ class Reading(models.Model):
     """The energy one meter measured in one direction over ``[start, start +
     meter.interval_seconds)`` (or ``[start, end)`` for a billing-read meter).
 
-    The database key on PostgreSQL is ``(id, start)`` because a partitioned table's primary
-    key must include its partition key; ``id`` alone is unique (one sequence) so Django keeps
-    treating it as the primary key. ``(meter, direction, start)`` is the natural key imports
-    upsert on.
+    The primary key is the natural key ``(meter, direction, start)``, the one imports upsert
+    on (it holds ``start``, as a partitioned table's key must): one B-tree per row, no
+    surrogate id or sequence to maintain. A model with a composite key has no Django admin, so
+    staff see a meter's readings on a page of the meter's admin (``usage.admin``).
     """
 
-    id = models.BigAutoField(primary_key=True)
+    pk = models.CompositePrimaryKey("meter", "direction", "start")
     meter = models.ForeignKey(
         Meter,
         on_delete=models.CASCADE,
         related_name="readings",
-        db_index=False,  # the (meter, start) unique index leads with meter_id
+        db_index=False,  # the primary key leads with meter_id
         # No database FK: checking it cost one trigger per row of every import (15 % of it).
         # Readings are only written by usage.imports, which finds every meter and locks it
         # for the write; deleting a meter deletes its readings through Django's CASCADE.
@@ -96,9 +96,6 @@ class Reading(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["meter", "direction", "start"], name="usage_reading_meter_direction_start"
-            ),
             models.CheckConstraint(
                 condition=models.Q(quantity__gte=0), name="usage_reading_quantity_nonnegative"
             ),
