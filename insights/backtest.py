@@ -1,7 +1,7 @@
 """What the backtest of ``evaluate_insights`` reads of a meter, whether loaded or generated.
 
 A :class:`BacktestMeter` holds a meter's daily frame (as :mod:`insights.datasets` builds it),
-its region's weather, its billing periods, its complete hours and a baseload estimator, and the
+its region's weather, its billing periods, its measured intervals and a baseload estimator, and the
 ground truth where the data is synthetic. :func:`loaded_meter` builds one from the database
 (the demo's meters carry their generator's truth in ``MeterGroundTruth``);
 :func:`synthetic_meters` generates homes with :mod:`usage.synthetic` straight into frames, with
@@ -22,7 +22,7 @@ from insights.analytics import baseload
 from insights.analytics.always_on import estimate_baseload, model_degree_days
 from insights.analytics.bill import fit_as_of
 from insights.analytics.context import MeterContext
-from insights.datasets import hourly_frame
+from insights.datasets import interval_frame
 from insights.models import MeterGroundTruth
 from metadata.catalog import ENERGY_UNITS_TO_KW
 from usage import synthetic
@@ -49,9 +49,11 @@ class BacktestMeter:
     """One row per local date: ``quantity``, ``coverage``, ``temperature``."""
     weather: pd.Series
     billing_period: Callable[[date], tuple[date, date]]
-    hours: Callable[[date, date], pd.DataFrame] | None
-    """The complete local hours of ``[first, end)``: ``date``, ``hour``, ``quantity``; None
-    for a meter read less often than hourly."""
+    intervals: Callable[[date, date], pd.DataFrame] | None
+    """The measured intervals of local dates ``[first, end)``: ``date``, ``slot``,
+    ``quantity`` (:func:`insights.datasets.interval_frame`); None for a meter read less often
+    than hourly."""
+    interval_seconds: int
     baseload: Callable[[date], float | None] | None
     """The always-on power (W) estimated as of a date; None for a meter without one."""
     truth: Truth | None = None
@@ -73,9 +75,8 @@ def loaded_meter(ctx: MeterContext) -> BacktestMeter:
     meter = ctx.meter
     hourly = meter.interval_seconds <= 3600
 
-    def hours(first: date, end: date) -> pd.DataFrame:
-        frame = hourly_frame(meter=meter, first_day=first, end_day=end)
-        return frame[frame["complete"]]
+    def intervals(first: date, end: date) -> pd.DataFrame:
+        return interval_frame(meter=meter, first_day=first, end_day=end)
 
     stored = MeterGroundTruth.objects.filter(meter=meter).first()
     truth = None
@@ -91,7 +92,8 @@ def loaded_meter(ctx: MeterContext) -> BacktestMeter:
         daily=ctx.daily,
         weather=ctx.history.weather,
         billing_period=ctx.billing_period,
-        hours=hours if hourly else None,
+        intervals=intervals if hourly else None,
+        interval_seconds=meter.interval_seconds,
         baseload=(lambda day: estimate_baseload(ctx, last_day=day)) if energy else None,
         truth=truth,
         net_metered=meter.bidirectional,
@@ -113,23 +115,24 @@ SYNTHETIC_IMPERFECTIONS = synthetic.Imperfections(
 
 
 def _local(starts: np.ndarray, tz: str, first: date) -> tuple[np.ndarray, np.ndarray]:
+    """Each start's local day (from ``first``) and local second of that day."""
     local = starts + synthetic.utc_offsets(starts, tz)
     day = local // 86_400 - (first.toordinal() - date(1970, 1, 1).toordinal())
-    return day.astype(np.int64), ((local % 86_400) // 3600).astype(np.int64)
+    return day.astype(np.int64), (local % 86_400).astype(np.int64)
 
 
 def _series_frames(
     series: synthetic.SyntheticSeries, tz: str, days: int, weather: pd.Series
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The daily frame, the complete hours and the night intervals' demand of a series."""
+    """The daily frame, the measured intervals and the night intervals' demand of a series."""
     truth = series.ground_truth
     first = truth.first_local_date
     zone = ZoneInfo(tz)
     begin = int(datetime.combine(first, datetime.min.time(), zone).timestamp())
     end = int(datetime.combine(first + timedelta(days=days), datetime.min.time(), zone).timestamp())
     grid = np.arange(begin, end, series.interval_seconds, dtype=np.int64)
-    grid_day, grid_hour = _local(grid, tz, first)
-    day, hour = _local(series.starts, tz, first)
+    grid_day = _local(grid, tz, first)[0]
+    day, second = _local(series.starts, tz, first)
     expected = np.bincount(grid_day, minlength=days)
     read = np.bincount(day, minlength=days)
     quantity = np.bincount(day, weights=series.quantities, minlength=days)
@@ -142,26 +145,21 @@ def _series_frames(
         index=dates,
     )
     daily["temperature"] = weather.reindex(dates).to_numpy()
-    slot = day * 24 + hour
-    hour_expected = np.bincount(grid_day * 24 + grid_hour, minlength=days * 24)
-    hour_read = np.bincount(slot, minlength=days * 24)
-    hour_quantity = np.bincount(slot, weights=series.quantities, minlength=days * 24)
-    complete = (hour_read >= hour_expected) & (hour_expected > 0)
-    index = np.flatnonzero(complete)
-    hours = pd.DataFrame(
+    measured = ~series.estimated
+    intervals = pd.DataFrame(
         {
-            "date": dates[index // 24],
-            "hour": index % 24,
-            "quantity": hour_quantity[index],
+            "date": dates[day[measured]],
+            "slot": second[measured] // series.interval_seconds,
+            "quantity": series.quantities[measured],
         }
     )
-    night = np.isin(hour, sorted(baseload.NIGHT_HOURS)) & ~series.estimated
+    night = np.isin(second // 3600, sorted(baseload.NIGHT_HOURS)) & measured
     kw_per_unit = ENERGY_UNITS_TO_KW.get(series.unit)
     watts_per_unit = (kw_per_unit or 0.0) * 1000 * 3600 / series.interval_seconds
     nights = pd.DataFrame(
         {"date": dates[day[night]], "watts": series.quantities[night] * watts_per_unit}
     )
-    return daily, hours, nights
+    return daily, intervals, nights
 
 
 def synthetic_meter(index: int, seed: int) -> BacktestMeter:
@@ -190,11 +188,12 @@ def synthetic_meter(index: int, seed: int) -> BacktestMeter:
         imperfections=SYNTHETIC_IMPERFECTIONS,
         behaviour=synthetic.DRIFTING,
     )
-    daily, hours, nights = _series_frames(series, tz, SYNTHETIC_DAYS, weather)
+    daily, intervals, nights = _series_frames(series, tz, SYNTHETIC_DAYS, weather)
     truth = series.ground_truth
 
-    def hours_of(first: date, end: date) -> pd.DataFrame:
-        return hours[(hours["date"] >= pd.Timestamp(first)) & (hours["date"] < pd.Timestamp(end))]
+    def intervals_of(first: date, end: date) -> pd.DataFrame:
+        dates = intervals["date"]
+        return intervals[(dates >= pd.Timestamp(first)) & (dates < pd.Timestamp(end))]
 
     def baseload_as_of(day: date) -> float | None:
         model = fit_as_of(daily, day)
@@ -218,7 +217,8 @@ def synthetic_meter(index: int, seed: int) -> BacktestMeter:
         daily=daily,
         weather=weather,
         billing_period=month,
-        hours=hours_of,
+        intervals=intervals_of,
+        interval_seconds=series.interval_seconds,
         baseload=baseload_as_of,
         truth=Truth(
             anomaly_days=frozenset(a.local_date for a in truth.anomalies),

@@ -16,6 +16,7 @@ import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from functools import reduce
 
 import numpy as np
@@ -198,6 +199,24 @@ def night_demand(*, meter: Meter, last_day: date) -> pd.DataFrame:
     return pd.DataFrame({"date": hours["date"], "watts": watts})
 
 
+def _measured_intervals(meter: Meter, spans: Q) -> list[tuple[datetime, Decimal]]:
+    """``(start, net quantity)`` of the meter's measured (ACTUAL) intervals within ``spans``,
+    by start; an interval of a bidirectional meter only when both its readings are measured."""
+    return list(
+        Reading.objects.filter(spans, meter=meter, quality=Quality.ACTUAL)
+        .values("start")
+        .annotate(
+            net=Sum(
+                Case(When(direction=Direction.RECEIVED, then=-F("quantity")), default="quantity")
+            ),
+            channels=Count("direction"),
+        )
+        .filter(channels=2 if meter.bidirectional else 1)
+        .order_by("start")
+        .values_list("start", "net")
+    )
+
+
 def night_interval_demand(*, meter: Meter, nights: Iterable[pd.Timestamp]) -> pd.DataFrame:
     """Average net demand (W) of each measured (ACTUAL) night-time interval of ``nights`` (local
     dates): ``date`` and ``watts``. Raw readings, so at the meter's own resolution; estimated
@@ -219,28 +238,37 @@ def night_interval_demand(*, meter: Meter, nights: Iterable[pd.Timestamp]) -> pd
             for night in nights
         ),
     )
-    rows = (
-        Reading.objects.filter(spans, meter=meter, quality=Quality.ACTUAL)
-        .values("start")
-        .annotate(
-            net=Sum(
-                Case(When(direction=Direction.RECEIVED, then=-F("quantity")), default="quantity")
-            ),
-            channels=Count("direction"),
-        )
-        .filter(channels=2 if meter.bidirectional else 1)
-        .order_by("start")
-        .values_list("start", "net")
-    )
     watts_per_unit = kw_per_unit * 1000 * 3600 / meter.interval_seconds
     records = []
-    for start, quantity in rows:
+    for start, quantity in _measured_intervals(meter, spans):
         local = start.astimezone(tz)
         if local.hour in NIGHT_HOURS:
             records.append((pd.Timestamp(local.date()), float(quantity) * watts_per_unit))
     frame = pd.DataFrame(records, columns=["date", "watts"])
     frame["date"] = pd.to_datetime(frame["date"])
     return frame
+
+
+def interval_frame(*, meter: Meter, first_day: date, end_day: date) -> pd.DataFrame:
+    """The meter's measured intervals (as :func:`night_interval_demand` takes them: ACTUAL,
+    net) on local dates ``[first_day, end_day)``: ``date``, ``slot`` (the interval's place in
+    its local day by the wall clock: minutes since midnight // the interval's minutes) and
+    ``quantity``. Raw readings: an hour's total hides what a constant extra load looks like
+    next to a compressor's or a kettle's bursts."""
+    tz = zone(meter.timezone)
+    rows = _measured_intervals(
+        meter,
+        Q(start__gte=local_date_start(tz, first_day), start__lt=local_date_start(tz, end_day)),
+    )
+    starts = pd.to_datetime([start for start, _ in rows], utc=True).tz_convert(tz)
+    minutes = starts.hour * 60 + starts.minute
+    return pd.DataFrame(
+        {
+            "date": starts.normalize().tz_localize(None),
+            "slot": np.asarray(minutes // (meter.interval_seconds // 60), dtype=np.int64),
+            "quantity": np.array([float(quantity) for _, quantity in rows]),
+        }
+    )
 
 
 def read_periods(*, meter: Meter) -> pd.DataFrame:

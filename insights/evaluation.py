@@ -210,7 +210,8 @@ def _backtest_anomalies(meter: BacktestMeter) -> tuple[set[date], set[date]]:
                 weather=meter.weather,
                 model=model,
                 scan_from=scan_from,
-                hours=meter.hours,
+                intervals=meter.intervals,
+                interval_seconds=meter.interval_seconds,
             )
             flagged |= {day.date() for day in scores.index[scores["anomalous"]]}
         scan_from = scan_end + timedelta(days=1)

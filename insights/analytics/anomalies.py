@@ -1,5 +1,5 @@
-"""Unusual usage: days far above what the model expected, or with a run of hours far above
-the home's own hourly profile.
+"""Unusual usage: days far above what the model expected, or with a run of intervals far above
+the same intervals of the home's own days like it.
 
 Residuals (actual - expected) are scored with a robust z-score, (r - median) / (1.4826·MAD)
 (Iglewicz & Hoaglin's modified z), not a z-score on usage itself: usage is seasonal and
@@ -57,68 +57,129 @@ def daily_scores(actual: pd.Series, expected: pd.Series) -> pd.DataFrame:
     )
 
 
-#: Days of hours whose median profile an hour is expected from.
+#: Days before the scanned ones whose intervals, with the scanned days', are the references.
 PROFILE_DAYS = 28
-#: Longest run of hours scored together (an afternoon and evening).
-MAX_WINDOW_HOURS = 16
-#: A run must be at least this long: a single hour is an appliance run, not an anomaly.
-MIN_WINDOW_HOURS = 2
-#: An hour's standardised excess counts at most this much towards its run, so a dryer's hour
-#: cannot make a run unusual on its own.
-HOUR_Z_CAP = 3.0
-#: A run of hours whose score (Σ capped z / √hours) exceeds this makes its day unusual ...
-#: (this and the share below: the best F1 on a tuning set of synthetic homes, seed 11). With
-#: the cap, a run needs six unusual hours to be flagged on its own (3·√6 = 7.3); a shorter one
-#: is found only when it makes the day's total unusual.
-WINDOW_THRESHOLD = 7.0
+#: An interval is expected from the same interval of this many other days of the same kind
+#: (weekday or weekend) whose expected totals are nearest its day's: days of like weather and
+#: level, so a cold day's heat pump cycles are compared with other cold days', not the month's.
+REFERENCE_DAYS = 8
+#: Fewer days with their intervals read than this and runs are not scored.
+MIN_SCORED_DAYS = 14
+#: A day needs this share of its intervals measured to be scored or be a reference.
+MIN_INTERVAL_SHARE = 0.9
+#: Lengths of the runs scored, in hours: an extra load "for several hours".
+RUN_HOURS = range(2, 13)
+#: An interval's standardised excess counts at most this much (either way), so one kettle's or
+#: compressor's burst cannot make a run; a constant extra load lifts every interval of its run.
+INTERVAL_Z_CAP = 3.0
+#: Least spread of an interval, as a share of the day's expected mean interval (a home whose
+#: reference days read the same to the Wh would otherwise have a spread of zero).
+MIN_SPREAD_SHARE = 0.05
+#: A day's best run, standardised against every scored day's best run of the same length,
+#: above this is unusual ... (this and the share below: the best F1 on a tuning set of
+#: synthetic homes, seed 11; docs/insights.md)
+RUN_THRESHOLD = 3.75
 #: ... provided it added at least this share of the day's expectation.
-MIN_WINDOW_EXCESS_SHARE = 0.3
+MIN_RUN_EXCESS_SHARE = 0.15
 
 
-def _best_window(z: np.ndarray, excess: np.ndarray) -> tuple[float, int, int, float]:
-    """The run of consecutive hours with the highest Σz/√n: (score, first, length, excess)."""
-    best = (-np.inf, 0, 0, 0.0)
-    cz = np.concatenate([[0.0], np.cumsum(z)])
-    ce = np.concatenate([[0.0], np.cumsum(excess)])
-    for length in range(MIN_WINDOW_HOURS, min(MAX_WINDOW_HOURS, len(z)) + 1):
-        sums = (cz[length:] - cz[:-length]) / np.sqrt(length)
-        start = int(np.argmax(sums))
-        if sums[start] > best[0]:
-            best = (float(sums[start]), start, length, float(ce[start + length] - ce[start]))
-    return best
+def _runs(z: np.ndarray, lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The best run of each length in each row of ``z`` (days x intervals): Σz/√length of the
+    run (days x lengths) and its first interval."""
+    cumulative = np.concatenate([np.zeros((len(z), 1)), np.cumsum(z, axis=1)], axis=1)
+    best = np.full((len(z), len(lengths)), -np.inf)
+    first = np.zeros((len(z), len(lengths)), dtype=np.int64)
+    for k, length in enumerate(lengths):
+        if length > z.shape[1]:
+            continue
+        sums = (cumulative[:, length:] - cumulative[:, :-length]) / np.sqrt(length)
+        first[:, k] = np.argmax(sums, axis=1)
+        best[:, k] = sums[np.arange(len(z)), first[:, k]]
+    return best, first
 
 
-def window_scores(hours: pd.DataFrame, scan_from: pd.Timestamp) -> pd.DataFrame:
-    """Each day from ``scan_from``'s most unusual run of hours, against the home's own hourly
-    profile.
+def run_scores(
+    intervals: pd.DataFrame,
+    expected: pd.Series,
+    usual: pd.Series,
+    scan_from: pd.Timestamp,
+    per_hour: int,
+) -> pd.DataFrame:
+    """Each day from ``scan_from``'s most unusual run of intervals against the home's own days.
 
-    ``hours`` has one row per complete local hour: ``date``, ``hour``, ``quantity`` and
-    ``day_expected`` (the daily model's expectation for the date, at the home's current
-    level). An hour is expected at its day's expectation times its typical share of a day (the
-    median over the last :data:`PROFILE_DAYS` days and the scanned ones, weekdays and weekends
-    apart); its scale is the MAD of those days' residuals at that hour (at least 10 % of the
-    expectation). The standardised excess, capped at :data:`HOUR_Z_CAP`, is summed over runs
-    of 2-16 hours, over √length (a scan statistic). Returns, by date: ``window_z``,
-    ``window_start`` (local hour), ``window_hours`` and ``window_excess``.
+    ``intervals`` holds the measured intervals (``date``, ``slot``: the interval's place in its
+    local day, ``quantity``), ``per_hour`` of them an hour; ``expected`` each date's expected
+    total (the daily model's, at the home's current level); ``usual`` whether a date may stand
+    for the home's ordinary days (not one far below its expectation: a day away, whose
+    intervals say nothing of a day at home). The days are the :data:`PROFILE_DAYS` before
+    ``scan_from`` and the scanned ones.
+
+    Each interval is expected at the median of the same interval on :data:`REFERENCE_DAYS`
+    other days of the same kind (weekday or weekend) whose expected totals are nearest its
+    day's, with their MAD as its spread (at least :data:`MIN_SPREAD_SHARE` of the day's mean
+    interval); its excess over that, standardised and capped at ±:data:`INTERVAL_Z_CAP`, is
+    summed over runs of :data:`RUN_HOURS`, over √length (a scan statistic). Longer runs gather
+    more of a day's ordinary swings (a busy evening, a cold morning), so each length's best
+    run is standardised (robust z) against the best runs of that length of every scored day,
+    and the highest is the day's. Returns, by date: ``run_z``, ``run_start`` and ``run_end``
+    (local hours, the run rounded out to whole hours) and ``run_excess``.
     """
-    frame = hours.assign(weekend=hours["date"].dt.day_of_week >= 5)
-    frame = frame[frame["date"] >= scan_from - pd.Timedelta(days=PROFILE_DAYS)]
-    frame = frame[frame["day_expected"] > 0]
-    columns = ["window_z", "window_start", "window_hours", "window_excess"]
-    if frame.empty:
+    columns = ["run_z", "run_start", "run_end", "run_excess"]
+    frame = intervals[intervals["date"] >= scan_from - pd.Timedelta(days=PROFILE_DAYS)]
+    slots = 24 * per_hour
+    days = pd.DatetimeIndex(sorted(frame["date"].unique()))
+    totals = expected.reindex(days).to_numpy(dtype=float)
+    grid = np.full((len(days), slots), np.nan)
+    inside = frame["slot"].to_numpy() < slots
+    rows = days.get_indexer(frame["date"])[inside]
+    # A fall-back day's repeated hour is one slot read twice: its mean.
+    sums = np.zeros_like(grid)
+    counts = np.zeros_like(grid)
+    np.add.at(sums, (rows, frame["slot"].to_numpy()[inside]), frame["quantity"].to_numpy()[inside])
+    np.add.at(counts, (rows, frame["slot"].to_numpy()[inside]), 1)
+    np.divide(sums, counts, out=grid, where=counts > 0)
+    scored = (np.isfinite(grid).mean(axis=1) >= MIN_INTERVAL_SHARE) & (totals > 0)
+    ordinary = scored & usual.reindex(days, fill_value=False).to_numpy(dtype=bool)
+    if ordinary.sum() < MIN_SCORED_DAYS:
         return pd.DataFrame(columns=columns, dtype=float)
-    keys = [frame["weekend"], frame["hour"]]
-    share = (frame["quantity"] / frame["day_expected"]).groupby(keys).transform("median")
-    expected = frame["day_expected"] * share
-    scale = (frame["quantity"] - expected).groupby(keys).transform(_mad)
-    spread = np.maximum(scale.fillna(0.0), 0.1 * expected)
-    excess = frame["quantity"] - expected
-    frame = frame.assign(excess=excess, z=(excess / spread).clip(upper=HOUR_Z_CAP))
-    rows = {}
-    for day, group in frame[frame["date"] >= scan_from].groupby("date"):
-        group = group.sort_values("hour")
-        score, start, length, excess = _best_window(
-            group["z"].to_numpy(), group["excess"].to_numpy()
+    weekend = days.day_of_week >= 5
+    excess = np.full_like(grid, np.nan)
+    spread = np.full_like(grid, np.nan)
+    candidates = np.flatnonzero(ordinary)
+    for day in np.flatnonzero(scored):
+        others = candidates[(candidates != day) & (weekend[candidates] == weekend[day])]
+        nearest = others[np.argsort(np.abs(totals[others] - totals[day]), kind="stable")]
+        reference = grid[nearest[:REFERENCE_DAYS]]
+        if len(reference) < 2:
+            continue
+        typical = np.nanmedian(reference, axis=0)
+        excess[day] = grid[day] - typical
+        spread[day] = np.maximum(
+            _MAD_TO_SD * np.nanmedian(np.abs(reference - typical), axis=0),
+            MIN_SPREAD_SHARE * totals[day] / slots,
         )
-        rows[day] = (score, int(group["hour"].iloc[start]), length, excess)
-    return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+    z = np.nan_to_num(np.clip(excess / spread, -INTERVAL_Z_CAP, INTERVAL_Z_CAP))
+    lengths = [hours * per_hour for hours in RUN_HOURS]
+    best, first = _runs(z, lengths)
+    scored &= np.isfinite(excess).any(axis=1)
+    ordinary &= scored
+    centre = np.median(best[ordinary], axis=0)
+    scale = _MAD_TO_SD * np.median(np.abs(best[ordinary] - centre), axis=0)
+    standardised = (best - centre) / np.where(scale > 0, scale, np.inf)
+    pick = np.argmax(standardised, axis=1)
+    day_index = np.arange(len(days))
+    start = first[day_index, pick]
+    end = start + np.asarray(lengths)[pick]
+    cumulative = np.concatenate(
+        [np.zeros((len(days), 1)), np.cumsum(np.nan_to_num(excess), axis=1)], axis=1
+    )
+    result = pd.DataFrame(
+        {
+            "run_z": standardised[day_index, pick],
+            "run_start": start // per_hour,
+            "run_end": -(-end // per_hour),
+            "run_excess": cumulative[day_index, end] - cumulative[day_index, start],
+        },
+        index=days,
+    )
+    return result[scored & (days >= scan_from)]

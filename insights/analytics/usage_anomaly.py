@@ -1,5 +1,5 @@
-"""USAGE_ANOMALY: a day or hour when usage was far above what the weather and the home's
-habits explain (the scores: :mod:`insights.analytics.anomalies`)."""
+"""USAGE_ANOMALY: a day when usage was far above what the weather and the home's habits
+explain, in its total or over a run of hours (the scores: :mod:`insights.analytics.anomalies`)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from insights.analytics import anomalies
 from insights.analytics.bill import COMPLETE_COVERAGE, expected_daily, recent_level
 from insights.analytics.context import MeterContext, decimal, quantity
 from insights.analytics.daily_model import DailyModel
-from insights.datasets import hourly_frame
+from insights.datasets import interval_frame
 from insights.drafts import InsightDraft
 from insights.models import Severity
 from metadata.catalog import Granularity, InsightType
 
 TYPE = InsightType.USAGE_ANOMALY.name
-VERSION = "usage-anomaly/2.1"
+VERSION = "usage-anomaly/3.0"
 
 #: Days an anomaly scan looks back (a nightly rerun sees each day about 30 times: idempotent).
 ANOMALY_SCAN_DAYS = 30
@@ -29,16 +29,16 @@ def drafts(ctx: MeterContext) -> list[InsightDraft]:
     if ctx.model is None:
         return []
 
-    def hours(first: date, end: date) -> pd.DataFrame:
-        frame = hourly_frame(meter=ctx.meter, first_day=first, end_day=end)
-        return frame[frame["complete"]]
+    def intervals(first: date, end: date) -> pd.DataFrame:
+        return interval_frame(meter=ctx.meter, first_day=first, end_day=end)
 
     scores = scan_anomalies(
         daily=ctx.daily.loc[ctx.model.training_dates[0] :],
         weather=ctx.history.weather,
         model=ctx.model,
         scan_from=ctx.last_day - timedelta(days=ANOMALY_SCAN_DAYS - 1),
-        hours=hours if ctx.meter.interval_seconds <= 3600 else None,
+        intervals=intervals,
+        interval_seconds=ctx.meter.interval_seconds,
     )
     return [_day_anomaly(ctx, row) for row in scores[scores["anomalous"]].itertuples()]
 
@@ -49,41 +49,54 @@ def scan_anomalies(
     weather: pd.Series,
     model: DailyModel,
     scan_from: date,
-    hours: Callable[[date, date], pd.DataFrame] | None,
+    intervals: Callable[[date, date], pd.DataFrame] | None,
+    interval_seconds: int,
 ) -> pd.DataFrame:
     """Scores of the days from ``scan_from`` (the frame's other days are their context).
 
     A day is expected at the daily model's usage for its weather and weekday plus the home's
     level on the days before it (:func:`~insights.analytics.bill.recent_level`, the forecast's
-    recency), and is unusual when its total is far above that (``anomalies.daily_scores``:
-    ``actual``, ``expected``, ``z``) or, for a meter with ``hours`` (complete local hours of
-    ``[first, end)``), when a run of its hours is far above the home's own hourly profile
-    (``anomalies.window_scores``). ``anomalous`` says either.
+    recency). For a meter read hourly or finer (``intervals``: its measured intervals of local
+    dates ``[first, end)``, each ``interval_seconds`` long), a day is unusual when a run of its
+    intervals is far above the same intervals of the home's days like it (days as far below
+    their expectation as an unusual day's total is above it, days away, are no reference;
+    ``anomalies.run_scores``: ``run_z``, ``run_start``, ``run_end``, ``run_excess``) and
+    added a share of the day worth telling, on a day above its expectation (a day with too few
+    of its intervals measured is not judged: a utility's estimates are no measurement). For a
+    meter read less often, when its total is far above its expectation
+    (``anomalies.daily_scores``: ``actual``, ``expected``, ``z``). ``anomalous`` says which.
     """
     complete = daily["coverage"] >= COMPLETE_COVERAGE
     actual = daily["quantity"].where(complete)
     level = recent_level(model, daily).before.reindex(daily.index).ffill().fillna(0.0)
     base = pd.Series(expected_daily(model, weather, daily.index), index=daily.index)
     expected = (base + level).clip(lower=0.0)
-    scores = anomalies.daily_scores(actual, expected)
-    scores = scores[scores.index >= pd.Timestamp(scan_from)]
-    if hours is None or scores.empty:
-        return scores.assign(window_z=float("nan"), window_start=-1, window_hours=0)
-    frame = hours(
+    days = anomalies.daily_scores(actual, expected)
+    scores = days[days.index >= pd.Timestamp(scan_from)]
+    if intervals is None or 3600 % interval_seconds or scores.empty:
+        return scores.assign(run_z=float("nan"), run_start=-1, run_end=-1, run_excess=float("nan"))
+    frame = intervals(
         scan_from - timedelta(days=anomalies.PROFILE_DAYS),
         scores.index[-1].date() + timedelta(days=1),
     )
-    frame = frame.assign(day_expected=expected.reindex(frame["date"]).to_numpy())
-    windows = anomalies.window_scores(frame, pd.Timestamp(scan_from)).reindex(scores.index)
-    unusual_run = (windows["window_z"] > anomalies.WINDOW_THRESHOLD) & (
-        windows["window_excess"] >= anomalies.MIN_WINDOW_EXCESS_SHARE * scores["expected"]
+    runs = anomalies.run_scores(
+        frame,
+        expected.where(complete),
+        days["z"] > -anomalies.DAY_THRESHOLD,
+        pd.Timestamp(scan_from),
+        3600 // interval_seconds,
+    ).reindex(scores.index)
+    unusual_run = (
+        (runs["run_z"] > anomalies.RUN_THRESHOLD)
+        & (runs["run_excess"] >= anomalies.MIN_RUN_EXCESS_SHARE * scores["expected"])
+        & (scores["actual"] > scores["expected"])
     )
     return scores.assign(
-        anomalous=scores["anomalous"] | (unusual_run & (scores["actual"] > scores["expected"])),
-        window_z=windows["window_z"],
-        window_start=windows["window_start"].fillna(-1).astype(int),
-        window_hours=windows["window_hours"].fillna(0).astype(int),
-        window_excess=windows["window_excess"],
+        anomalous=unusual_run,
+        run_z=runs["run_z"],
+        run_start=runs["run_start"].fillna(-1).astype(int),
+        run_end=runs["run_end"].fillna(-1).astype(int),
+        run_excess=runs["run_excess"],
     )
 
 
@@ -101,10 +114,10 @@ def _day_anomaly(ctx: MeterContext, row) -> InsightDraft:
         "excess": words.energy(excess),
         "share": words.percent(excess / row.expected),
     }
-    if row.window_hours:
+    if row.run_start >= 0:
         summary += " " + _("Most of it was between %(start)s and %(end)s.") % {
-            "start": words.hour(row.window_start),
-            "end": words.hour(row.window_start + row.window_hours),
+            "start": words.hour(row.run_start),
+            "end": words.hour(row.run_end),
         }
     if price:
         summary += " " + _("It cost about %(cost)s extra.") % {

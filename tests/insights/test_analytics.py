@@ -495,37 +495,106 @@ def test_an_anomaly_must_also_be_a_sizeable_share_of_the_day():
     assert not anomalies.daily_scores(actual, expected)["anomalous"].any()
 
 
-def _hours(days: pd.DatetimeIndex) -> pd.DataFrame:
-    """A home's complete hours: 0.5 kWh an hour, 2 kWh at 19:00, a little wobble."""
-    rows = []
-    for day in days:
-        for hour in range(24):
-            usual = 2.0 if hour == 19 else 0.5
-            wobble = 0.05 * ((day.day + hour) % 3 - 1)
-            rows.append((day, hour, usual + wobble, 13.5))
-    return pd.DataFrame(rows, columns=["date", "hour", "quantity", "day_expected"])
+#: A scan of the last 30 of 58 days of 15-minute intervals (4 an hour).
+SCAN_DAYS = 30
 
 
-def test_a_run_of_hours_above_the_homes_own_profile_is_found_with_its_hours():
-    days = dates(35)
-    hours = _hours(days)
-    heater = (hours["date"] == days[-3]) & hours["hour"].between(13, 18)
-    hours.loc[heater, "quantity"] += 1.0  # a 1 kW heater from 13:00 to 19:00: +6 kWh
-    scores = anomalies.window_scores(hours, days[-7])
-    assert list(scores.index) == list(days[-7:])
-    unusual = scores[scores["window_z"] > anomalies.WINDOW_THRESHOLD]
-    assert list(unusual.index) == [days[-3]]
-    assert (unusual["window_start"].iloc[0], unusual["window_hours"].iloc[0]) == (13, 6)
-    assert unusual["window_excess"].iloc[0] == pytest.approx(6.0, abs=0.3)
+def _home(days: int = 58, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """A home's 15-minute intervals and each day's expected total: 0.1 kWh an interval always
+    on, an evening of 0.4 kWh intervals from 17:00 to 22:00, gamma noise on every interval
+    and on each day's evening, and a 1 kWh kettle or dryer burst in a random interval of each
+    evening."""
+    rng = np.random.default_rng(seed)
+    index = dates(days)
+    slot = np.arange(96)
+    evening = (slot >= 68) & (slot < 88)
+    usual = np.where(evening, 0.4, 0.1)
+    swing = np.where(evening, rng.gamma(50.0, 1 / 50, (days, 1)), 1.0)
+    grid = usual * swing * rng.gamma(16.0, 1 / 16, (days, 96))
+    grid[np.arange(days), rng.integers(68, 88, days)] += 1.0
+    frame = pd.DataFrame(
+        {
+            "date": np.repeat(index, 96),
+            "slot": np.tile(slot, days),
+            "quantity": grid.ravel(),
+        }
+    )
+    return frame, pd.Series(usual.sum() + 1.0, index=index)
 
 
-def test_a_single_busy_hour_is_not_a_run():
-    days = dates(35)
-    hours = _hours(days)
-    dryer = (hours["date"] == days[-3]) & (hours["hour"] == 3)
-    hours.loc[dryer, "quantity"] = 4.0  # one hour of a 4 kW dryer at 3 am
-    scores = anomalies.window_scores(hours, days[-7])
-    assert (scores["window_z"] < anomalies.WINDOW_THRESHOLD).all()
+def _runs(frame: pd.DataFrame, expected: pd.Series, usual: pd.Series | None = None):
+    index = expected.index
+    usual = pd.Series(True, index=index) if usual is None else usual
+    return anomalies.run_scores(frame, expected, usual, index[-SCAN_DAYS], 4)
+
+
+def _add(frame: pd.DataFrame, day: pd.Timestamp, first_slot: int, slots: int, kwh: float):
+    inside = (frame["date"] == day) & frame["slot"].between(first_slot, first_slot + slots - 1)
+    frame.loc[inside, "quantity"] += kwh
+
+
+def test_ordinary_days_have_no_unusual_run():
+    frame, expected = _home()
+    scores = _runs(frame, expected)
+    assert list(scores.index) == list(expected.index[-SCAN_DAYS:])
+    assert (scores["run_z"] < anomalies.RUN_THRESHOLD).all()
+
+
+def test_an_extra_load_for_hours_is_an_unusual_run_with_its_hours():
+    frame, expected = _home()
+    heater = expected.index[-10]
+    _add(frame, heater, 9 * 4, 4 * 4, 0.75)  # 3 kW from 09:00 to 13:00: +12 kWh
+    scores = _runs(frame, expected)
+    unusual = scores[scores["run_z"] > anomalies.RUN_THRESHOLD]
+    assert list(unusual.index) == [heater]
+    assert (unusual["run_start"].iloc[0], unusual["run_end"].iloc[0]) == (9, 13)
+    assert unusual["run_excess"].iloc[0] == pytest.approx(12.0, abs=1.0)
+
+
+def test_a_small_load_for_hours_is_an_unusual_run():
+    frame, expected = _home()
+    heater = expected.index[-10]
+    _add(frame, heater, 6 * 4, 5 * 4, 0.25)  # 1 kW from 06:00 to 11:00: +5 kWh on a 17 kWh day
+    scores = _runs(frame, expected)
+    assert list(scores.index[scores["run_z"] > anomalies.RUN_THRESHOLD]) == [heater]
+
+
+def test_an_appliance_burst_is_not_a_run():
+    frame, expected = _home()
+    dryer = expected.index[-10]
+    _add(frame, dryer, 3 * 4, 3, 1.1)  # a 4.4 kW dryer for 45 minutes at 3 am
+    assert (_runs(frame, expected)["run_z"] < anomalies.RUN_THRESHOLD).all()
+
+
+def test_days_away_are_no_reference_for_days_at_home():
+    frame, expected = _home()
+    away = expected.index[-40:-30]
+    frame.loc[frame["date"].isin(away), "quantity"] = 0.1  # only the always-on power
+    usual = pd.Series(~expected.index.isin(away), index=expected.index)
+    scores = _runs(frame, expected, usual)
+    assert (scores["run_z"] < anomalies.RUN_THRESHOLD).all()
+
+
+def test_an_interval_is_expected_from_days_of_like_expected_totals():
+    """Cold days (every other one here) run a heat pump all day: a cold day is compared with
+    other cold days, so its heating is no run, but a heater on a mild day is."""
+    frame, expected = _home()
+    cold = expected.index[::2]
+    frame.loc[frame["date"].isin(cold), "quantity"] += 0.5
+    expected[cold] += 48.0
+    heater = expected.index[-9]
+    assert heater not in cold
+    _add(frame, heater, 8 * 4, 6 * 4, 0.5)  # 2 kW from 08:00 to 14:00
+    scores = _runs(frame, expected)
+    assert list(scores.index[scores["run_z"] > anomalies.RUN_THRESHOLD]) == [heater]
+
+
+def test_runs_need_enough_days_with_their_intervals_read():
+    frame, expected = _home(days=anomalies.MIN_SCORED_DAYS - 1)
+    scores = anomalies.run_scores(
+        frame, expected, pd.Series(True, index=expected.index), expected.index[0], 4
+    )
+    assert scores.empty
 
 
 # --- baseload --------------------------------------------------------------------------------

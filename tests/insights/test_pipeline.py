@@ -17,7 +17,7 @@ from insights import tasks
 from insights.analytics import baseload
 from insights.analytics.always_on import estimate_baseload
 from insights.analytics.context import meter_context
-from insights.datasets import night_demand, night_interval_demand
+from insights.datasets import interval_frame, night_demand, night_interval_demand
 from insights.models import Insight, MeterGroundTruth
 from insights.pipeline import MODEL_VERSIONS
 from insights.services import ground_truth_record, insights_generate
@@ -243,6 +243,35 @@ def test_night_interval_demand_reads_the_measured_night_intervals_of_the_nights_
     }
     assert demand["watts"].tolist() == pytest.approx([200.0] * 32)
     assert night_interval_demand(meter=meter, nights=[]).empty
+
+
+def test_interval_frame_places_each_measured_interval_in_its_local_day(alice):
+    meter = make_meter(make_account(alice, "N-2"), "E-INTERVALS-1", timezone=TIMEZONE)
+    tz = zone(TIMEZONE)
+    first = local_date_start(tz, date(2025, 3, 8))  # 9 March: clocks spring forward at 02:00
+    starts = [first + timedelta(minutes=15 * i) for i in range(4 * (24 + 23 + 24))]
+    Reading.objects.bulk_create(
+        Reading(
+            meter=meter,
+            start=start,
+            quantity=Decimal(i) / 1000,
+            quality="ESTIMATED" if i == 5 else "ACTUAL",
+        )
+        for i, start in enumerate(starts)
+    )
+
+    frame = interval_frame(meter=meter, first_day=date(2025, 3, 8), end_day=date(2025, 3, 10))
+
+    # 8 March: 96 slots less the estimated one; 9 March: 92, no 02:00-02:59 (slots 8-11).
+    assert frame.groupby("date").size().to_dict() == {
+        pd.Timestamp(2025, 3, 8): 95,
+        pd.Timestamp(2025, 3, 9): 92,
+    }
+    ninth = frame[frame["date"] == pd.Timestamp(2025, 3, 9)]
+    assert set(range(96)) - set(ninth["slot"]) == {8, 9, 10, 11}
+    assert ninth["slot"].iloc[8] == 12  # 03:00, the hour after 01:45
+    assert ninth["quantity"].iloc[0] == pytest.approx(0.096)
+    assert interval_frame(meter=meter, first_day=date(2025, 3, 12), end_day=date(2025, 3, 13)).empty
 
 
 # --- peer comparison -------------------------------------------------------------------------
