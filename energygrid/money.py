@@ -25,10 +25,8 @@ def format_money(amount: Decimal | None, currency: str) -> str | None:
 
 
 def format_moneys(amounts: Iterable[Decimal | str | None], currency: str) -> list[str | None]:
-    """:func:`format_money` of each of ``amounts`` (a column of a page: the quantum is looked
-    up once)."""
-    quantum = _quantum(currency)
+    """:func:`format_money` of each of ``amounts`` (a column of a page)."""
     return [
-        None if amount is None else str(Decimal(amount).quantize(quantum, rounding=ROUND_HALF_UP))
+        None if amount is None else str(quantize_money(Decimal(amount), currency))
         for amount in amounts
     ]

@@ -56,8 +56,10 @@ def meter_get(*, customer: Customer, meter_id: str) -> Meter:
     rollup writes (:class:`~usage.models.RollupRevision`, 0 before any), which the Usage page
     cache keys on. Its tariff loads on first use.
     """
-    if not _is_uuid(meter_id):
-        raise NotFound("No such meter.")
+    try:
+        meter_uuid = uuid.UUID(meter_id)
+    except ValueError:
+        raise NotFound("No such meter.") from None
     alias = router.db_for_read(Meter)
     connection = connections[alias]
     meter = next(
@@ -65,7 +67,7 @@ def meter_get(*, customer: Customer, meter_id: str) -> Meter:
             Meter.objects.db_manager(alias).raw(
                 _METER_SQL,
                 [
-                    Meter._meta.pk.get_db_prep_value(uuid.UUID(meter_id), connection),
+                    Meter._meta.pk.get_db_prep_value(meter_uuid, connection),
                     Customer._meta.pk.get_db_prep_value(customer.pk, connection),
                 ],
             )
@@ -91,14 +93,6 @@ _METER_SQL = (
     f"LEFT JOIN {RollupRevision._meta.db_table} AS revision ON revision.meter_id = meter.id "
     "WHERE meter.id = %s AND account.customer_id = %s"
 )
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def flow_channels(*, meter: Meter, direction: FlowDirection) -> tuple[Channel, ...]:
