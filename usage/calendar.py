@@ -94,11 +94,13 @@ def _first_instant_with_offset(
 # --- calendar buckets (by local date) -----------------------------------------------------
 
 
+@lru_cache(maxsize=16384)
 def local_date_start(tz: ZoneInfo, day: date) -> datetime:
     """The first instant whose local date is ``day`` (UTC).
 
     Local midnight when it exists (the first one when it happens twice); when a DST gap
-    swallows midnight, the instant the gap ends.
+    swallows midnight, the instant the gap ends. Cached: a rebuild asks for the same days of
+    each zone once per meter and calendar granularity (46,000 calls for 90 meter-years).
     """
     wall = datetime.combine(day, time(0))
     earlier = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)

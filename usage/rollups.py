@@ -30,12 +30,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Max, Min, OuterRef, Subquery
+from django.db.models import F, Max, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from customers.models import Meter
@@ -325,13 +326,19 @@ def expected_counts(bounds: np.ndarray, interval_seconds: int) -> np.ndarray:
     return quotient + ((half > 0) | ((half == 0) & (quotient % 2 == 1)))
 
 
-def _lock_meter(meter: Meter) -> None:
-    """Serialises refreshes of one meter until the transaction ends (PostgreSQL)."""
+def _lock_meters(meters: Iterable[Meter]) -> None:
+    """Serialises refreshes of each of ``meters`` until the transaction ends (PostgreSQL): one
+    statement, the locks taken in key order, so two batches of overlapping meters queue instead
+    of deadlocking."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                [ROLLUP_LOCK_CLASS, str(meter.pk)],
+                """
+                SELECT pg_advisory_xact_lock(%s, keys.key)
+                FROM (SELECT DISTINCT hashtext(id) AS key FROM unnest(%s::text[]) AS id
+                      ORDER BY 1) AS keys
+                """,
+                [ROLLUP_LOCK_CLASS, [str(meter.pk) for meter in meters]],
             )
 
 
@@ -536,10 +543,12 @@ def _refresh(
     in_sql = connection.vendor == "postgresql"
     now = timezone.now()
     kept = rollup_granularities(meter)
-    # Rows of granularities the meter no longer has (its interval grew) are stale.
-    Rollup.objects.filter(meter=meter, start__lt=end, end__gt=start).exclude(
-        granularity__in=[g.name for g in kept]
-    ).delete()
+    # Rows of granularities the meter no longer has (its interval grew) are stale; a meter
+    # keeping them all has none (the query reads every rollup of the meter in the range).
+    if len(kept) < len(ROLLUP_GRANULARITIES):
+        Rollup.objects.filter(meter=meter, start__lt=end, end__gt=start).exclude(
+            granularity__in=[g.name for g in kept]
+        ).delete()
     if meter.billing_read:
         buckets = _read_periods(meter, start, end)
         _write_python(meter, Granularity.BILLING_PERIOD, start, end, buckets, now)
@@ -582,26 +591,44 @@ def rollups_refresh(*, meter: Meter, start: datetime, end: datetime, repair: boo
     Clears the dirty ranges this covers, so the periodic sweep does not redo them, and counts
     one more :class:`~usage.models.RollupRevision` of the meter.
     """
-    _refresh_locked(meter, start, end, repair=repair, prices=_Prices.of(meter))
+    _refresh_locked([_Job(meter, start, end, _Prices.of(meter))], repair=repair)
 
 
-def _refresh_locked(
-    meter: Meter, start: datetime, end: datetime, *, repair: bool, prices: _Prices
-) -> None:
-    """:func:`rollups_refresh` with the meter's prices already looked up."""
+@dataclass(frozen=True)
+class _Job:
+    """One meter's range to refresh, with its prices looked up."""
+
+    meter: Meter
+    start: datetime
+    end: datetime
+    prices: _Prices
+
+
+def _refresh_locked(jobs: list[_Job], *, repair: bool) -> None:
+    """:func:`rollups_refresh` of each job (one meter each), in one transaction: the locks,
+    dirty ranges and revisions of all of them in a few statements, not a few per meter."""
+    if not jobs:
+        return
+    meter_ids = [job.meter.pk for job in jobs]
     with transaction.atomic():
-        _lock_meter(meter)
-        covered = list(
-            RollupDirtyRange.objects.filter(
-                meter=meter, start__gte=start, end__lte=end
-            ).values_list("pk", flat=True)
+        _lock_meters(job.meter for job in jobs)
+        within = Q()
+        for job in jobs:
+            within |= Q(meter=job.meter, start__gte=job.start, end__lte=job.end)
+        covered = list(RollupDirtyRange.objects.filter(within).values_list("pk", "meter_id"))
+        for job in jobs:
+            _refresh(job.meter, job.start, job.end, repair=repair, prices=job.prices)
+        RollupRevision.objects.bulk_create(
+            [RollupRevision(meter_id=meter_id) for meter_id in meter_ids], ignore_conflicts=True
         )
-        _refresh(meter, start, end, repair=repair, prices=prices)
-        if not RollupRevision.objects.filter(meter=meter).update(revision=F("revision") + 1):
-            RollupRevision.objects.create(meter=meter, revision=1)
-        RollupDirtyRange.objects.filter(pk__in=covered).delete()
-        if covered:  # new readings are now in the rollups: tell who is built on usage
-            hooks_run(settings.ROLLUP_CAUGHT_UP_HOOKS, meter=meter, start=start, end=end)
+        RollupRevision.objects.filter(meter_id__in=meter_ids).update(revision=F("revision") + 1)
+        RollupDirtyRange.objects.filter(pk__in=[pk for pk, _ in covered]).delete()
+        caught_up = {meter_id for _, meter_id in covered}
+        for job in jobs:  # new readings are now in the rollups: tell who is built on usage
+            if job.meter.pk in caught_up:
+                hooks_run(
+                    settings.ROLLUP_CAUGHT_UP_HOOKS, meter=job.meter, start=job.start, end=job.end
+                )
 
 
 def rollups_rebuild(
@@ -615,24 +642,64 @@ def rollups_rebuild(
     since every change of readings records a dirty range in its own transaction, kept until
     its catch-up has run.
     """
-    prices = _Prices.of(meter)
-    basis = rollup_basis(meter, prices)
-    if (
-        skip_unchanged
-        and since is None
-        and RollupState.objects.filter(meter=meter, basis=basis).exists()
-        and not RollupDirtyRange.objects.filter(meter=meter).exists()
-    ):
-        return False
-    span = rollups_spans(meter_ids=[meter.pk], since=since).get(meter.pk)
+    return rollups_rebuild_many([(meter, since)], skip_unchanged=skip_unchanged) > 0
+
+
+#: Meters :func:`rollups_rebuild_many` rebuilds in one transaction (their locks held until it
+#: commits): the bookkeeping is a few statements per batch instead of a few per meter.
+REBUILD_BATCH = 30
+
+
+def rollups_rebuild_many(
+    rebuilds: Iterable[tuple[Meter, datetime | None]], *, skip_unchanged: bool = False
+) -> int:
+    """:func:`rollups_rebuild` of each ``(meter, since)``, :data:`REBUILD_BATCH` meters per
+    transaction; returns how many meters were rebuilt. The meters need their account and
+    pricing (:data:`usage.pricing.PRICING_PREFETCH`) loaded, else each costs a few queries."""
+    rebuilds = iter(rebuilds)
+    rebuilt = 0
+    while batch := list(islice(rebuilds, REBUILD_BATCH)):
+        rebuilt += _rebuild_batch(batch, skip_unchanged=skip_unchanged)
+    return rebuilt
+
+
+def _rebuild_batch(batch: list[tuple[Meter, datetime | None]], *, skip_unchanged: bool) -> int:
+    """One transaction of :func:`rollups_rebuild_many`: which meters to skip, their spans and
+    their rebuild states in one query each (the spans one per distinct ``since``)."""
+    prices = {meter.pk: _Prices.of(meter) for meter, _ in batch}
+    bases = {meter.pk: rollup_basis(meter, prices[meter.pk]) for meter, _ in batch}
+    if skip_unchanged:
+        full = [meter.pk for meter, since in batch if since is None]
+        current = set(RollupState.objects.filter(meter__in=full).values_list("meter_id", "basis"))
+        dirty = set(
+            RollupDirtyRange.objects.filter(meter__in=full).values_list("meter_id", flat=True)
+        )
+        batch = [
+            (meter, since)
+            for meter, since in batch
+            if since is not None or (meter.pk, bases[meter.pk]) not in current or meter.pk in dirty
+        ]
+    spans: dict[Any, tuple[datetime, datetime]] = {}
+    for since in {since for _, since in batch}:
+        ids = [meter.pk for meter, start in batch if start == since]
+        spans.update(rollups_spans(meter_ids=ids, since=since))
+    jobs = [
+        _Job(meter, *spans[meter.pk], prices[meter.pk]) for meter, _ in batch if meter.pk in spans
+    ]
+    now = timezone.now()
     with transaction.atomic():
-        if span is not None:
-            _refresh_locked(meter, span[0], span[1], repair=True, prices=prices)
-        if since is None:
-            RollupState.objects.update_or_create(
-                meter=meter, defaults={"basis": basis, "rebuilt_at": timezone.now()}
-            )
-    return span is not None
+        _refresh_locked(jobs, repair=True)
+        RollupState.objects.bulk_create(
+            [
+                RollupState(meter=meter, basis=bases[meter.pk], rebuilt_at=now)
+                for meter, since in batch
+                if since is None
+            ],
+            update_conflicts=True,
+            unique_fields=["meter"],
+            update_fields=["basis", "rebuilt_at"],
+        )
+    return len(jobs)
 
 
 def rollups_spans(

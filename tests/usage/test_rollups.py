@@ -17,11 +17,12 @@ from hypothesis import strategies as st
 from metadata.catalog import Granularity
 from usage.calendar import bucket_bounds, zone
 from usage.imports import readings_upsert
-from usage.models import ROLLUP_FIGURES, Reading, Rollup, RollupDirtyRange
+from usage.models import ROLLUP_FIGURES, Reading, Rollup, RollupDirtyRange, RollupRevision
 from usage.rollups import (
     rollup_granularities,
     rollups_catch_up_pending,
     rollups_rebuild,
+    rollups_rebuild_many,
     rollups_refresh,
 )
 from usage.tasks import rollups_catch_up
@@ -446,3 +447,38 @@ def test_deleting_a_meter_deletes_its_rollups(new_meter):
     meter.delete()
 
     assert not Rollup.objects.exists()
+
+
+def test_a_batched_rebuild_equals_one_meter_at_a_time(new_meter, tou_tariff, monkeypatch):
+    """``rebuild_rollups`` rebuilds meters in batches (one transaction, their locks and
+    bookkeeping shared): each meter's rows are those of rebuilding it alone, each revision counts
+    one, and only the meters that need it are rebuilt, across batch boundaries."""
+    monkeypatch.setattr("usage.rollups.REBUILD_BATCH", 2)
+    meters = [
+        new_meter(timezone="America/New_York", tariff=tou_tariff),
+        new_meter(timezone="Asia/Kolkata", billing_cycle_day=17),
+        new_meter(timezone="Australia/Lord_Howe", interval_seconds=3600),
+    ]
+    for meter in meters:
+        write_readings(meter, full_days(meter, datetime(2026, 3, 29, 4, tzinfo=UTC), 9))
+    alone = {}
+    for meter in meters:
+        rollups_rebuild(meter=meter)
+        alone[meter.pk] = snapshot(meter)
+    Rollup.objects.all().delete()
+    revisions = dict(RollupRevision.objects.values_list("meter_id", "revision"))
+
+    assert rollups_rebuild_many([(meter, None) for meter in meters]) == 3
+
+    assert {meter.pk: snapshot(meter) for meter in meters} == alone
+    assert dict(RollupRevision.objects.values_list("meter_id", "revision")) == {
+        meter_id: revision + 1 for meter_id, revision in revisions.items()
+    }
+    # Only the meter with changed readings (a dirty range) is rebuilt, from its batch of two.
+    readings_upsert(
+        meter=meters[1], readings=full_days(meters[1], datetime(2026, 4, 7, 4, tzinfo=UTC), 1)
+    )
+    rebuilds = [(meter, None) for meter in meters]
+    assert rollups_rebuild_many(rebuilds, skip_unchanged=True) == 1
+    assert not RollupDirtyRange.objects.exists()
+    assert rollups_rebuild_many(rebuilds, skip_unchanged=True) == 0

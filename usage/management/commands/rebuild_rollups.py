@@ -13,7 +13,7 @@ from customers.models import Meter
 from energygrid.commands import OpsCommand
 from usage.calendar import local_date_start, zone
 from usage.pricing import PRICING_PREFETCH
-from usage.rollups import rollups_rebuild
+from usage.rollups import rollups_rebuild_many
 
 
 class Command(OpsCommand):
@@ -65,14 +65,16 @@ class Command(OpsCommand):
                     f"meter number {options['meter']!r} exists at several utilities: pass --utility"
                 )
         since: date | None = options["since"]
-        rebuilt = 0
         if isinstance(meters, list):
             total, each = len(meters), meters
         else:
             total, each = meters.count(), meters.iterator(chunk_size=500)
-        for meter in tqdm(each, total=total, unit="meter", disable=options["verbosity"] == 0):
-            start = None if since is None else local_date_start(zone(meter.timezone), since)
-            rebuilt += rollups_rebuild(
-                meter=meter, since=start, skip_unchanged=not options["force"]
-            )
+        progress = tqdm(each, total=total, unit="meter", disable=options["verbosity"] == 0)
+        rebuilt = rollups_rebuild_many(
+            (
+                (meter, None if since is None else local_date_start(zone(meter.timezone), since))
+                for meter in progress
+            ),
+            skip_unchanged=not options["force"],
+        )
         self.stdout.write(f"rebuilt the rollups of {rebuilt} meter(s)")
