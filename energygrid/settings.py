@@ -105,19 +105,23 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=60,
-        conn_health_checks=True,
-    )
-}
+
+def _database(url: str) -> dict:
+    """A database from its URL: persistent connections, health-checked once per request
+    (PostgreSQL's without a round trip: ``energygrid.postgresql``)."""
+    database = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database["ENGINE"] = "energygrid.postgresql"
+    return database
+
+
+DATABASES = {"default": _database(env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))}
 # A read replica (streaming replication of the same database): reads outside transactions go
 # there (energygrid.routers). Tests mirror it onto the test database.
 DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = {
-        **dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60, conn_health_checks=True),
+        **_database(DATABASE_REPLICA_URL),
         "TEST": {"MIRROR": "default"},
     }
 DATABASE_ROUTERS = ["energygrid.routers.PrimaryReplicaRouter"]

@@ -25,6 +25,7 @@ so boundaries stay UTC until rendered with ``.astimezone(zone(meter.timezone))``
 from __future__ import annotations
 
 import calendar as _stdlib_calendar
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -361,10 +362,33 @@ def _epoch_offset(tzinfo: ZoneInfo, epoch: int) -> int:
     return int(datetime.fromtimestamp(epoch, tzinfo).utcoffset().total_seconds())
 
 
-def local_isoformats(epochs: np.ndarray, tz: str) -> list[str]:
-    """RFC 3339 local times with offset (``datetime.isoformat`` of each instant in ``tz``), built
-    with numpy: each distinct UTC offset is formatted once, not once per instant."""
-    epochs = np.asarray(epochs, dtype=np.int64)
+def local_isoformats(epochs: Sequence[int], tz: str) -> list[str]:
+    """RFC 3339 local times with offset (``datetime.isoformat`` of each instant in ``tz``).
+
+    Each instant is formatted once per process and zone (:data:`_ISOFORMATS`): every meter of a
+    zone shares its local midnights and hours, so a page's timestamps are dictionary lookups,
+    and numpy formats the ones not seen yet (each distinct UTC offset once). The memo of a
+    zone is emptied when it reaches :data:`ISOFORMATS_PER_ZONE` entries.
+    """
+    texts = _ISOFORMATS.setdefault(tz, {})
+    try:
+        return [texts[epoch] for epoch in epochs]
+    except KeyError:
+        formatted = _format_local(np.asarray(epochs, dtype=np.int64), tz)
+        fresh = dict(zip(epochs, formatted, strict=True))
+        if len(texts) + len(fresh) > ISOFORMATS_PER_ZONE:
+            texts.clear()
+        texts.update(fresh)
+        return formatted
+
+
+#: Bound of a zone's memo of formatted instants: 20 years of hours (about 30 MB).
+ISOFORMATS_PER_ZONE = 175_000
+#: Formatted instants by zone and UTC epoch second.
+_ISOFORMATS: dict[str, dict[int, str]] = {}
+
+
+def _format_local(epochs: np.ndarray, tz: str) -> list[str]:
     if epochs.size == 0:
         return []
     offsets = utc_offsets(epochs, tz)

@@ -3,7 +3,7 @@
 The series is the API's hottest read: up to 1,000 buckets a page. Timestamps are formatted by
 numpy (``calendar.local_isoformats``: each distinct UTC offset once), energy figures are
 rounded by numpy from integer millionths (half-even to 3 decimals, as ``round(Decimal, 3)``),
-money as ``Decimal`` (half-up to the currency's minor unit), and the body is serialised by
+money comes formatted (``usage.selectors``), and the body is serialised by
 ``orjson``. The bytes are exactly those DRF's ``JSONRenderer`` writes for the same data
 (compact separators, UTF-8), as the Usage tests check.
 """
@@ -24,7 +24,6 @@ from django.conf import settings
 
 from customers.models import Meter
 from energygrid.api.conditional import strong_etag
-from energygrid.money import format_moneys
 from metadata.catalog import ENERGY_UNITS_TO_KW, FlowDirection, Granularity
 from usage.calendar import local_isoformats
 from usage.models import Quality
@@ -34,7 +33,8 @@ from usage.models import Quality
 class SeriesColumns:
     """A page of buckets in one direction as columns: UTC epoch seconds; energy (quantities,
     peak, delivered, received) as integer millionths of the unit (``None`` for no peak); cost
-    and expected count as ``Decimal`` or text (``usage.selectors.Bucket`` says what each is)."""
+    as text, the API's money where it is rendered, and expected count as ``Decimal`` or text
+    (``usage.selectors.Bucket`` says what each is)."""
 
     starts: list[int]
     ends: list[int]
@@ -92,10 +92,10 @@ def _coverages(covered_counts: list[int], expected_counts: list[Any]) -> list[fl
     return [values[pair] for pair in pairs]
 
 
-def series_items(columns: SeriesColumns, *, meter: Meter, currency: str) -> list[dict[str, Any]]:
-    """The ``items`` of a Usage page (contract sections 5 and 10): a bidirectional meter's
-    also carry both channels' quantities; a billing-read meter (no interval) has no peak
-    demand."""
+def series_items(columns: SeriesColumns, *, meter: Meter) -> list[dict[str, Any]]:
+    """The ``items`` of a Usage page (contract sections 5 and 10), its costs already money
+    (``usage.selectors.usage_series_columns``): a bidirectional meter's also carry both
+    channels' quantities; a billing-read meter (no interval) has no peak demand."""
     count = len(columns)
     moments = local_isoformats([*columns.starts, *columns.ends], meter.timezone)
     quantities = _energies(columns.quantities)
@@ -124,7 +124,7 @@ def series_items(columns: SeriesColumns, *, meter: Meter, currency: str) -> list
             moments[:count],
             moments[count:],
             quantities,
-            format_moneys(columns.costs, currency),
+            columns.costs,
             _qualities(columns.actual_counts, columns.estimated_counts),
             _coverages(columns.covered_counts, columns.expected_counts),
             peaks,
@@ -157,7 +157,7 @@ def series_body(
         "unitOfMeasure": meter.unit_of_measure,
         "currency": currency,
         "timezone": meter.timezone,
-        "items": series_items(columns, meter=meter, currency=currency),
+        "items": series_items(columns, meter=meter),
     }
     if next_page_token:
         body["nextPageToken"] = next_page_token

@@ -17,17 +17,22 @@ from __future__ import annotations
 
 import bisect
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from itertools import groupby, islice
 
 from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, F, Q, Sum
+from django.db.models.expressions import Col
 from rest_framework.exceptions import NotFound
 
 from customers.models import Account, Customer, Meter
 from customers.selectors import account_visible
+from energygrid.money import currency_places, format_moneys
 from metadata.catalog import FlowDirection, Granularity
 from usage.calendar import local_date_start, meter_bucket_bounds, zone
 from usage.models import (
@@ -49,12 +54,13 @@ from usage.rendering import SeriesColumns
 def meter_get(*, customer: Customer, meter_id: str) -> Meter:
     """The customer's meter, or 404 whether it is unknown, malformed or someone else's.
 
-    Every Usage read starts here, so it is one raw query rather than a queryset: compiling
-    the ORM's join (the customer through the account) cost more than the query itself, about
-    half a cached page's time under load. The meter comes with its account (only
-    ``billing_cycle_day`` loaded; the rest deferred) and ``rollup_revision``, the count of its
-    rollup writes (:class:`~usage.models.RollupRevision`, 0 before any), which the Usage page
-    cache keys on. Its tariff loads on first use.
+    Every Usage read starts here, so it is one hand-written statement on a cursor
+    (:func:`_meter_statement`, prepared once per database): compiling the ORM's join (the
+    customer through the account) cost more than the query itself, and a ``RawQuerySet``
+    still worked out its column order and converters on every call. The meter comes with its
+    account (only ``billing_cycle_day`` loaded; the rest deferred) and ``rollup_revision``, the
+    count of its rollup writes (:class:`~usage.models.RollupRevision`, 0 before any), which
+    the Usage page cache keys on. Its tariff loads on first use.
     """
     try:
         meter_uuid = uuid.UUID(meter_id)
@@ -62,37 +68,67 @@ def meter_get(*, customer: Customer, meter_id: str) -> Meter:
         raise NotFound("No such meter.") from None
     alias = router.db_for_read(Meter)
     connection = connections[alias]
-    meter = next(
-        iter(
-            Meter.objects.db_manager(alias).raw(
-                _METER_SQL,
-                [
-                    Meter._meta.pk.get_db_prep_value(meter_uuid, connection),
-                    Customer._meta.pk.get_db_prep_value(customer.pk, connection),
-                ],
-            )
-        ),
-        None,
-    )
-    if meter is None or not account_visible(customer, meter.account_id):
+    statement = _meter_statement(alias)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement.sql,
+            [
+                Meter._meta.pk.get_db_prep_value(meter_uuid, connection),
+                Customer._meta.pk.get_db_prep_value(customer.pk, connection),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
         raise NotFound("No such meter.")
+    meter = statement.meter(row, alias, connection)
+    if not account_visible(customer, meter.account_id):
+        raise NotFound("No such meter.")
+    billing_cycle_day, meter.rollup_revision = row[len(statement.columns) :]
     meter.account = Account.from_db(
         alias,
         ["id", "customer_id", "billing_cycle_day"],
-        [meter.account_id, customer.pk, meter.account_billing_cycle_day],
+        [meter.account_id, customer.pk, billing_cycle_day],
     )
     return meter
 
 
-#: :func:`meter_get`'s statement.
-_METER_SQL = (
-    "SELECT meter.*, account.billing_cycle_day AS account_billing_cycle_day, "  # noqa: S608
-    "COALESCE(revision.revision, 0) AS rollup_revision "
-    f"FROM {Meter._meta.db_table} AS meter "
-    f"JOIN {Account._meta.db_table} AS account ON account.id = meter.account_id "
-    f"LEFT JOIN {RollupRevision._meta.db_table} AS revision ON revision.meter_id = meter.id "
-    "WHERE meter.id = %s AND account.customer_id = %s"
-)
+@dataclass(frozen=True)
+class _MeterStatement:
+    """:func:`meter_get`'s SQL: the meter's columns (each with the converters Django applies
+    to it), then the account's billing cycle day and the rollup revision."""
+
+    sql: str
+    attnames: list[str]
+    columns: list[tuple[Col, list[Callable]]]
+
+    def meter(self, row: tuple, alias: str, connection: BaseDatabaseWrapper) -> Meter:
+        values = []
+        for value, (column, converters) in zip(row, self.columns, strict=False):
+            for converter in converters:
+                value = converter(value, column, connection)
+            values.append(value)
+        return Meter.from_db(alias, self.attnames, values)
+
+
+@cache
+def _meter_statement(alias: str) -> _MeterStatement:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    fields = Meter._meta.concrete_fields
+    columns = []
+    for field in fields:
+        column = field.get_col("meter")
+        converters = connection.ops.get_db_converters(column)
+        columns.append((column, converters + column.get_db_converters(connection)))
+    sql = (
+        f"SELECT {', '.join(f'meter.{quote(field.column)}' for field in fields)}, "  # noqa: S608
+        "account.billing_cycle_day, COALESCE(revision.revision, 0) "
+        f"FROM {Meter._meta.db_table} AS meter "
+        f"JOIN {Account._meta.db_table} AS account ON account.id = meter.account_id "
+        f"LEFT JOIN {RollupRevision._meta.db_table} AS revision ON revision.meter_id = meter.id "
+        "WHERE meter.id = %s AND account.customer_id = %s"
+    )
+    return _MeterStatement(sql, [field.attname for field in fields], columns)
 
 
 def flow_channels(*, meter: Meter, direction: FlowDirection) -> tuple[Channel, ...]:
@@ -170,12 +206,13 @@ def usage_series(page: SeriesPage) -> list[Bucket]:
     ]
 
 
-def usage_series_columns(page: SeriesPage) -> SeriesColumns:
-    """:func:`usage_series` as columns (``usage.rendering``'s input): the API's hot path,
-    with no Python object per rollup row."""
+def usage_series_columns(page: SeriesPage, *, currency: str) -> SeriesColumns:
+    """:func:`usage_series` as columns (``usage.rendering``'s input), costs formatted as the
+    API's money in ``currency``: the API's hot path, with no Python object per rollup row."""
     if page.granularity is Granularity.FIFTEEN_MINUTE:
-        return _columns(_buckets_from_readings(page))
-    return _rollup_columns(page)
+        columns = _columns(_buckets_from_readings(page))
+        return replace(columns, costs=format_moneys(columns.costs, currency))
+    return _rollup_columns(page, currency=currency)
 
 
 #: A timestamp column as UTC epoch seconds, per database vendor.
@@ -189,50 +226,78 @@ def _readings_sql(channel: Channel) -> str:
     return f"({channel.actual_count} + {channel.estimated_count})"
 
 
-def _figures_sql(channels: tuple[Channel, ...]) -> str:
+def _figures_sql(
+    channels: tuple[Channel, ...], *, money: str, micros: str, bidirectional: bool
+) -> str:
     """A rollup row's figures in the channels' direction (the module's rule), as the columns
-    of :class:`SeriesColumns` after the timestamps. For NET, ``quantity - received_quantity``
-    is ``usage.models.NET_QUANTITY`` (and the cost ``NET_COST``)."""
+    of :class:`SeriesColumns` after the timestamps: energy through the template ``micros``,
+    the cost through ``money``, and the two channels' quantities only on a ``bidirectional``
+    meter (NULL otherwise: nothing reads them). For NET, ``quantity - received_quantity`` is
+    ``usage.models.NET_QUANTITY`` (and the cost ``NET_COST``)."""
     counts = [_readings_sql(channel) for channel in channels]
     covered = counts[0]
     for count in counts[1:]:
         covered = f"CASE WHEN {covered} < {count} THEN {covered} ELSE {count} END"
     return ", ".join(
         [
-            _MICROS_SQL.format(" - ".join(channel.quantity for channel in channels)),
-            f"CAST({' - '.join(channel.cost for channel in channels)} AS TEXT)",
+            micros.format(" - ".join(channel.quantity for channel in channels)),
+            money.format(" - ".join(channel.cost for channel in channels)),
             " + ".join(channel.actual_count for channel in channels),
             " + ".join(channel.estimated_count for channel in channels),
             covered,
             "CAST(expected_count AS TEXT)",
-            _MICROS_SQL.format(f"CASE WHEN {counts[0]} > 0 THEN {channels[0].peak_quantity} END"),
-            _MICROS_SQL.format(DELIVERED_CHANNEL.quantity),
-            _MICROS_SQL.format(RECEIVED_CHANNEL.quantity),
+            micros.format(f"CASE WHEN {counts[0]} > 0 THEN {channels[0].peak_quantity} END"),
+            micros.format(DELIVERED_CHANNEL.quantity) if bidirectional else "NULL",
+            micros.format(RECEIVED_CHANNEL.quantity) if bidirectional else "NULL",
         ]
     )
 
 
-#: An energy figure (6 decimals) as integer millionths of the unit.
-_MICROS_SQL = "CAST(ROUND(({}) * 1000000) AS BIGINT)"
+#: An energy figure (6 decimals) as integer millionths of the unit, per database vendor:
+#: PostgreSQL's numerics are exact, SQLite's decimals are floats, rounded to the nearest.
+_MICROS_SQL = {
+    "postgresql": "CAST(({}) * 1000000 AS BIGINT)",
+    "sqlite": "CAST(ROUND(({}) * 1000000) AS INTEGER)",
+}
+#: An exact amount as text.
+_EXACT_MONEY_SQL = "CAST({} AS TEXT)"
+#: An amount as the API's money (``energygrid.money.format_money``) where the database rounds
+#: exactly: PostgreSQL's numeric ``ROUND`` is half away from zero, like ``ROUND_HALF_UP``, and
+#: writes no negative zero. Elsewhere (SQLite's decimals are floats) Python formats the text.
+_MONEY_SQL = {"postgresql": "CAST(ROUND({{}}, {places}) AS TEXT)"}
 
 
-def _rollup_columns(page: SeriesPage) -> SeriesColumns:
+def _rollup_columns(page: SeriesPage, *, currency: str | None = None) -> SeriesColumns:
     """One page of rollups in one query, its timestamps as epoch seconds, its energy figures
-    as integer millionths and its money and expected counts as text: the database driver then
-    builds no datetime or Decimal per row (profiled: that parsing was most of the read's
-    time), and ``usage.rendering`` formats them in bulk."""
+    as integer millionths, its expected counts as text and its costs as text, exact or, given
+    a ``currency``, formatted as money: the database driver then builds no datetime or
+    Decimal per row (profiled: that parsing was most of the read's time), and
+    ``usage.rendering`` formats the rest in bulk."""
     connection = _rollups_connection()
     epoch = _EPOCH_SQL[connection.vendor]
     channels = flow_channels(meter=page.meter, direction=page.direction)
+    money = _EXACT_MONEY_SQL
+    if currency is not None and connection.vendor in _MONEY_SQL:
+        money = _MONEY_SQL[connection.vendor].format(places=currency_places(currency))
     columns = (
         f"{epoch.format('start')}, {epoch.format(connection.ops.quote_name('end'))}, "
-        f"{_figures_sql(channels)}"
+        + _figures_sql(
+            channels,
+            money=money,
+            micros=_MICROS_SQL[connection.vendor],
+            bidirectional=page.meter.bidirectional,
+        )
     )
     sql, params = _rollup_page(connection, columns, page)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return SeriesColumns(*(list(column) for column in zip(*rows, strict=True))) if rows else _EMPTY
+    if not rows:
+        return _EMPTY
+    columns = SeriesColumns(*(list(column) for column in zip(*rows, strict=True)))
+    if currency is not None and money is _EXACT_MONEY_SQL:
+        return replace(columns, costs=format_moneys(columns.costs, currency))
+    return columns
 
 
 def _rollups_connection():

@@ -157,7 +157,7 @@ class UsageViewSet(viewsets.GenericViewSet):
             )
         rendered = None if key is None else page_cache.get(key)
         if rendered is None:
-            columns = selectors.usage_series_columns(page)
+            columns = selectors.usage_series_columns(page, currency=currency)
             token = None
             if len(columns) > size:
                 last = datetime.fromtimestamp(columns.starts[size - 1], UTC)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metadata.catalog import Granularity
+from usage import calendar
 from usage.calendar import (
     bucket_bounds,
     bucket_start,
@@ -262,6 +263,23 @@ def test_local_isoformats_match_datetime_isoformat(tz):
     expected = [datetime.fromtimestamp(epoch, ZoneInfo(tz)).isoformat() for epoch in epochs]
 
     assert local_isoformats(epochs, tz) == expected
+
+
+def test_local_isoformats_memo_answers_the_same_and_stays_bounded(monkeypatch):
+    """Instants seen before come from the per-zone memo; a memo at its bound is emptied."""
+    tz = "Australia/Lord_Howe"  # 30-minute DST: 2024-04-07 02:00 +11:00 -> 01:30 +10:30
+    epochs = list(range(1_712_400_000, 1_712_400_000 + 2 * 86_400, 1_800))
+    expected = [datetime.fromtimestamp(epoch, ZoneInfo(tz)).isoformat() for epoch in epochs]
+
+    assert local_isoformats(epochs, tz) == expected
+    assert local_isoformats(epochs[::-1], tz) == expected[::-1]
+
+    monkeypatch.setattr(calendar, "ISOFORMATS_PER_ZONE", len(epochs) + 1)
+    later = [epochs[-1] + 1_800, epochs[-1] + 3_600]
+    assert local_isoformats(later, tz) == [
+        datetime.fromtimestamp(epoch, ZoneInfo(tz)).isoformat() for epoch in later
+    ]
+    assert len(calendar._ISOFORMATS[tz]) == len(later)
 
 
 def test_local_isoformats_of_nothing_is_nothing():
