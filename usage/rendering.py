@@ -11,7 +11,7 @@ money comes formatted (``usage.selectors``), and the body is serialised by
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from fractions import Fraction
@@ -36,17 +36,17 @@ class SeriesColumns:
     as text, the API's money where it is rendered, and expected count as ``Decimal`` or text
     (``usage.selectors.Bucket`` says what each is)."""
 
-    starts: list[int]
-    ends: list[int]
-    quantities: list[int]
-    costs: list[Any]
-    actual_counts: list[int]
-    estimated_counts: list[int]
-    covered_counts: list[int]
-    expected_counts: list[Any]
-    peak_quantities: list[int | None]
-    delivered: list[int]
-    received: list[int]
+    starts: Sequence[int]
+    ends: Sequence[int]
+    quantities: Sequence[int]
+    costs: Sequence[Any]
+    actual_counts: Sequence[int]
+    estimated_counts: Sequence[int]
+    covered_counts: Sequence[int]
+    expected_counts: Sequence[Any]
+    peak_quantities: Sequence[int | None]
+    delivered: Sequence[int]
+    received: Sequence[int]
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -63,7 +63,7 @@ def _divide_half_even(numerators: np.ndarray, denominator: int) -> np.ndarray:
     return quotients + ((twice > denominator) | ((twice == denominator) & (quotients % 2 == 1)))
 
 
-def _energies(micros: list[int], scale: Fraction = Fraction(1)) -> list[float]:
+def _energies(micros: Sequence[int], scale: Fraction = Fraction(1)) -> list[float]:
     """Energy in integer millionths, times ``scale``, as JSON numbers rounded to 3 decimals
     (half-even, equal to ``float(round(Decimal, 3))``: thousandths divided by 1000 is the
     nearest float)."""
@@ -71,7 +71,7 @@ def _energies(micros: list[int], scale: Fraction = Fraction(1)) -> list[float]:
     return (_divide_half_even(values, 1000 * scale.denominator) / 1000).tolist()
 
 
-def _qualities(actual_counts: list[int], estimated_counts: list[int]) -> list[str]:
+def _qualities(actual_counts: Sequence[int], estimated_counts: Sequence[int]) -> list[str]:
     """ACTUAL when no reading is estimated, ESTIMATED when none is actual, else MIXED."""
     actual, estimated = np.asarray(actual_counts), np.asarray(estimated_counts)
     return np.where(
@@ -81,7 +81,7 @@ def _qualities(actual_counts: list[int], estimated_counts: list[int]) -> list[st
     ).tolist()
 
 
-def _coverages(covered_counts: list[int], expected_counts: list[Any]) -> list[float]:
+def _coverages(covered_counts: Sequence[int], expected_counts: Sequence[Any]) -> list[float]:
     """Readings / intervals the bucket's real duration holds, at most 1, to 4 decimals; each
     distinct pair computed once (a page has a handful)."""
     pairs = list(zip(covered_counts, expected_counts, strict=True))

@@ -294,7 +294,7 @@ def _rollup_columns(page: SeriesPage, *, currency: str | None = None) -> SeriesC
         rows = cursor.fetchall()
     if not rows:
         return _EMPTY
-    columns = SeriesColumns(*(list(column) for column in zip(*rows, strict=True)))
+    columns = SeriesColumns(*zip(*rows, strict=True))
     if currency is not None and money is _EXACT_MONEY_SQL:
         return replace(columns, costs=format_moneys(columns.costs, currency))
     return columns
