@@ -482,3 +482,20 @@ def test_a_batched_rebuild_equals_one_meter_at_a_time(new_meter, tou_tariff, mon
     assert rollups_rebuild_many(rebuilds, skip_unchanged=True) == 1
     assert not RollupDirtyRange.objects.exists()
     assert rollups_rebuild_many(rebuilds, skip_unchanged=True) == 0
+
+
+def test_statements_of_a_few_buckets_each_give_the_same_rows(new_meter, tou_tariff, monkeypatch):
+    """A range longer than ``CHUNK_BUCKETS`` is refreshed a chunk of buckets per statement;
+    chunks cut anywhere (here every 7 buckets, across a DST change) give the same rows."""
+    meter = new_meter(timezone="America/New_York", tariff=tou_tariff, billing_cycle_day=9)
+    write_readings(meter, full_days(meter, datetime(2026, 10, 27, 4, tzinfo=UTC), 12))
+    rollups_rebuild(meter=meter)
+    whole = snapshot(meter)
+
+    monkeypatch.setattr("usage.rollups.CHUNK_BUCKETS", 7)
+    Rollup.objects.all().delete()
+    rollups_rebuild(meter=meter)  # from empty: INSERT per chunk
+    assert snapshot(meter) == whole
+    Rollup.objects.update(quantity=Decimal(999))
+    rollups_rebuild(meter=meter)  # over stale rows: the upsert per chunk
+    assert snapshot(meter) == whole
