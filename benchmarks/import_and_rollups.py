@@ -352,12 +352,12 @@ def run_import(csv_path: Path) -> tuple[Any, float, dict[str, float], QueuedTask
     queued = QueuedTasks()
     patches = [
         mock.patch.object(service, "rollups_catch_up", queued),
-        phases.wrap(staging.PostgresStage, "write", "binary COPY to staging"),
+        phases.wrap(staging.PostgresStage, "write", "pack rows, spool to temp files"),
         phases.wrap(service, "keep_valid", "range, direction, end and grid checks"),
         phases.wrap(service, "reading_partitions_ensure", "partitions (own transaction)"),
         phases.wrap(staging.PostgresStage, "lock", "lock meters"),
         phases.wrap(staging.Stage, "overlaps", "read-period overlaps"),
-        phases.wrap(staging.PostgresStage, "store", "INSERT / upsert"),
+        phases.wrap(staging.PostgresStage, "store", "COPY into the readings / upsert"),
         phases.wrap(service, "_extend_meter_bounds", "meter bounds"),
         phases.wrap(service, "_queue_rollups", "dirty ranges + queue"),
     ]
@@ -850,7 +850,7 @@ def bench_import(
         raise SystemExit(f"COPY loaded {copied} rows, expected {readings}")
     seconds = statistics.median(ours["import"])
     for key, what, baseline in (
-        ("import", "readings_import, new readings (CSV -> staging -> INSERT)", "keyed COPY"),
+        ("import", "readings_import, new readings (CSV -> spool -> COPY)", "keyed COPY"),
         ("reimport", "readings_import again, same file (upsert, 0 changed)", "staged upsert"),
     ):
         mine, theirs = statistics.median(ours[key]), statistics.median(base[key])

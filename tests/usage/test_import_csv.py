@@ -14,7 +14,7 @@ from django.db import connection
 
 from customers.models import Meter
 from tests.conftest import make_customer
-from usage.imports import ReadingsRejected, readings_upsert
+from usage.imports import ReadingsRejected, readings_upsert, staging
 from usage.models import Reading, Rollup, RollupDirtyRange
 
 HEADER = "meterNumber,start,quantity,quality,cost\n"
@@ -109,6 +109,33 @@ def test_reimport_changes_nothing(alice, csv_file, django_capture_on_commit_call
         assert callbacks == []
 
 
+def test_a_file_of_new_and_stored_meters_inserts_the_new_and_upserts_the_stored(
+    alice, new_meter, csv_file
+):
+    """A meter with readings in the file's range takes the upsert; the other meter's rows go in
+    as they are (on PostgreSQL a new import's rows are copied straight into the table)."""
+    new_meter(meter_number="E-NEW-1")
+    run_import(csv_file(HEADER + "E-ALICE-1,2026-03-07T00:00:00Z,1,,\n", "stored.csv"))
+    path = csv_file(
+        HEADER + "E-ALICE-1,2026-03-07T00:00:00Z,2,ESTIMATED,0.5\n"
+        "E-ALICE-1,2026-03-07T00:15:00Z,3,,\n"
+        "E-NEW-1,2026-03-07T00:00:00Z,4,ESTIMATED,\n"
+        "E-NEW-1,2026-03-07T00:15:00Z,5,,0.25\n",
+        "mixed.csv",
+    )
+
+    output = run_import(path)
+
+    assert "4 readings for 2 meter(s), 4 new or changed" in output
+    rows = Reading.objects.order_by("meter__meter_number", "start")
+    assert list(rows.values_list("meter__meter_number", "quantity", "cost", "quality", "end")) == [
+        ("E-ALICE-1", Decimal(2), Decimal("0.5"), "ESTIMATED", None),
+        ("E-ALICE-1", Decimal(3), None, "ACTUAL", None),
+        ("E-NEW-1", Decimal(4), None, "ESTIMATED", None),
+        ("E-NEW-1", Decimal(5), Decimal("0.25"), "ACTUAL", None),
+    ]
+
+
 def test_a_correction_replaces_the_estimate_and_rollups_follow(
     alice, csv_file, django_capture_on_commit_callbacks
 ):
@@ -188,6 +215,27 @@ def test_duplicates_are_reported_in_line_order_with_row_errors(alice, csv_file):
     assert "line 3: same meter, direction and start as line 2; line 4: start 'bad'" in str(
         caught.value
     )
+
+
+def test_repeated_rows_of_a_new_import_are_named_by_line(alice, csv_file, monkeypatch):
+    """On PostgreSQL the repeat breaks the primary key during the write; the lines are then
+    found from where each spooled row came from, read back a few rows at a time here."""
+    monkeypatch.setattr(staging, "BATCH_ROWS", 2)
+    starts = [f"2026-03-07T00:{minute:02d}:00Z" for minute in (0, 15, 30, 45)]
+    path = csv_file(
+        HEADER
+        + "".join(f"E-ALICE-1,{start},1,,\n" for start in starts)  # lines 2-5
+        + f"E-ALICE-1,{starts[3]},2,,\n"  # line 6: repeats line 5
+        + f"E-ALICE-1,{starts[0]},2,,\n"  # line 7: repeats line 2
+    )
+    with pytest.raises(CommandError) as caught:
+        run_import(path)
+
+    assert (
+        "(2 errors): line 6: same meter, direction and start as line 5; line 7: same meter,"
+        " direction and start as line 2"
+    ) in str(caught.value)
+    assert not Reading.objects.exists()
 
 
 @pytest.mark.parametrize(

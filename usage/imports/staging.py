@@ -1,12 +1,15 @@
-"""The staging table holding one file's good rows until the whole file is known good, and the
-write from it into ``usage_reading``.
+"""Where one file's good rows wait until the whole file is known good, and their write into
+``usage_reading``.
 
-PostgreSQL: each Batch is packed by numpy into PostgreSQL's binary COPY format (fixed-width
-rows, no per-row Python) and copied into a session-temporary table. The write then locks the
-file's meters in id order, inserts the rows of meters that have no readings in the file's
-range with a plain ``INSERT ... SELECT`` and upserts the others (``ON CONFLICT``, in key order,
-counting only rows whose values changed). A file repeating a (meter, start) fails the unique
-key there; only then is the staging table searched for the repeated lines.
+PostgreSQL: each Batch is packed by numpy into PostgreSQL's binary COPY rows of
+usage_reading's columns (no per-row Python) and spooled to a temporary file, with each row's
+key and line in a second one. The write locks the file's meters in id order; when none of them
+has readings in the file's range (a new import) the rows are copied straight into
+usage_reading, which takes COPY's batched inserts. Otherwise they are copied into a temporary
+staging table, inserted from there for the meters with no readings in the range and upserted
+for the others (``ON CONFLICT``, in key order, counting only rows whose values changed). A
+file repeating a (meter, direction, start) fails the primary key; only then are the keys
+copied into a table to name the repeated lines.
 
 SQLite (the demo): the same table filled by ``executemany`` and Django's
 ``bulk_create(update_conflicts=True)``; every staged row counts as changed.
@@ -14,8 +17,10 @@ SQLite (the demo): the same table filled by ``executemany`` and Django's
 
 from __future__ import annotations
 
+import functools
+import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -51,15 +56,11 @@ _COLUMNS = (
     "seq, line, meter_id, direction, start, end_at, period, quantity, cost, has_cost, estimated"
 )
 
-# Staged rows as readings, for the meters in (or not in) a list; only a read period (a
-# billing-read meter's reading) keeps its end.
-_READINGS = f"""
-    SELECT meter_id, direction, start, CASE WHEN period THEN end_at END, quantity,
-           CASE WHEN has_cost THEN cost END,
-           CASE WHEN estimated THEN '{Quality.ESTIMATED}' ELSE '{Quality.ACTUAL}' END
-    FROM usage_reading_stage
-"""  # noqa: S608 (constant SQL)
-_READING_COLUMNS = '(meter_id, direction, start, "end", quantity, cost, quality)'
+# The staged readings (PostgreSQL: a table like usage_reading), for the meters in (or not in) a
+# list.
+_READING_NAMES = 'meter_id, direction, start, "end", quantity, cost, quality'
+_READING_COLUMNS = f"({_READING_NAMES})"
+_READINGS = f"SELECT {_READING_NAMES} FROM usage_reading_stage"  # noqa: S608 (constant SQL)
 _INSERT_SQL = f"""
     INSERT INTO usage_reading {_READING_COLUMNS}
     {_READINGS} WHERE meter_id <> ALL(%s)
@@ -99,9 +100,10 @@ class MeterRange:
 
 
 class Stage:
-    """A temporary table of the good rows; ``seq`` numbers them in file order (several ESPI
-    readings can share a line). The rows of billing-read meters (read periods: a dozen a year
-    per meter) are also kept in memory, to check that none overlap."""
+    """Where the good rows wait (a temporary table; on PostgreSQL temporary files); ``seq``
+    numbers them in file order (several ESPI readings can share a line). The rows of
+    billing-read meters (read periods: a dozen a year per meter) are also kept in memory, to
+    check that none overlap."""
 
     def __init__(self, meters: Sequence[Meter]) -> None:
         self.meters = meters
@@ -230,29 +232,73 @@ def _overlap(mine: pd.Series, other: pd.Series, direction: int) -> str:
 
 
 # PostgreSQL's binary COPY: a signature, then per row a field count and (length, value) pairs,
-# big-endian; numeric(18, 6) as 5 base-10000 digits (weight 2: 3 whole, 2 fractional).
+# big-endian (length -1: NULL, no value); numeric(18, 6) as 5 base-10000 digits (weight 2:
+# 3 whole, 2 fractional).
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _TRAILER = b"\xff\xff"
 _NUMERIC = (">i2", (9,))
-_FIELDS = (
-    ("seq", ">i8"),
-    ("line", ">i8"),
-    ("meter_id", "V16"),
-    ("direction", ">i2"),
-    ("start", ">i8"),
-    ("end_at", ">i8"),
-    ("period", "u1"),
-    ("quantity", _NUMERIC),
-    ("cost", _NUMERIC),
-    ("has_cost", "u1"),
-    ("estimated", "u1"),
-)
-_ROW = np.dtype(
-    [("fields", ">i2")]
-    + [item for name, kind in _FIELDS for item in ((f"{name}_size", ">i4"), (name, kind))]
-)
+_NULL = -1
 _POSTGRES_EPOCH = micros(datetime.fromisoformat("2000-01-01T00:00:00+00:00"))
 _NEGATIVE = 0x4000
+#: Bytes of a spool file sent per COPY message.
+_SEND_BYTES = 1 << 20
+
+
+def _copy_row(fields: Sequence[tuple[str, object, bool]]) -> np.dtype:
+    """A binary COPY row of ``fields`` (name, type, given: False for NULL, no value)."""
+    items: list[tuple[str, object]] = [("fields", ">i2")]
+    for name, kind, given in fields:
+        items += [(f"{name}_size", ">i4")] + ([(name, kind)] if given else [])
+    return np.dtype(items)
+
+
+@functools.cache
+def _blank(kind: np.dtype) -> np.ndarray:
+    """One row of ``kind`` holding its field count and each field's length (-1 for NULL)."""
+    blank = np.zeros(1, dtype=kind)
+    sizes = [name for name in kind.names if name.endswith("_size")]
+    blank["fields"] = len(sizes)
+    for size in sizes:
+        name = size.removesuffix("_size")
+        blank[size] = kind.fields[name][0].itemsize if name in kind.fields else _NULL
+    return blank
+
+
+def _rows(kind: np.dtype, count: int) -> np.ndarray:
+    """``count`` rows of ``kind`` with their field counts and lengths, values to fill in."""
+    return np.repeat(_blank(kind), count)
+
+
+@functools.cache
+def _reading_row(*, end: bool, cost: bool, estimated: bool) -> np.dtype:
+    """A binary COPY row of ``_READING_COLUMNS`` of one layout: "end" and cost given or NULL,
+    and the quality's text."""
+    quality = Quality.ESTIMATED if estimated else Quality.ACTUAL
+    return _copy_row(
+        (
+            ("meter_id", "V16", True),
+            ("direction", ">i2", True),
+            ("start", ">i8", True),
+            ("end", ">i8", end),
+            ("quantity", _NUMERIC, True),
+            ("cost", _NUMERIC, cost),
+            ("quality", f"S{len(quality)}", True),
+        )
+    )
+
+
+# The table ``duplicates`` searches, as binary COPY rows.
+_KEY = _copy_row(
+    (
+        ("seq", ">i8", True),
+        ("line", ">i8", True),
+        ("meter_id", "V16", True),
+        ("direction", ">i2", True),
+        ("start", ">i8", True),
+    )
+)
+# Where each spooled reading came from (native, unpacked until a repeated key needs it).
+_ORIGIN = np.dtype([("line", "<i8"), ("meter", "<i4"), ("direction", "<i2"), ("start", "<i8")])
 
 
 def _numeric(millionths: np.ndarray) -> np.ndarray:
@@ -270,40 +316,85 @@ def _numeric(millionths: np.ndarray) -> np.ndarray:
     return out
 
 
+def _reading_rows(batch: Batch, ids: np.ndarray, period: np.ndarray) -> Iterator[np.ndarray]:
+    """The batch's readings as binary COPY rows of ``_READING_COLUMNS``, one array per layout
+    (with or without "end" and cost, ACTUAL or ESTIMATED), each in line order."""
+    layout = period * 4 + batch.has_cost * 2 + batch.estimated
+    present = np.flatnonzero(np.bincount(layout, minlength=8))
+    for code in present:
+        rows = batch if len(present) == 1 else batch.take(layout == code)
+        kind = _reading_row(end=bool(code & 4), cost=bool(code & 2), estimated=bool(code & 1))
+        out = _rows(kind, len(rows))
+        out["meter_id"] = ids[rows.meter]
+        out["direction"] = rows.direction
+        out["start"] = rows.start - _POSTGRES_EPOCH
+        out["quantity"] = _numeric(rows.quantity)
+        out["quality"] = Quality.ESTIMATED if code & 1 else Quality.ACTUAL
+        if "end" in kind.fields:
+            out["end"] = rows.end - _POSTGRES_EPOCH
+        if "cost" in kind.fields:
+            out["cost"] = _numeric(rows.cost)
+        yield out
+
+
 class PostgresStage(Stage):
+    """The good rows spooled to temporary files (memory stays flat): the readings in binary
+    COPY form, and where each came from. ``store`` copies the readings straight into
+    usage_reading when none of the file's meters has readings in its range (a new import: no
+    staging table, no anti-join, COPY's batched inserts); otherwise into a staging table, then
+    inserts or upserts from there. Where the rows came from is read only to name the lines of a
+    repeated (meter, direction, start)."""
+
     def __init__(self, meters: Sequence[Meter]) -> None:
         super().__init__(meters)
+        self.readings = tempfile.TemporaryFile()  # noqa: SIM115 (closed by drop)
+        self.origins = tempfile.TemporaryFile()  # noqa: SIM115 (closed by drop)
+
+    def _ids(self) -> np.ndarray:
+        return np.frombuffer(b"".join(meter.pk.bytes for meter in self.meters), dtype="V16")
+
+    def write(self, batch: Batch, period: np.ndarray) -> None:
+        for rows in _reading_rows(batch, self._ids(), period):
+            self.readings.write(rows.data)
+        origins = np.empty(len(batch), dtype=_ORIGIN)
+        for name in _ORIGIN.names:
+            origins[name] = getattr(batch, name)
+        self.origins.write(origins.data)
+
+    def _copy(self, sql: str, chunks: Iterable[bytes | memoryview]) -> None:
+        with connection.wrap_database_errors, self.cursor.copy(sql) as copy:
+            copy.write(_SIGNATURE)
+            for chunk in chunks:
+                copy.write(chunk)
+            copy.write(_TRAILER)
+
+    def _readings(self) -> Iterator[bytes]:
+        self.readings.seek(0)
+        while chunk := self.readings.read(_SEND_BYTES):
+            yield chunk
+
+    def _keys(self) -> Iterator[memoryview]:
+        ids = self._ids()
+        self.origins.seek(0)
+        seq = 0
+        while len(origins := np.fromfile(self.origins, dtype=_ORIGIN, count=BATCH_ROWS)):
+            keys = _rows(_KEY, len(origins))
+            keys["seq"] = np.arange(seq, seq + len(origins))
+            keys["line"] = origins["line"]
+            keys["meter_id"] = ids[origins["meter"]]
+            keys["direction"] = origins["direction"]
+            keys["start"] = origins["start"] - _POSTGRES_EPOCH
+            seq += len(origins)
+            yield keys.data
+
+    def duplicates(self) -> Errors:
         self.cursor.execute("DROP TABLE IF EXISTS pg_temp.usage_reading_stage")
         self.cursor.execute(
             "CREATE TEMP TABLE usage_reading_stage (seq bigint NOT NULL, line bigint NOT NULL,"
-            " meter_id uuid NOT NULL, direction smallint NOT NULL, start timestamptz NOT NULL,"
-            " end_at timestamptz NOT NULL, period boolean NOT NULL,"
-            " quantity numeric(18, 6) NOT NULL, cost numeric(18, 6) NOT NULL,"
-            " has_cost boolean NOT NULL, estimated boolean NOT NULL)"
+            " meter_id uuid NOT NULL, direction smallint NOT NULL, start timestamptz NOT NULL)"
         )
-
-    def write(self, batch: Batch, period: np.ndarray) -> None:
-        ids = np.frombuffer(b"".join(meter.pk.bytes for meter in self.meters), dtype="V16")
-        rows = np.empty(len(batch), dtype=_ROW)
-        rows["fields"] = len(_FIELDS)
-        for name, kind in _FIELDS:
-            rows[f"{name}_size"] = np.dtype(kind).itemsize
-        rows["seq"] = np.arange(self.staged, self.staged + len(batch))
-        rows["line"] = batch.line
-        rows["meter_id"] = ids[batch.meter]
-        rows["direction"] = batch.direction
-        rows["start"] = batch.start - _POSTGRES_EPOCH
-        rows["end_at"] = batch.end - _POSTGRES_EPOCH
-        rows["period"] = period
-        rows["quantity"] = _numeric(batch.quantity)
-        rows["cost"] = _numeric(batch.cost)
-        rows["has_cost"] = batch.has_cost
-        rows["estimated"] = batch.estimated
-        sql = f"COPY usage_reading_stage ({_COLUMNS}) FROM STDIN (FORMAT binary)"
-        with self.cursor.copy(sql) as copy:
-            copy.write(_SIGNATURE)
-            copy.write(rows.data)
-            copy.write(_TRAILER)
+        self._copy("COPY usage_reading_stage FROM STDIN (FORMAT binary)", self._keys())
+        return super().duplicates()
 
     def lock(self, ranges: list[MeterRange]) -> None:
         # One lock order for every import: two imports sharing meters queue, never deadlock.
@@ -321,17 +412,27 @@ class PostgresStage(Stage):
             [[r.meter.pk for r in ranges], [r.first for r in ranges], [r.last for r in ranges]],
         )
         existing = [meter_id for (meter_id,) in cursor.fetchall()]
+        if not existing:
+            sql = f"COPY usage_reading {_READING_COLUMNS} FROM STDIN (FORMAT binary)"
+            self._copy(sql, self._readings())
+            return ranges
+        cursor.execute("CREATE TEMP TABLE usage_reading_stage (LIKE usage_reading) ON COMMIT DROP")
+        sql = f"COPY usage_reading_stage {_READING_COLUMNS} FROM STDIN (FORMAT binary)"
+        self._copy(sql, self._readings())
         if len(existing) < len(ranges):
             cursor.execute(_INSERT_SQL, [existing])
         changed = [r for r in ranges if r.meter.pk not in existing]
-        if existing:
-            cursor.execute(_UPSERT_SQL, [existing])
-            meters = {r.meter.pk: r.meter for r in ranges}
-            changed += [
-                MeterRange(meters[m], first, last, end, rows)
-                for m, first, last, end, rows in cursor.fetchall()
-            ]
-        return changed
+        cursor.execute(_UPSERT_SQL, [existing])
+        meters = {r.meter.pk: r.meter for r in ranges}
+        return changed + [
+            MeterRange(meters[m], first, last, end, rows)
+            for m, first, last, end, rows in cursor.fetchall()
+        ]
+
+    def drop(self) -> None:
+        self.readings.close()
+        self.origins.close()
+        super().drop()
 
 
 class SqliteStage(Stage):
