@@ -57,8 +57,14 @@ def daily_scores(actual: pd.Series, expected: pd.Series) -> pd.DataFrame:
     )
 
 
-#: Days before the scanned ones whose intervals, with the scanned days', are the references.
-PROFILE_DAYS = 28
+#: Days before the scanned ones whose intervals, with the scanned days', are the references:
+#: eight weeks, so a day of unusual weather (the first cold days of autumn) still finds days
+#: of like expected totals among them.
+PROFILE_DAYS = 56
+#: A day whose total is under this share of its expectation is no reference either (a day
+#: away: only the always-on power and the heating or cooling), however wide the scatter of
+#: the home's days makes its robust z.
+AWAY_SHARE = 0.6
 #: An interval is expected from the same interval of this many other days of the same kind
 #: (weekday or weekend) whose expected totals are nearest its day's: days of like weather and
 #: level, so a cold day's heat pump cycles are compared with other cold days', not the month's.
@@ -72,15 +78,35 @@ RUN_HOURS = range(2, 13)
 #: An interval's standardised excess counts at most this much (either way), so one kettle's or
 #: compressor's burst cannot make a run; a constant extra load lifts every interval of its run.
 INTERVAL_Z_CAP = 3.0
+#: An interval's spread is the MAD of the reference days' deviations from their median over
+#: the intervals within this many minutes either side (eight days' deviations of one interval
+#: alone are too few for a stable scale).
+SPREAD_HALF_WINDOW_MINUTES = 30
 #: Least spread of an interval, as a share of the day's expected mean interval (a home whose
 #: reference days read the same to the Wh would otherwise have a spread of zero).
 MIN_SPREAD_SHARE = 0.05
 #: A day's best run, standardised against every scored day's best run of the same length,
 #: above this is unusual ... (this and the share below: the best F1 on a tuning set of
 #: synthetic homes, seed 11; docs/insights.md)
-RUN_THRESHOLD = 3.75
+RUN_THRESHOLD = 4.0
 #: ... provided it added at least this share of the day's expectation.
-MIN_RUN_EXCESS_SHARE = 0.15
+MIN_RUN_EXCESS_SHARE = 0.2
+
+
+def ordinary_days(scores: pd.DataFrame) -> pd.Series:
+    """Whether each day of :func:`daily_scores` may stand for the home's ordinary days: not
+    far below its expectation, by robust z or by share (a day away, whose intervals say
+    nothing of a day at home)."""
+    return (scores["z"] > -DAY_THRESHOLD) & (scores["actual"] >= AWAY_SHARE * scores["expected"])
+
+
+def _pooled_spread(deviation: np.ndarray, half_window: int) -> np.ndarray:
+    """Per interval (column), the median of ``deviation`` (days x intervals) over the days and
+    the ``half_window`` intervals either side, scaled as a standard deviation."""
+    padded = np.pad(deviation, ((0, 0), (half_window, half_window)), constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half_window + 1, axis=1)
+    pooled = windows.transpose(1, 0, 2).reshape(deviation.shape[1], -1)
+    return _MAD_TO_SD * np.nanmedian(pooled, axis=1)
 
 
 def _runs(z: np.ndarray, lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -116,9 +142,10 @@ def run_scores(
 
     Each interval is expected at the median of the same interval on :data:`REFERENCE_DAYS`
     other days of the same kind (weekday or weekend) whose expected totals are nearest its
-    day's, with their MAD as its spread (at least :data:`MIN_SPREAD_SHARE` of the day's mean
-    interval); its excess over that, standardised and capped at ±:data:`INTERVAL_Z_CAP`, is
-    summed over runs of :data:`RUN_HOURS`, over √length (a scan statistic). Longer runs gather
+    day's, with their MAD over the intervals within :data:`SPREAD_HALF_WINDOW_MINUTES` as its
+    spread (at least :data:`MIN_SPREAD_SHARE` of the day's mean interval); its excess over
+    that, standardised and capped at ±:data:`INTERVAL_Z_CAP`, is summed over runs of
+    :data:`RUN_HOURS`, over √length (a scan statistic). Longer runs gather
     more of a day's ordinary swings (a busy evening, a cold morning), so each length's best
     run is standardised (robust z) against the best runs of that length of every scored day,
     and the highest is the day's. Returns, by date: ``run_z``, ``run_start`` and ``run_end``
@@ -146,6 +173,7 @@ def run_scores(
     excess = np.full_like(grid, np.nan)
     spread = np.full_like(grid, np.nan)
     candidates = np.flatnonzero(ordinary)
+    half_window = SPREAD_HALF_WINDOW_MINUTES * per_hour // 60
     for day in np.flatnonzero(scored):
         others = candidates[(candidates != day) & (weekend[candidates] == weekend[day])]
         nearest = others[np.argsort(np.abs(totals[others] - totals[day]), kind="stable")]
@@ -155,7 +183,7 @@ def run_scores(
         typical = np.nanmedian(reference, axis=0)
         excess[day] = grid[day] - typical
         spread[day] = np.maximum(
-            _MAD_TO_SD * np.nanmedian(np.abs(reference - typical), axis=0),
+            _pooled_spread(np.abs(reference - typical), half_window),
             MIN_SPREAD_SHARE * totals[day] / slots,
         )
     z = np.nan_to_num(np.clip(excess / spread, -INTERVAL_Z_CAP, INTERVAL_Z_CAP))

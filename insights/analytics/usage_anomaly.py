@@ -19,7 +19,7 @@ from insights.models import Severity
 from metadata.catalog import Granularity, InsightType
 
 TYPE = InsightType.USAGE_ANOMALY.name
-VERSION = "usage-anomaly/3.0"
+VERSION = "usage-anomaly/3.1"
 
 #: Days an anomaly scan looks back (a nightly rerun sees each day about 30 times: idempotent).
 ANOMALY_SCAN_DAYS = 30
@@ -58,8 +58,8 @@ def scan_anomalies(
     level on the days before it (:func:`~insights.analytics.bill.recent_level`, the forecast's
     recency). For a meter read hourly or finer (``intervals``: its measured intervals of local
     dates ``[first, end)``, each ``interval_seconds`` long), a day is unusual when a run of its
-    intervals is far above the same intervals of the home's days like it (days as far below
-    their expectation as an unusual day's total is above it, days away, are no reference;
+    intervals is far above the same intervals of the home's days like it (days far below
+    their expectation, days away, are no reference: ``anomalies.ordinary_days``;
     ``anomalies.run_scores``: ``run_z``, ``run_start``, ``run_end``, ``run_excess``) and
     added a share of the day worth telling, on a day above its expectation (a day with too few
     of its intervals measured is not judged: a utility's estimates are no measurement). For a
@@ -82,7 +82,7 @@ def scan_anomalies(
     runs = anomalies.run_scores(
         frame,
         expected.where(complete),
-        days["z"] > -anomalies.DAY_THRESHOLD,
+        anomalies.ordinary_days(days),
         pd.Timestamp(scan_from),
         3600 // interval_seconds,
     ).reindex(scores.index)

@@ -575,6 +575,31 @@ def test_days_away_are_no_reference_for_days_at_home():
     assert (scores["run_z"] < anomalies.RUN_THRESHOLD).all()
 
 
+def test_a_day_far_under_its_expectation_is_no_ordinary_day_even_in_a_wide_scatter():
+    index = dates(90)
+    expected = pd.Series(20.0, index=index)
+    actual = expected + np.tile([-6.0, 0.0, 6.0], 30)  # a home whose days swing by +-30 %
+    actual.iloc[45] = 10.0  # away: half its expectation, only ~1.1 robust scales under it
+    actual.iloc[46] = 13.0  # an ordinary low day of this home (65 %)
+    scores = anomalies.daily_scores(actual, expected)
+    assert scores["z"].iloc[45] > -anomalies.DAY_THRESHOLD
+    ordinary = anomalies.ordinary_days(scores)
+    assert not ordinary.iloc[45]
+    assert ordinary.drop(index[45]).all()
+
+
+def test_an_interval_s_spread_is_pooled_with_its_neighbours():
+    """A heat pump's compressor makes an interval read either 0 or 0.25 kWh: eight reference
+    days may agree on one interval by chance (its own MAD is 0) while its neighbours show the
+    home's real scatter."""
+    deviation = np.array([[0.0, 0.2, 0.0, 0.2, 0.2], [0.2, 0.0, 0.0, 0.2, 0.0]])
+    # Column 2: its own deviations are all 0; with one neighbour either side, the median of
+    # 0.2, 0.0, 0.0, 0.0, 0.2, 0.2 is 0.1.
+    spread = anomalies._pooled_spread(deviation, 1)
+    assert spread[2] == pytest.approx(0.1 * 1.482602218505602)
+    assert anomalies._pooled_spread(deviation, 0)[2] == 0.0
+
+
 def test_an_interval_is_expected_from_days_of_like_expected_totals():
     """Cold days (every other one here) run a heat pump all day: a cold day is compared with
     other cold days, so its heating is no run, but a heater on a mild day is."""
