@@ -23,6 +23,11 @@ _verified: LRUCache = LRUCache(maxsize=_VERIFIED_MAX)
 _verified_lock = threading.Lock()
 
 
+def _clock() -> float:
+    """Now, in seconds since the epoch (what a remembered token's ``exp`` is compared with)."""
+    return time.time()
+
+
 class CustomerJWTAuthentication(JWTAuthentication):
     """simplejwt's bearer check, resolving the token to an *active* Customer.
 
@@ -47,7 +52,7 @@ class CustomerJWTAuthentication(JWTAuthentication):
         key = bytes(raw_token)
         with _verified_lock:
             token = _verified.get(key)
-        if token is not None and time.time() < token.payload["exp"]:
+        if token is not None and _clock() < token.payload["exp"]:
             return token
         token = super().get_validated_token(raw_token)
         with _verified_lock:

@@ -19,10 +19,11 @@ from partners.webhooks import webhooks_deliver
 from tests.budgets.conftest import make_budget, move_where_the_last_hours_are_this_month
 from tests.conftest import client_for
 from tests.partners.conftest import CONSENT_URL, PartnerApp, authorize, register
+from tests.tcp_proxy import free_port
 
 HEADER = "meterNumber,start,quantity,quality,cost\n"
-#: The receiver listens on loopback, in this project's test port range (18700-18799).
-RECEIVER_PORT = 18710
+#: The receiver listens on a loopback port the OS picked free (concurrent runs never collide).
+RECEIVER_PORT = free_port()
 RECEIVER_URL = f"http://127.0.0.1:{RECEIVER_PORT}/hooks"
 
 

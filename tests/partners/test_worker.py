@@ -13,12 +13,13 @@ from demo.partner import WebhookReceiver
 from partners.models import WebhookEvent, WebhookEventStatus
 from tests.conftest import client_for
 from tests.partners.conftest import authorize, register
+from tests.tcp_proxy import free_port
 from tests.usage.test_worker import (  # noqa: F401 (the fixtures)
     celery_worker_process,
     worker_factory,
 )
 
-RECEIVER_PORT = 18711
+RECEIVER_PORT = free_port()
 
 
 @pytest.mark.worker
