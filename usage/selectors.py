@@ -211,8 +211,11 @@ def usage_series_columns(page: SeriesPage, *, currency: str) -> SeriesColumns:
     API's money in ``currency``: the API's hot path, with no Python object per rollup row."""
     if page.granularity is Granularity.FIFTEEN_MINUTE:
         columns = _columns(_buckets_from_readings(page))
-        return replace(columns, costs=format_moneys(columns.costs, currency))
-    return _rollup_columns(page, currency=currency)
+    elif _rollups_connection().vendor in _MONEY_SQL:
+        return _rollup_columns(page, money_places=currency_places(currency))
+    else:
+        columns = _rollup_columns(page)
+    return replace(columns, costs=format_moneys(columns.costs, currency))
 
 
 #: A timestamp column as UTC epoch seconds, per database vendor.
@@ -267,18 +270,18 @@ _EXACT_MONEY_SQL = "CAST({} AS TEXT)"
 _MONEY_SQL = {"postgresql": "CAST(ROUND({{}}, {places}) AS TEXT)"}
 
 
-def _rollup_columns(page: SeriesPage, *, currency: str | None = None) -> SeriesColumns:
+def _rollup_columns(page: SeriesPage, *, money_places: int | None = None) -> SeriesColumns:
     """One page of rollups in one query, its timestamps as epoch seconds, its energy figures
     as integer millionths, its expected counts as text and its costs as text, exact or, given
-    a ``currency``, formatted as money: the database driver then builds no datetime or
-    Decimal per row (profiled: that parsing was most of the read's time), and
-    ``usage.rendering`` formats the rest in bulk."""
+    ``money_places`` (where the database rounds money: :data:`_MONEY_SQL`), formatted as
+    money: the database driver then builds no datetime or Decimal per row (profiled: that
+    parsing was most of the read's time), and ``usage.rendering`` formats the rest in bulk."""
     connection = _rollups_connection()
     epoch = _EPOCH_SQL[connection.vendor]
     channels = flow_channels(meter=page.meter, direction=page.direction)
     money = _EXACT_MONEY_SQL
-    if currency is not None and connection.vendor in _MONEY_SQL:
-        money = _MONEY_SQL[connection.vendor].format(places=currency_places(currency))
+    if money_places is not None:
+        money = _MONEY_SQL[connection.vendor].format(places=money_places)
     columns = (
         f"{epoch.format('start')}, {epoch.format(connection.ops.quote_name('end'))}, "
         + _figures_sql(
@@ -294,10 +297,7 @@ def _rollup_columns(page: SeriesPage, *, currency: str | None = None) -> SeriesC
         rows = cursor.fetchall()
     if not rows:
         return _EMPTY
-    columns = SeriesColumns(*zip(*rows, strict=True))
-    if currency is not None and money is _EXACT_MONEY_SQL:
-        return replace(columns, costs=format_moneys(columns.costs, currency))
-    return columns
+    return SeriesColumns(*zip(*rows, strict=True))
 
 
 def _rollups_connection():
