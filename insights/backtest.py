@@ -22,7 +22,7 @@ from insights.analytics import baseload
 from insights.analytics.always_on import estimate_baseload, model_degree_days
 from insights.analytics.bill import fit_as_of
 from insights.analytics.context import MeterContext
-from insights.datasets import interval_frame
+from insights.analytics.usage_anomaly import scanned_usage
 from insights.models import MeterGroundTruth
 from metadata.catalog import ENERGY_UNITS_TO_KW
 from usage import synthetic
@@ -60,6 +60,14 @@ class BacktestMeter:
     net_metered: bool = False
     """A bidirectional meter: its totals are net of what it exported, near zero or below zero
     in sunny months, where a percentage error means nothing, so its forecasts are not scored."""
+    scanned: pd.DataFrame | None = None
+    """The daily frame the anomaly scan reads, where it is not ``daily``: a bidirectional
+    meter's DELIVERED channel (:func:`~insights.analytics.usage_anomaly.scanned_usage`; its
+    ``intervals`` are of that channel too)."""
+
+    @property
+    def anomaly_daily(self) -> pd.DataFrame:
+        return self.daily if self.scanned is None else self.scanned
 
     @property
     def first_day(self) -> date:
@@ -74,10 +82,7 @@ def loaded_meter(ctx: MeterContext) -> BacktestMeter:
     """The backtest's view of a meter in the database."""
     meter = ctx.meter
     hourly = meter.interval_seconds <= 3600
-
-    def intervals(first: date, end: date) -> pd.DataFrame:
-        return interval_frame(meter=meter, first_day=first, end_day=end)
-
+    scanned, intervals = scanned_usage(ctx)
     stored = MeterGroundTruth.objects.filter(meter=meter).first()
     truth = None
     if stored is not None:
@@ -97,6 +102,7 @@ def loaded_meter(ctx: MeterContext) -> BacktestMeter:
         baseload=(lambda day: estimate_baseload(ctx, last_day=day)) if energy else None,
         truth=truth,
         net_metered=meter.bidirectional,
+        scanned=scanned if meter.bidirectional else None,
     )
 
 

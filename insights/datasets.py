@@ -97,6 +97,39 @@ def meter_history(*, meter: Meter, today: date | None = None) -> MeterHistory | 
     )
     if not rows:
         return None
+    daily = _daily_frame(meter, rows)
+    weather = region_weather(meter_weather_region(meter))
+    daily["temperature"] = weather.reindex(daily.index).to_numpy()
+    return MeterHistory(meter=meter, daily=daily, weather=weather, last_day=daily.index[-1].date())
+
+
+def delivered_daily(history: MeterHistory) -> pd.DataFrame:
+    """``history``'s daily frame of what its meter drew from the grid: the DELIVERED channel
+    alone (its ``quantity``, ``cost`` and ``coverage``), on the same dates and temperatures.
+    The same as ``history.daily`` for a meter that is not bidirectional."""
+    tz = zone(history.meter.timezone)
+    rows = list(
+        Rollup.objects.filter(
+            meter=history.meter,
+            granularity=Granularity.DAY.name,
+            start__gte=local_date_start(tz, history.first_day),
+            start__lt=local_date_start(tz, history.last_day + timedelta(days=1)),
+        )
+        .annotate(present=F("actual_count") + F("estimated_count"))
+        .order_by("start")
+        .values_list("start", "quantity", "cost", "present", "expected_count")
+    )
+    daily = _daily_frame(history.meter, rows).reindex(history.daily.index)
+    daily["coverage"] = daily["coverage"].fillna(0.0)
+    daily["temperature"] = history.daily["temperature"]
+    return daily
+
+
+def _daily_frame(meter: Meter, rows: list[tuple]) -> pd.DataFrame:
+    """DAY rollup ``rows`` of (start, quantity, cost, present, expected count) as a frame by
+    local date from the first to the last: ``quantity``, ``cost`` and ``coverage`` (0 on
+    a date without a rollup)."""
+    tz = zone(meter.timezone)
     frame = pd.DataFrame(
         [
             (
@@ -113,9 +146,7 @@ def meter_history(*, meter: Meter, today: date | None = None) -> MeterHistory | 
     index = pd.date_range(frame["date"].iloc[0], frame["date"].iloc[-1], freq="D")
     daily = frame.set_index("date").reindex(index)
     daily["coverage"] = daily["coverage"].fillna(0.0)
-    weather = region_weather(meter_weather_region(meter))
-    daily["temperature"] = weather.reindex(index).to_numpy()
-    return MeterHistory(meter=meter, daily=daily, weather=weather, last_day=index[-1].date())
+    return daily
 
 
 #: What is read of an HOUR rollup (of :func:`net_rollups`).
@@ -199,9 +230,20 @@ def night_demand(*, meter: Meter, last_day: date) -> pd.DataFrame:
     return pd.DataFrame({"date": hours["date"], "watts": watts})
 
 
-def _measured_intervals(meter: Meter, spans: Q) -> list[tuple[datetime, Decimal]]:
+def _measured_intervals(
+    meter: Meter, spans: Q, delivered: bool = False
+) -> list[tuple[datetime, Decimal]]:
     """``(start, net quantity)`` of the meter's measured (ACTUAL) intervals within ``spans``,
-    by start; an interval of a bidirectional meter only when both its readings are measured."""
+    by start; an interval of a bidirectional meter only when both its readings are measured.
+    ``delivered``: the DELIVERED readings alone (what a bidirectional meter drew)."""
+    if delivered:
+        return list(
+            Reading.objects.filter(
+                spans, meter=meter, quality=Quality.ACTUAL, direction=Direction.DELIVERED
+            )
+            .order_by("start")
+            .values_list("start", "quantity")
+        )
     return list(
         Reading.objects.filter(spans, meter=meter, quality=Quality.ACTUAL)
         .values("start")
@@ -249,16 +291,20 @@ def night_interval_demand(*, meter: Meter, nights: Iterable[pd.Timestamp]) -> pd
     return frame
 
 
-def interval_frame(*, meter: Meter, first_day: date, end_day: date) -> pd.DataFrame:
+def interval_frame(
+    *, meter: Meter, first_day: date, end_day: date, delivered: bool = False
+) -> pd.DataFrame:
     """The meter's measured intervals (as :func:`night_interval_demand` takes them: ACTUAL,
-    net) on local dates ``[first_day, end_day)``: ``date``, ``slot`` (the interval's place in
-    its local day by the wall clock: minutes since midnight // the interval's minutes) and
-    ``quantity``. Raw readings: an hour's total hides what a constant extra load looks like
-    next to a compressor's or a kettle's bursts."""
+    net; ``delivered``: of the DELIVERED channel alone) on local dates ``[first_day,
+    end_day)``: ``date``, ``slot`` (the interval's place in its local day by the wall clock:
+    minutes since midnight // the interval's minutes) and ``quantity``. Raw readings: an
+    hour's total hides what a constant extra load looks like next to a compressor's or a
+    kettle's bursts."""
     tz = zone(meter.timezone)
     rows = _measured_intervals(
         meter,
         Q(start__gte=local_date_start(tz, first_day), start__lt=local_date_start(tz, end_day)),
+        delivered,
     )
     starts = pd.to_datetime([start for start, _ in rows], utc=True).tz_convert(tz)
     minutes = starts.hour * 60 + starts.minute

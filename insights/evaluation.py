@@ -202,9 +202,9 @@ def _backtest_anomalies(meter: BacktestMeter) -> tuple[set[date], set[date]]:
     scanned_from = scan_from = meter.first_day + timedelta(days=MIN_HISTORY_DAYS)
     while scan_from <= meter.last_day:
         scan_end = min(meter.last_day, scan_from + timedelta(days=ANOMALY_SCAN_DAYS - 1))
-        model = fit_as_of(meter.daily, scan_end)
+        model = fit_as_of(meter.anomaly_daily, scan_end)
         if model is not None:
-            window = meter.daily.loc[model.training_dates[0] : pd.Timestamp(scan_end)]
+            window = meter.anomaly_daily.loc[model.training_dates[0] : pd.Timestamp(scan_end)]
             scores = scan_anomalies(
                 daily=window,
                 weather=meter.weather,

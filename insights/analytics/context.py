@@ -219,19 +219,25 @@ class MeterContext(BaseContext):
     def rows(self, first: date, end: date) -> pd.DataFrame:
         return self.daily.reindex(day_range(first, end))
 
-    def realised_price(self, first: date, end: date) -> float | None:
-        """What a unit cost on average over local dates ``[first, end)``, where priced."""
-        rows = self.rows(first, end).dropna(subset=["cost", "quantity"])
+    def realised_price(
+        self, first: date, end: date, daily: pd.DataFrame | None = None
+    ) -> float | None:
+        """What a unit cost on average over local dates ``[first, end)``, where priced (of
+        ``daily``, a frame like :attr:`daily`, if given: a bidirectional meter's DELIVERED
+        channel is priced at the import tariff alone)."""
+        source = self.daily if daily is None else daily
+        rows = source.reindex(day_range(first, end)).dropna(subset=["cost", "quantity"])
         used = float(rows["quantity"].sum())
         return float(rows["cost"].sum()) / used if used > 0 else None
 
-    def price(self, first: date, end: date) -> float | None:
+    def price(self, first: date, end: date, daily: pd.DataFrame | None = None) -> float | None:
         """The price to cost usage in ``[first, end)`` with: realised there, else over the
-        last 30 days, else the tariff's average; None when nothing prices this meter."""
+        last 30 days, else the tariff's average; None when nothing prices this meter.
+        ``daily``: realised in that frame rather than :attr:`daily`."""
         recent = self.last_day - timedelta(days=RECENT_DAYS - 1)
         for candidate in (
-            self.realised_price(first, end),
-            self.realised_price(recent, self.last_day + timedelta(days=1)),
+            self.realised_price(first, end, daily),
+            self.realised_price(recent, self.last_day + timedelta(days=1), daily),
             self.tariff_price(),
         ):
             if candidate is not None:

@@ -10,37 +10,51 @@ import pandas as pd
 from django.utils.translation import gettext as _
 
 from insights.analytics import anomalies
-from insights.analytics.bill import COMPLETE_COVERAGE, expected_daily, recent_level
+from insights.analytics.bill import COMPLETE_COVERAGE, expected_daily, fit_as_of, recent_level
 from insights.analytics.context import MeterContext, decimal, quantity
 from insights.analytics.daily_model import DailyModel
-from insights.datasets import interval_frame
+from insights.datasets import delivered_daily, interval_frame
 from insights.drafts import InsightDraft
 from insights.models import Severity
 from metadata.catalog import Granularity, InsightType
 
 TYPE = InsightType.USAGE_ANOMALY.name
-VERSION = "usage-anomaly/3.1"
+VERSION = "usage-anomaly/3.2"
 
 #: Days an anomaly scan looks back (a nightly rerun sees each day about 30 times: idempotent).
 ANOMALY_SCAN_DAYS = 30
 
 
-def drafts(ctx: MeterContext) -> list[InsightDraft]:
-    if ctx.model is None:
-        return []
+def scanned_usage(ctx: MeterContext) -> tuple[pd.DataFrame, Callable[[date, date], pd.DataFrame]]:
+    """What the scan reads of ``ctx``'s meter: its daily frame and its measured intervals of
+    local dates ``[first, end)``. Net usage (``ctx.daily``), but for a bidirectional meter
+    what it drew from the grid, its DELIVERED channel alone: its net is the home's use less
+    its roof's yield, near or under zero on sunny days, where an expected total is clipped at
+    zero and no share of it means anything, and a cloud takes as many kilowatts off the roof
+    for hours as a heater adds. What the home draws moves with its own use, and only at hours
+    its roof covers it does an extra load hide (it sends less back instead)."""
+    delivered = ctx.meter.bidirectional
 
     def intervals(first: date, end: date) -> pd.DataFrame:
-        return interval_frame(meter=ctx.meter, first_day=first, end_day=end)
+        return interval_frame(meter=ctx.meter, first_day=first, end_day=end, delivered=delivered)
 
+    return (delivered_daily(ctx.history) if delivered else ctx.daily), intervals
+
+
+def drafts(ctx: MeterContext) -> list[InsightDraft]:
+    daily, intervals = scanned_usage(ctx)
+    model = fit_as_of(daily, ctx.last_day) if ctx.meter.bidirectional else ctx.model
+    if model is None:
+        return []
     scores = scan_anomalies(
-        daily=ctx.daily.loc[ctx.model.training_dates[0] :],
+        daily=daily.loc[model.training_dates[0] :],
         weather=ctx.history.weather,
-        model=ctx.model,
+        model=model,
         scan_from=ctx.last_day - timedelta(days=ANOMALY_SCAN_DAYS - 1),
         intervals=intervals,
         interval_seconds=ctx.meter.interval_seconds,
     )
-    return [_day_anomaly(ctx, row) for row in scores[scores["anomalous"]].itertuples()]
+    return [_day_anomaly(ctx, daily, row) for row in scores[scores["anomalous"]].itertuples()]
 
 
 def scan_anomalies(
@@ -100,10 +114,13 @@ def scan_anomalies(
     )
 
 
-def _day_anomaly(ctx: MeterContext, row) -> InsightDraft:
+def _day_anomaly(ctx: MeterContext, daily: pd.DataFrame, row) -> InsightDraft:
+    """The draft of a day ``row`` of the scan of ``daily`` (:func:`scanned_usage`) found
+    unusual; its excess is priced at what that day's usage cost (on a bidirectional meter,
+    what it drew: the import price, not the net's blend with the export credit)."""
     day = row.Index.date()
     excess = row.actual - row.expected
-    price = ctx.price(day, day + timedelta(days=1))
+    price = ctx.price(day, day + timedelta(days=1), daily)
     words = ctx.wording
     summary = _(
         "You used %(actual)s on %(day)s, %(excess)s (%(share)s) more than expected for the "

@@ -3,6 +3,7 @@ forecasts of net usage, and billing-read meters' insights per read period."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -10,16 +11,21 @@ import numpy as np
 import pytest
 
 from customers.models import Meter, Tariff, TariffRate
+from insights.analytics.context import meter_context
 from insights.analytics.read_period_model import fit_read_period_model
 from insights.analytics.weather import heating_degree_days
+from insights.backtest import loaded_meter
+from insights.evaluation import insights_evaluate
 from insights.models import Insight
-from insights.services import insights_generate
+from insights.services import ground_truth_record, insights_generate
 from tests.conftest import BILLING_GAS, make_meter
 from tests.insights.conftest import REGION, TIMEZONE, store_readings, store_weather
 from usage.calendar import local_date_start, zone
 from usage.models import Direction, Reading
 from usage.rollups import rollups_rebuild
 from usage.synthetic import (
+    Anomaly,
+    Imperfections,
     electric_intervals,
     net_metered,
     random_profile,
@@ -198,6 +204,81 @@ def test_the_bill_forecast_of_a_solar_home_is_of_net_usage(alice, solar_meter):
     export = Insight.objects.get(type="SOLAR_EXPORT")
     assert export.period_start == local(2025, 5, 5)
     assert export.data["received"] > 0
+
+
+#: The day of a solar home's heater (:func:`a_solar_summer_with_a_heater`).
+HEATER_DAY = date(2025, 6, 25)
+
+
+def a_solar_summer_with_a_heater(meter: Meter) -> None:
+    """A spring and summer (100 days from 1 April 2025) of a solar home whose roof makes about
+    what it uses: its net days are near or under zero, and a cloud takes kilowatts off the
+    roof for hours. On :data:`HEATER_DAY` a 2 kW heater ran from 16:00 to 22:00 (+12 kWh);
+    its ground truth records that day alone."""
+    start, days = date(2025, 4, 1), 100
+    rng = np.random.default_rng(3)
+    temperatures = weather_series(region=REGION, start=start, days=days, seed=1)
+    store_weather(REGION, start, temperatures)
+    load = electric_intervals(
+        profile=random_profile(rng),
+        start_utc=local_date_start(NEW_YORK, start),
+        days=days,
+        tz=TIMEZONE,
+        temperatures=temperatures,
+        seed=3,
+        imperfections=Imperfections(anomalies_per_year=0),
+    )
+    heater = (load.starts >= local(2025, 6, 25, 16).timestamp()) & (
+        load.starts < local(2025, 6, 25, 22).timestamp()
+    )
+    load = dataclasses.replace(load, quantities=load.quantities + np.where(heater, 0.5, 0.0))
+    generation = solar_intervals(
+        array=sized_solar_array(rng, load=load, region=REGION),
+        region=REGION,
+        starts=load.starts,
+        interval_seconds=900,
+        seed=3,
+    )
+    delivered, received = net_metered(load, generation)
+    store_readings(meter, delivered)
+    store_readings(meter, received, RECEIVED)
+    rollups_rebuild(meter=meter)
+    ground_truth_record(
+        meter=meter,
+        baseload_watts=None,
+        anomalies=[Anomaly(HEATER_DAY, 12.0)],
+    )
+
+
+def test_an_extra_load_at_a_solar_home_is_an_anomaly(alice, solar_meter):
+    """The heater is found in what the home drew from the grid (the scan's DELIVERED
+    channel); net, the day's expectation was clipped at zero and the day never scored."""
+    a_solar_summer_with_a_heater(solar_meter)
+
+    insights_generate(customer=alice, types=["USAGE_ANOMALY"])
+
+    flagged = {
+        insight.period_start.astimezone(NEW_YORK).date(): insight
+        for insight in Insight.objects.filter(type="USAGE_ANOMALY", meter=solar_meter)
+    }
+    assert HEATER_DAY in flagged
+    assert len(flagged) <= 2
+    data = flagged[HEATER_DAY].data
+    assert data["excessQuantity"] > 6.0
+    assert data["actualQuantity"] > data["excessQuantity"] > 0
+
+
+def test_the_backtest_scans_a_solar_home_as_the_nightly_run_does(alice, solar_meter):
+    """``evaluate_insights`` on the loaded data reads the DELIVERED channel of a bidirectional
+    meter too, and finds the heater against the ground truth."""
+    a_solar_summer_with_a_heater(solar_meter)
+    meter = loaded_meter(meter_context(customer=alice, meter=solar_meter))
+    assert meter.anomaly_daily["quantity"].min() >= 0 > meter.daily["quantity"].min()
+
+    report = insights_evaluate(meters=[meter])
+
+    assert report.anomalies.injected == 1
+    assert report.anomalies.correct == 1
 
 
 # --- billing-read meters ----------------------------------------------------------------------
