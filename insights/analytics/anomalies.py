@@ -86,9 +86,18 @@ SPREAD_HALF_WINDOW_MINUTES = 30
 #: reference days read the same to the Wh would otherwise have a spread of zero).
 MIN_SPREAD_SHARE = 0.05
 #: A day's best run, standardised against every scored day's best run of the same length,
-#: above this is unusual ... (this and the share below: the best F1 on a tuning set of
-#: synthetic homes, seed 11; docs/insights.md)
-RUN_THRESHOLD = 4.0
+#: above this is unusual ... (this, the share below and the saturation rule: the best F1 on
+#: a tuning set of synthetic homes, seeds 11, 2 and 3; docs/insights.md)
+RUN_THRESHOLD = 4.5
+#: ... and so is a run of at least this many hours whose intervals are at least this high on
+#: average (capped at :data:`INTERVAL_Z_CAP`, so a run of n intervals scores at most
+#: 3·√n: a four-hour load far above every interval's spread scores 12 against every day's
+#: best of about 3 ± 2.5, under the threshold however large it is; a kettle's bursts or a
+#: busy evening do not lift nearly every interval of four hours) ...
+SATURATED_HOURS = 4
+SATURATED_MEAN_Z = 2.6
+#: ... provided it also stands this far out of every day's best run of its length.
+SATURATED_RUN_Z = 2.5
 #: ... provided it added at least this share of the day's expectation.
 MIN_RUN_EXCESS_SHARE = 0.2
 
@@ -149,9 +158,12 @@ def run_scores(
     more of a day's ordinary swings (a busy evening, a cold morning), so each length's best
     run is standardised (robust z) against the best runs of that length of every scored day,
     and the highest is the day's. Returns, by date: ``run_z``, ``run_start`` and ``run_end``
-    (local hours, the run rounded out to whole hours) and ``run_excess``.
+    (local hours, the run rounded out to whole hours), ``run_excess`` and ``saturated`` (a
+    best run of :data:`SATURATED_HOURS` or more whose intervals average
+    :data:`SATURATED_MEAN_Z` and that stands :data:`SATURATED_RUN_Z` out: see
+    :func:`unusual_runs`).
     """
-    columns = ["run_z", "run_start", "run_end", "run_excess"]
+    columns = ["run_z", "run_start", "run_end", "run_excess", "saturated"]
     frame = intervals[intervals["date"] >= scan_from - pd.Timedelta(days=PROFILE_DAYS)]
     slots = 24 * per_hour
     days = pd.DatetimeIndex(sorted(frame["date"].unique()))
@@ -194,6 +206,11 @@ def run_scores(
     centre = np.median(best[ordinary], axis=0)
     scale = _MAD_TO_SD * np.median(np.abs(best[ordinary] - centre), axis=0)
     standardised = (best - centre) / np.where(scale > 0, scale, np.inf)
+    long = np.asarray(lengths) >= SATURATED_HOURS * per_hour
+    saturated = (
+        (best[:, long] / np.sqrt(np.asarray(lengths)[long]) >= SATURATED_MEAN_Z)
+        & (standardised[:, long] > SATURATED_RUN_Z)
+    ).any(axis=1)
     pick = np.argmax(standardised, axis=1)
     day_index = np.arange(len(days))
     start = first[day_index, pick]
@@ -207,7 +224,14 @@ def run_scores(
             "run_start": start // per_hour,
             "run_end": -(-end // per_hour),
             "run_excess": cumulative[day_index, end] - cumulative[day_index, start],
+            "saturated": saturated,
         },
         index=days,
     )
     return result[scored & (days >= scan_from)]
+
+
+def unusual_runs(runs: pd.DataFrame) -> pd.Series:
+    """Which days of :func:`run_scores` have an unusual run: standardised over
+    :data:`RUN_THRESHOLD`, or saturated (NaN, a day not scored: False)."""
+    return (runs["run_z"] > RUN_THRESHOLD) | runs["saturated"].eq(True)

@@ -19,7 +19,7 @@ from insights.models import Severity
 from metadata.catalog import Granularity, InsightType
 
 TYPE = InsightType.USAGE_ANOMALY.name
-VERSION = "usage-anomaly/3.2"
+VERSION = "usage-anomaly/3.3"
 
 #: Days an anomaly scan looks back (a nightly rerun sees each day about 30 times: idempotent).
 ANOMALY_SCAN_DAYS = 30
@@ -74,7 +74,8 @@ def scan_anomalies(
     dates ``[first, end)``, each ``interval_seconds`` long), a day is unusual when a run of its
     intervals is far above the same intervals of the home's days like it (days far below
     their expectation, days away, are no reference: ``anomalies.ordinary_days``;
-    ``anomalies.run_scores``: ``run_z``, ``run_start``, ``run_end``, ``run_excess``) and
+    ``anomalies.run_scores``: ``run_z``, ``run_start``, ``run_end``, ``run_excess``;
+    ``anomalies.unusual_runs``) and
     added a share of the day worth telling, on a day above its expectation (a day with too few
     of its intervals measured is not judged: a utility's estimates are no measurement). For a
     meter read less often, when its total is far above its expectation
@@ -101,7 +102,7 @@ def scan_anomalies(
         3600 // interval_seconds,
     ).reindex(scores.index)
     unusual_run = (
-        (runs["run_z"] > anomalies.RUN_THRESHOLD)
+        anomalies.unusual_runs(runs)
         & (runs["run_excess"] >= anomalies.MIN_RUN_EXCESS_SHARE * scores["expected"])
         & (scores["actual"] > scores["expected"])
     )

@@ -537,7 +537,7 @@ def test_ordinary_days_have_no_unusual_run():
     frame, expected = _home()
     scores = _runs(frame, expected)
     assert list(scores.index) == list(expected.index[-SCAN_DAYS:])
-    assert (scores["run_z"] < anomalies.RUN_THRESHOLD).all()
+    assert not anomalies.unusual_runs(scores).any()
 
 
 def test_an_extra_load_for_hours_is_an_unusual_run_with_its_hours():
@@ -545,7 +545,7 @@ def test_an_extra_load_for_hours_is_an_unusual_run_with_its_hours():
     heater = expected.index[-10]
     _add(frame, heater, 9 * 4, 4 * 4, 0.75)  # 3 kW from 09:00 to 13:00: +12 kWh
     scores = _runs(frame, expected)
-    unusual = scores[scores["run_z"] > anomalies.RUN_THRESHOLD]
+    unusual = scores[anomalies.unusual_runs(scores)]
     assert list(unusual.index) == [heater]
     assert (unusual["run_start"].iloc[0], unusual["run_end"].iloc[0]) == (9, 13)
     assert unusual["run_excess"].iloc[0] == pytest.approx(12.0, abs=1.0)
@@ -556,14 +556,14 @@ def test_a_small_load_for_hours_is_an_unusual_run():
     heater = expected.index[-10]
     _add(frame, heater, 6 * 4, 5 * 4, 0.25)  # 1 kW from 06:00 to 11:00: +5 kWh on a 17 kWh day
     scores = _runs(frame, expected)
-    assert list(scores.index[scores["run_z"] > anomalies.RUN_THRESHOLD]) == [heater]
+    assert list(scores.index[anomalies.unusual_runs(scores)]) == [heater]
 
 
 def test_an_appliance_burst_is_not_a_run():
     frame, expected = _home()
     dryer = expected.index[-10]
     _add(frame, dryer, 3 * 4, 3, 1.1)  # a 4.4 kW dryer for 45 minutes at 3 am
-    assert (_runs(frame, expected)["run_z"] < anomalies.RUN_THRESHOLD).all()
+    assert not anomalies.unusual_runs(_runs(frame, expected)).any()
 
 
 def test_days_away_are_no_reference_for_days_at_home():
@@ -572,7 +572,7 @@ def test_days_away_are_no_reference_for_days_at_home():
     frame.loc[frame["date"].isin(away), "quantity"] = 0.1  # only the always-on power
     usual = pd.Series(~expected.index.isin(away), index=expected.index)
     scores = _runs(frame, expected, usual)
-    assert (scores["run_z"] < anomalies.RUN_THRESHOLD).all()
+    assert not anomalies.unusual_runs(scores).any()
 
 
 def test_a_day_far_under_its_expectation_is_no_ordinary_day_even_in_a_wide_scatter():
@@ -611,7 +611,34 @@ def test_an_interval_is_expected_from_days_of_like_expected_totals():
     assert heater not in cold
     _add(frame, heater, 8 * 4, 6 * 4, 0.5)  # 2 kW from 08:00 to 14:00
     scores = _runs(frame, expected)
-    assert list(scores.index[scores["run_z"] > anomalies.RUN_THRESHOLD]) == [heater]
+    assert list(scores.index[anomalies.unusual_runs(scores)]) == [heater]
+
+
+def test_a_four_hour_afternoon_load_of_1_5_kw_is_a_saturated_run():
+    """A home whose waking hours (07:00-23:00) swing by about 20 % from day to day, so every
+    day's best run of four hours scatters widely. 1.5 kW from 14:00 to 18:00 (+6 kWh) is far
+    above every interval's spread, but capped, its run scores at most 3·√16 = 12: not over
+    the threshold against that scatter. Nearly every one of its intervals at the cap, it is
+    a saturated run, and no other day's is."""
+    frame, expected = _home(seed=1)
+    swing = np.random.default_rng(11).gamma(20.0, 1 / 20, len(expected))
+    waking = frame["slot"].between(7 * 4, 23 * 4 - 1)
+    frame["quantity"] *= np.where(waking, swing[expected.index.get_indexer(frame["date"])], 1.0)
+    heater = expected.index[-12]
+    _add(frame, heater, 14 * 4, 4 * 4, 0.375)
+    scores = _runs(frame, expected)
+    assert scores.at[heater, "run_z"] < anomalies.RUN_THRESHOLD
+    assert list(scores.index[anomalies.unusual_runs(scores)]) == [heater]
+    assert scores["saturated"].tolist() == [day == heater for day in scores.index]
+
+
+def test_a_day_a_little_above_its_references_all_day_is_no_saturated_run():
+    """A day 10 % above its references in every interval lifts them all, but nowhere near
+    the cap."""
+    frame, expected = _home()
+    busy = expected.index[-12]
+    frame.loc[frame["date"] == busy, "quantity"] *= 1.1
+    assert not _runs(frame, expected)["saturated"].any()
 
 
 def test_runs_need_enough_days_with_their_intervals_read():
