@@ -89,12 +89,15 @@ MIN_SPREAD_SHARE = 0.05
 #: above this is unusual ... (this, the share below and the saturation rule: the best F1 on
 #: a tuning set of synthetic homes, seeds 11, 2 and 3; docs/insights.md)
 RUN_THRESHOLD = 4.5
-#: ... and so is a run of at least this many hours whose intervals are at least this high on
-#: average (capped at :data:`INTERVAL_Z_CAP`, so a run of n intervals scores at most
-#: 3·√n: a four-hour load far above every interval's spread scores 12 against every day's
-#: best of about 3 ± 2.5, under the threshold however large it is; a kettle's bursts or a
-#: busy evening do not lift nearly every interval of four hours) ...
-SATURATED_HOURS = 4
+#: ... and so is a run of at least this many intervals whose intervals are at least this high
+#: on average (capped at :data:`INTERVAL_Z_CAP`, so a run of n intervals scores at most
+#: 3·√n: a four-hour load of 15-minute intervals far above every interval's spread scores 12
+#: against every day's best of about 3 ± 2.5, under the threshold however large it is; a
+#: kettle's bursts or a busy evening do not lift nearly every one of 16 intervals; 16 hourly
+#: intervals are longer than any run scored, so an hourly meter has no saturated run: four
+#: hours at the cap are far weaker evidence there, and on the demo's gas meters they were
+#: mostly false alarms) ...
+SATURATED_INTERVALS = 16
 SATURATED_MEAN_Z = 2.6
 #: ... provided it also stands this far out of every day's best run of its length.
 SATURATED_RUN_Z = 2.5
@@ -159,7 +162,7 @@ def run_scores(
     run is standardised (robust z) against the best runs of that length of every scored day,
     and the highest is the day's. Returns, by date: ``run_z``, ``run_start`` and ``run_end``
     (local hours, the run rounded out to whole hours), ``run_excess`` and ``saturated`` (a
-    best run of :data:`SATURATED_HOURS` or more whose intervals average
+    best run of :data:`SATURATED_INTERVALS` or more whose intervals average
     :data:`SATURATED_MEAN_Z` and that stands :data:`SATURATED_RUN_Z` out: see
     :func:`unusual_runs`).
     """
@@ -206,7 +209,7 @@ def run_scores(
     centre = np.median(best[ordinary], axis=0)
     scale = _MAD_TO_SD * np.median(np.abs(best[ordinary] - centre), axis=0)
     standardised = (best - centre) / np.where(scale > 0, scale, np.inf)
-    long = np.asarray(lengths) >= SATURATED_HOURS * per_hour
+    long = np.asarray(lengths) >= SATURATED_INTERVALS
     saturated = (
         (best[:, long] / np.sqrt(np.asarray(lengths)[long]) >= SATURATED_MEAN_Z)
         & (standardised[:, long] > SATURATED_RUN_Z)

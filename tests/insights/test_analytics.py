@@ -632,6 +632,19 @@ def test_a_four_hour_afternoon_load_of_1_5_kw_is_a_saturated_run():
     assert scores["saturated"].tolist() == [day == heater for day in scores.index]
 
 
+def test_an_hourly_meter_has_no_saturated_run():
+    """Four hours at the cap are 16 intervals of a 15-minute meter but 4 of an hourly one:
+    too few to tell a load from a busy afternoon, so only the standardised score counts."""
+    frame, expected = _home()
+    heater = expected.index[-12]
+    _add(frame, heater, 14 * 4, 4 * 4, 0.375)
+    hourly = frame.assign(slot=frame["slot"] // 4).groupby(["date", "slot"], as_index=False).sum()
+    scores = anomalies.run_scores(
+        hourly, expected, pd.Series(True, index=expected.index), expected.index[-SCAN_DAYS], 1
+    )
+    assert not scores["saturated"].any()
+
+
 def test_a_day_a_little_above_its_references_all_day_is_no_saturated_run():
     """A day 10 % above its references in every interval lifts them all, but nowhere near
     the cap."""
