@@ -69,7 +69,7 @@ def meter_get(*, customer: Customer, meter_id: str) -> Meter:
     alias = router.db_for_read(Meter)
     connection = connections[alias]
     statement = _meter_statement(alias)
-    with _binary_cursor(connection) as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
             statement.sql,
             [
@@ -294,19 +294,12 @@ def _rollup_columns(page: SeriesPage, *, money_places: int | None = None) -> Ser
         )
     )
     sql, params = _rollup_page(connection, columns, page)
-    with _binary_cursor(connection) as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     if not rows:
         return _EMPTY
     return SeriesColumns(*zip(*rows, strict=True))
-
-
-def _binary_cursor(connection: BaseDatabaseWrapper):
-    """A cursor with binary rows where the backend offers one (``energygrid.postgresql``),
-    for the reads every Usage request makes: the meter lookup and the rollup page."""
-    binary_cursor = getattr(connection, "binary_cursor", None)
-    return connection.cursor() if binary_cursor is None else binary_cursor()
 
 
 def _rollups_connection():

@@ -19,16 +19,6 @@ from psycopg import pq
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
-    def binary_cursor(self):
-        """A cursor whose rows come in PostgreSQL's binary format, its parameters bound by the
-        server: integers and floats reach Python without a text conversion either side."""
-        self.close_if_health_check_failed()
-        self.ensure_connection()
-        with self.wrap_database_errors:
-            cursor = base.ServerBindingCursor(self.connection)
-            cursor.format = pq.Format.BINARY
-            return self._prepare_cursor(cursor)
-
     def close_if_health_check_failed(self) -> None:
         if self.pool or not self.health_check_enabled or self.health_check_done:
             return super().close_if_health_check_failed()
