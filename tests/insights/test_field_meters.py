@@ -4,6 +4,7 @@ forecasts of net usage, and billing-read meters' insights per read period."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -24,6 +25,7 @@ from usage.calendar import local_date_start, zone
 from usage.models import Direction, Reading
 from usage.rollups import rollups_rebuild
 from usage.synthetic import (
+    DEFAULT_IMPERFECTIONS,
     Anomaly,
     Imperfections,
     electric_intervals,
@@ -160,10 +162,17 @@ def test_a_us_spanish_customer_reads_solar_export_in_spanish(alice, solar_meter)
 # --- net usage of a solar home ----------------------------------------------------------------
 
 
-def test_the_bill_forecast_of_a_solar_home_is_of_net_usage(alice, solar_meter):
-    """Ten weeks of a spring and summer in Boston, the roof sending back its surplus: the
-    forecast counts what was drawn less what was sent, not the drawn energy alone."""
-    start, days = date(2025, 4, 1), 70
+def a_solar_home(
+    meter: Meter,
+    *,
+    days: int,
+    imperfections: Imperfections = DEFAULT_IMPERFECTIONS,
+    extra_load: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> None:
+    """``days`` of a Boston spring and summer from 1 April 2025 at a solar home (seeded): the
+    weather, the home's 15-minute load plus ``extra_load`` (kWh per interval, from the
+    intervals' UTC starts), a roof sized to it, both channels stored and rolled up."""
+    start = date(2025, 4, 1)
     rng = np.random.default_rng(3)
     temperatures = weather_series(region=REGION, start=start, days=days, seed=1)
     store_weather(REGION, start, temperatures)
@@ -174,7 +183,10 @@ def test_the_bill_forecast_of_a_solar_home_is_of_net_usage(alice, solar_meter):
         tz=TIMEZONE,
         temperatures=temperatures,
         seed=3,
+        imperfections=imperfections,
     )
+    if extra_load is not None:
+        load = dataclasses.replace(load, quantities=load.quantities + extra_load(load.starts))
     generation = solar_intervals(
         array=sized_solar_array(rng, load=load, region=REGION),
         region=REGION,
@@ -183,9 +195,15 @@ def test_the_bill_forecast_of_a_solar_home_is_of_net_usage(alice, solar_meter):
         seed=3,
     )
     delivered, received = net_metered(load, generation)
-    store_readings(solar_meter, delivered)
-    store_readings(solar_meter, received, RECEIVED)
-    rollups_rebuild(meter=solar_meter)
+    store_readings(meter, delivered)
+    store_readings(meter, received, RECEIVED)
+    rollups_rebuild(meter=meter)
+
+
+def test_the_bill_forecast_of_a_solar_home_is_of_net_usage(alice, solar_meter):
+    """Ten weeks of a spring and summer in Boston, the roof sending back its surplus: the
+    forecast counts what was drawn less what was sent, not the drawn energy alone."""
+    a_solar_home(solar_meter, days=70)
 
     insights_generate(customer=alice, types=["BILL_FORECAST", "SOLAR_EXPORT"])
 
@@ -215,34 +233,17 @@ def a_solar_summer_with_a_heater(meter: Meter) -> None:
     what it uses: its net days are near or under zero, and a cloud takes kilowatts off the
     roof for hours. On :data:`HEATER_DAY` a 2 kW heater ran from 16:00 to 22:00 (+12 kWh);
     its ground truth records that day alone."""
-    start, days = date(2025, 4, 1), 100
-    rng = np.random.default_rng(3)
-    temperatures = weather_series(region=REGION, start=start, days=days, seed=1)
-    store_weather(REGION, start, temperatures)
-    load = electric_intervals(
-        profile=random_profile(rng),
-        start_utc=local_date_start(NEW_YORK, start),
-        days=days,
-        tz=TIMEZONE,
-        temperatures=temperatures,
-        seed=3,
+    a_solar_home(
+        meter,
+        days=100,
         imperfections=Imperfections(anomalies_per_year=0),
+        extra_load=lambda starts: np.where(
+            (starts >= local(2025, 6, 25, 16).timestamp())
+            & (starts < local(2025, 6, 25, 22).timestamp()),
+            0.5,
+            0.0,
+        ),
     )
-    heater = (load.starts >= local(2025, 6, 25, 16).timestamp()) & (
-        load.starts < local(2025, 6, 25, 22).timestamp()
-    )
-    load = dataclasses.replace(load, quantities=load.quantities + np.where(heater, 0.5, 0.0))
-    generation = solar_intervals(
-        array=sized_solar_array(rng, load=load, region=REGION),
-        region=REGION,
-        starts=load.starts,
-        interval_seconds=900,
-        seed=3,
-    )
-    delivered, received = net_metered(load, generation)
-    store_readings(meter, delivered)
-    store_readings(meter, received, RECEIVED)
-    rollups_rebuild(meter=meter)
     ground_truth_record(
         meter=meter,
         baseload_watts=None,
