@@ -33,6 +33,7 @@ from insights.analytics.forecast import (
     forecast_total,
     main_driver,
 )
+from insights.analytics.usage_anomaly import _without_roof_hours
 from insights.analytics.weather import (
     cooling_degree_days,
     heating_degree_days,
@@ -844,3 +845,27 @@ def test_the_numpy_mad_is_scipys_normal_scaled_mad_without_nan():
     assert anomalies._mad(values) == pytest.approx(
         median_abs_deviation(values, scale="normal", nan_policy="omit"), rel=1e-12
     )
+
+
+def test_the_roof_hours_of_a_solar_home_are_neutralised_and_its_evening_kept():
+    """Slots where the home sent energy back on a tenth of the days or more take the slot's
+    median; the others keep their readings."""
+    days = pd.date_range("2025-06-01", periods=10)
+    drawn = pd.DataFrame(
+        [
+            (day, slot, 1.0 + slot + (5.0 if i == 3 else 0.0))
+            for i, day in enumerate(days)
+            for slot in range(3)
+        ],
+        columns=["date", "slot", "quantity"],
+    )
+    # Slot 1 exported on two days of ten (the roof's); slot 2 never.
+    exported = (drawn["slot"] == 1) & drawn["date"].isin(days[:2])
+    net = drawn.assign(quantity=np.where(exported, -0.5, 1.0))
+
+    kept = _without_roof_hours(drawn, net)
+
+    day3 = kept[kept["date"] == days[3]].set_index("slot")["quantity"]
+    assert day3[1] == 2.0  # slot 1's median over the days, not 7.0
+    assert day3[0] == 6.0 and day3[2] == 8.0
+    assert kept[kept["slot"] != 1].equals(drawn[drawn["slot"] != 1])

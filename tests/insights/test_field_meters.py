@@ -168,10 +168,12 @@ def a_solar_home(
     days: int,
     imperfections: Imperfections = DEFAULT_IMPERFECTIONS,
     extra_load: Callable[[np.ndarray], np.ndarray] | None = None,
+    sunshine: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> None:
     """``days`` of a Boston spring and summer from 1 April 2025 at a solar home (seeded): the
     weather, the home's 15-minute load plus ``extra_load`` (kWh per interval, from the
-    intervals' UTC starts), a roof sized to it, both channels stored and rolled up."""
+    intervals' UTC starts), a roof sized to it yielding ``sunshine`` of its output (a share
+    per interval), both channels stored and rolled up."""
     start = date(2025, 4, 1)
     rng = np.random.default_rng(3)
     temperatures = weather_series(region=REGION, start=start, days=days, seed=1)
@@ -194,6 +196,8 @@ def a_solar_home(
         interval_seconds=900,
         seed=3,
     )
+    if sunshine is not None:
+        generation = generation * sunshine(load.starts)
     delivered, received = net_metered(load, generation)
     store_readings(meter, delivered)
     store_readings(meter, received, RECEIVED)
@@ -267,6 +271,30 @@ def test_an_extra_load_at_a_solar_home_is_an_anomaly(alice, solar_meter):
     data = flagged[HEATER_DAY].data
     assert data["excessQuantity"] > 6.0
     assert data["actualQuantity"] > data["excessQuantity"] > 0
+
+
+def test_a_cloudy_day_at_a_solar_home_is_no_anomaly(alice, solar_meter):
+    """A day the roof yields a tenth of its output, the home drawing kilowatts more at noon
+    than on its sunny days: the roof's hours say nothing of the home's own use."""
+    cloudy = date(2025, 6, 25)
+    a_solar_home(
+        solar_meter,
+        days=100,
+        imperfections=Imperfections(anomalies_per_year=0),
+        sunshine=lambda starts: np.where(
+            (starts >= local(2025, 6, 25).timestamp()) & (starts < local(2025, 6, 26).timestamp()),
+            0.1,
+            1.0,
+        ),
+    )
+
+    insights_generate(customer=alice, types=["USAGE_ANOMALY"])
+
+    flagged = {
+        insight.period_start.astimezone(NEW_YORK).date()
+        for insight in Insight.objects.filter(type="USAGE_ANOMALY", meter=solar_meter)
+    }
+    assert cloudy not in flagged
 
 
 def test_the_backtest_scans_a_solar_home_as_the_nightly_run_does(alice, solar_meter):
