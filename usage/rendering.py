@@ -71,25 +71,26 @@ def _energies(micros: Sequence[int], scale: Fraction = Fraction(1)) -> list[floa
     return (_divide_half_even(values, 1000 * scale.denominator) / 1000).tolist()
 
 
+_ACTUAL, _ESTIMATED, _MIXED = Quality.ACTUAL.value, Quality.ESTIMATED.value, "MIXED"
+
+
 def _qualities(actual_counts: Sequence[int], estimated_counts: Sequence[int]) -> list[str]:
     """ACTUAL when no reading is estimated, ESTIMATED when none is actual, else MIXED."""
-    actual, estimated = np.asarray(actual_counts), np.asarray(estimated_counts)
-    return np.where(
-        estimated == 0,
-        Quality.ACTUAL.value,
-        np.where(actual == 0, Quality.ESTIMATED.value, "MIXED"),
-    ).tolist()
+    return [
+        _ACTUAL if not estimated else _ESTIMATED if not actual else _MIXED
+        for actual, estimated in zip(actual_counts, estimated_counts, strict=True)
+    ]
 
 
 def _coverages(covered_counts: Sequence[int], expected_counts: Sequence[Any]) -> list[float]:
     """Readings / intervals the bucket's real duration holds, at most 1, to 4 decimals; each
     distinct pair computed once (a page has a handful)."""
-    pairs = list(zip(covered_counts, expected_counts, strict=True))
     values = {}
-    for covered, expected in set(pairs):
+    for pair in set(zip(covered_counts, expected_counts, strict=True)):
+        covered, expected = pair
         total = Decimal(expected)
-        values[covered, expected] = round(min(1.0, float(covered / total)), 4) if total else 0.0
-    return [values[pair] for pair in pairs]
+        values[pair] = round(min(1.0, float(covered / total)), 4) if total else 0.0
+    return list(map(values.__getitem__, zip(covered_counts, expected_counts, strict=True)))
 
 
 def series_items(columns: SeriesColumns, *, meter: Meter) -> list[dict[str, Any]]:
@@ -105,11 +106,14 @@ def series_items(columns: SeriesColumns, *, meter: Meter) -> list[dict[str, Any]
     else:
         # kW = energy per interval x intervals per hour x kW per unit.
         per_hour = Fraction(3600, meter.interval_seconds) * Fraction(str(kw_per_unit))
-        peaks = _energies([peak or 0 for peak in columns.peak_quantities], per_hour)
-        peaks = [
-            None if peak is None else demand
-            for peak, demand in zip(columns.peak_quantities, peaks, strict=True)
-        ]
+        if None in columns.peak_quantities:
+            peaks = _energies([peak or 0 for peak in columns.peak_quantities], per_hour)
+            peaks = [
+                None if peak is None else demand
+                for peak, demand in zip(columns.peak_quantities, peaks, strict=True)
+            ]
+        else:
+            peaks = _energies(columns.peak_quantities, per_hour)
     items = [
         {
             "start": start,

@@ -235,27 +235,33 @@ def _figures_sql(
     channels: tuple[Channel, ...], *, money: str, micros: str, bidirectional: bool
 ) -> str:
     """A rollup row's figures in the channels' direction (the module's rule), as the columns
-    of :class:`SeriesColumns` after the timestamps: energy through the template ``micros``,
-    the cost through ``money``, and the two channels' quantities only on a ``bidirectional``
-    meter (NULL otherwise: nothing reads them). For NET, ``quantity - received_quantity`` is
+    of :class:`SeriesColumns` after the timestamps, less those :func:`_rollup_columns` adds:
+    energy through the template ``micros``, the cost through ``money``. On one channel every
+    row of the page has its readings (:func:`_rollup_page`), so its peak needs no guard and
+    its covered count, its readings, is added in Python; the two channels' quantities are
+    selected only on a ``bidirectional`` meter. For NET, ``quantity - received_quantity`` is
     ``usage.models.NET_QUANTITY`` (and the cost ``NET_COST``)."""
-    counts = [_readings_sql(channel) for channel in channels]
-    covered = counts[0]
-    for count in counts[1:]:
-        covered = f"CASE WHEN {covered} < {count} THEN {covered} ELSE {count} END"
-    return ", ".join(
-        [
-            micros.format(" - ".join(channel.quantity for channel in channels)),
-            money.format(" - ".join(channel.cost for channel in channels)),
-            " + ".join(channel.actual_count for channel in channels),
-            " + ".join(channel.estimated_count for channel in channels),
-            covered,
-            "CAST(expected_count AS TEXT)",
-            micros.format(f"CASE WHEN {counts[0]} > 0 THEN {channels[0].peak_quantity} END"),
-            micros.format(DELIVERED_CHANNEL.quantity) if bidirectional else "NULL",
-            micros.format(RECEIVED_CHANNEL.quantity) if bidirectional else "NULL",
+    figures = [
+        micros.format(" - ".join(channel.quantity for channel in channels)),
+        money.format(" - ".join(channel.cost for channel in channels)),
+        " + ".join(channel.actual_count for channel in channels),
+        " + ".join(channel.estimated_count for channel in channels),
+    ]
+    peak = channels[0].peak_quantity
+    if len(channels) > 1:
+        counts = [_readings_sql(channel) for channel in channels]
+        covered = counts[0]
+        for count in counts[1:]:
+            covered = f"CASE WHEN {covered} < {count} THEN {covered} ELSE {count} END"
+        figures.append(covered)
+        peak = f"CASE WHEN {counts[0]} > 0 THEN {peak} END"
+    figures += ["CAST(expected_count AS TEXT)", micros.format(peak)]
+    if bidirectional:
+        figures += [
+            micros.format(DELIVERED_CHANNEL.quantity),
+            micros.format(RECEIVED_CHANNEL.quantity),
         ]
-    )
+    return ", ".join(figures)
 
 
 #: An energy figure (6 decimals) as integer millionths of the unit, per database vendor:
@@ -299,7 +305,13 @@ def _rollup_columns(page: SeriesPage, *, money_places: int | None = None) -> Ser
         rows = cursor.fetchall()
     if not rows:
         return _EMPTY
-    return SeriesColumns(*zip(*rows, strict=True))
+    values = list(zip(*rows, strict=True))
+    if len(channels) == 1:
+        actual, estimated = values[4], values[5]
+        values.insert(6, [a + e for a, e in zip(actual, estimated, strict=True)])
+    if not page.meter.bidirectional:
+        values += [(None,) * len(rows)] * 2
+    return SeriesColumns(*values)
 
 
 def _rollups_connection():
