@@ -190,7 +190,7 @@ def scalar(sql: str, params: Any = None) -> Any:
 def clean_previous_run() -> None:
     """Deletes what an earlier run of this script left (its utility's rows), then vacuums."""
     from customers.models import Account, Customer, Meter, Tariff, Utility
-    from usage.models import Reading, Rollup, RollupDirtyRange
+    from usage.models import Reading, RenderedDay, Rollup, RollupDirtyRange
 
     utility = Utility.objects.filter(slug=UTILITY_SLUG).first()
     execute(f"DROP TABLE IF EXISTS {BARE_READING_TABLE}, {BARE_ROLLUP_TABLE}")
@@ -198,7 +198,7 @@ def clean_previous_run() -> None:
         return
     say("deleting the previous run's rows (utility 'bench')")
     meters = "SELECT id FROM customers_meter WHERE utility_id = %s"
-    for model in (Rollup, RollupDirtyRange, Reading):
+    for model in (Rollup, RenderedDay, RollupDirtyRange, Reading):
         deleted = execute(
             f"DELETE FROM {model._meta.db_table} WHERE meter_id IN ({meters})",  # noqa: S608
             [utility.pk],
@@ -589,14 +589,16 @@ def rollup_counts(utility_id: Any) -> dict[str, int]:
 
 
 def delete_rollups(utility_id: Any) -> None:
-    from usage.models import Rollup
+    """The utility's rollups and their stored DAY items, so a rebuild starts from none."""
+    from usage.models import RenderedDay, Rollup
 
-    execute(
-        "DELETE FROM usage_rollup WHERE meter_id IN"
-        " (SELECT id FROM customers_meter WHERE utility_id = %s)",
-        [utility_id],
-    )
-    execute(f"VACUUM ANALYZE {Rollup._meta.db_table}")
+    for model in (Rollup, RenderedDay):
+        execute(
+            f"DELETE FROM {model._meta.db_table} WHERE meter_id IN"  # noqa: S608
+            " (SELECT id FROM customers_meter WHERE utility_id = %s)",
+            [utility_id],
+        )
+        execute(f"VACUUM ANALYZE {model._meta.db_table}")
 
 
 def run_cascade(utility_id: Any) -> float:

@@ -116,7 +116,7 @@ def delete_utility(slug: str) -> None:
         return
     say(f"deleting the rows of utility {slug!r}")
     meters = "SELECT id FROM customers_meter WHERE utility_id = %s"
-    for table in ("usage_rollup", "usage_rollupdirtyrange", "usage_reading"):
+    for table in ("usage_rollup", "usage_renderedday", "usage_rollupdirtyrange", "usage_reading"):
         execute(f"DELETE FROM {table} WHERE meter_id IN ({meters})", [utility.pk])  # noqa: S608
     for relation in ("meters", "accounts", "customers", "tariffs"):
         getattr(utility, relation).all().delete()
@@ -176,6 +176,7 @@ def create_data(args: argparse.Namespace, first: date) -> None:
     call_command("rebuild_rollups", utility=UTILITY_SLUG, verbosity=0)
     execute("VACUUM ANALYZE usage_reading")
     execute("VACUUM ANALYZE usage_rollup")
+    execute("VACUUM ANALYZE usage_renderedday")
 
 
 def copy_readings(meter: Any, region: str, first: date, days: int, seed: int, weather: int) -> int:
@@ -509,12 +510,13 @@ def refresh_tokens(scenario: Scenario, data: Dataset) -> Scenario:
 
 
 def add_ballast(data: Dataset, factor: int) -> int:
-    """(factor - 1) copies of every bench meter's readings and rollups under other meters, so
-    the tables hold ``factor`` times the rows. Returns the readings now in the table."""
+    """(factor - 1) copies of every bench meter's readings, rollups and stored DAY items under
+    other meters, so the tables hold ``factor`` times the rows. Returns the readings now in
+    the table."""
     from customers.models import Account, Customer
 
     delete_utility(BALLAST_SLUG)
-    say(f"growth: copying the readings and rollups {factor - 1} times")
+    say(f"growth: copying the readings, rollups and DAY items {factor - 1} times")
     utility = bench_utility(
         BALLAST_SLUG, "bench reads ballast", currency="USD", timezone="America/New_York"
     )
@@ -547,6 +549,7 @@ def add_ballast(data: Dataset, factor: int) -> int:
                 'granularity, start, "end", quantity, cost, actual_count, estimated_count, '
                 "expected_count, peak_quantity, computed_at",
             ),
+            ("usage_renderedday", "start, item"),
         ):
             values = ", ".join(["(%s::uuid, %s::uuid)"] * len(pairs))
             execute(
@@ -558,6 +561,7 @@ def add_ballast(data: Dataset, factor: int) -> int:
         say(f"  copy {copy}/{factor - 1} done")
     execute("VACUUM ANALYZE usage_reading")
     execute("VACUUM ANALYZE usage_rollup")
+    execute("VACUUM ANALYZE usage_renderedday")
     from usage.models import Reading
 
     return Reading.objects.count()

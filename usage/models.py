@@ -336,6 +336,40 @@ class RollupRevision(models.Model):
         Meter, primary_key=True, on_delete=models.CASCADE, related_name="+"
     )
     revision = models.PositiveBigIntegerField(default=0)
+    items_basis = models.CharField(
+        max_length=128,
+        default="",
+        db_default="",
+        help_text="What the meter's RenderedDay items were rendered under "
+        "(usage.rendering.day_items_basis); empty before any.",
+    )
 
     def __str__(self) -> str:
         return f"{self.meter_id} revision {self.revision}"
+
+
+class RenderedDay(models.Model):
+    """The item a Usage page at DAY shows for one of ``meter``'s DAY rollups, as JSON, in the
+    NET direction (the default; on a meter that only delivers, DELIVERED too).
+
+    ``usage.rollups`` writes them with the rollups, in the same transaction, under the basis
+    recorded in ``RollupRevision.items_basis`` (time zone, unit, interval, directions, billing
+    currency and the renderer's version): a DAY page is then a range scan of ready items
+    instead of the rollups' figures converted and formatted on every read. A read whose
+    basis differs (the customer's currency changed, say) renders from the rollups as before.
+    Like a rollup, a bucket with no readings has no row.
+    """
+
+    pk = models.CompositePrimaryKey("meter", "start")
+    meter = models.ForeignKey(
+        Meter,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the primary key (meter, start) leads with meter_id
+        db_constraint=False,  # written only by usage.rollups, for a meter it has locked
+    )
+    start = models.DateTimeField(help_text="UTC instant the DAY bucket begins.")
+    item = models.TextField(help_text="The page item's JSON (contract section 5).")
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} DAY @ {self.start:%Y-%m-%dT%H:%M}Z"

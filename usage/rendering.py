@@ -145,7 +145,7 @@ def series_items(columns: SeriesColumns, *, meter: Meter) -> list[dict[str, Any]
 
 
 def series_body(
-    columns: SeriesColumns,
+    items: list[dict[str, Any]] | orjson.Fragment,
     *,
     meter: Meter,
     granularity: Granularity,
@@ -153,7 +153,8 @@ def series_body(
     currency: str,
     next_page_token: str | None,
 ) -> bytes:
-    """The whole Usage page as JSON bytes."""
+    """The whole Usage page as JSON bytes: ``items`` from :func:`series_items`, or already
+    JSON (:func:`items_fragment`)."""
     body: dict[str, Any] = {
         "meterId": str(meter.id),
         "granularity": granularity.name,
@@ -161,11 +162,36 @@ def series_body(
         "unitOfMeasure": meter.unit_of_measure,
         "currency": currency,
         "timezone": meter.timezone,
-        "items": series_items(columns, meter=meter),
+        "items": items,
     }
     if next_page_token:
         body["nextPageToken"] = next_page_token
     return orjson.dumps(body)
+
+
+def item_json(item: dict[str, Any]) -> str:
+    """One item of :func:`series_items` as the JSON a page holds it as."""
+    return orjson.dumps(item).decode()
+
+
+def items_fragment(items: Sequence[str]) -> orjson.Fragment:
+    """Items already JSON (:func:`item_json`) as the page's ``items`` array."""
+    return orjson.Fragment(f"[{','.join(items)}]")
+
+
+#: Bumped whenever :func:`series_items` renders differently, so items stored by an older
+#: version (``usage.models.RenderedDay``) are rendered again rather than served.
+ITEMS_VERSION = 1
+
+
+def day_items_basis(meter: Meter, currency: str) -> str:
+    """Everything a stored DAY item depends on besides its rollup: the meter's time zone
+    (offsets), unit and interval (peak demand), directions (NET, delivered and received),
+    the currency its cost is formatted in, and :data:`ITEMS_VERSION`."""
+    return (
+        f"v{ITEMS_VERSION} {meter.timezone} {meter.unit_of_measure} {meter.interval_seconds} "
+        f"{'bidirectional' if meter.bidirectional else 'delivered'} {currency}"
+    )
 
 
 @dataclass(frozen=True)

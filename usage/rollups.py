@@ -39,10 +39,15 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from customers.models import Meter
+from customers.models import Account, Meter
 from energygrid.hooks import hooks_run
-from metadata.catalog import Granularity
-from usage.calendar import bucket_bound_epochs, meter_bucket_range
+from metadata.catalog import FlowDirection, Granularity
+from usage.calendar import (
+    SUPPORTED_END,
+    SUPPORTED_START,
+    bucket_bound_epochs,
+    meter_bucket_range,
+)
 from usage.models import (
     DELIVERED_CHANNEL,
     RECEIVED_CHANNEL,
@@ -52,6 +57,7 @@ from usage.models import (
     Direction,
     Quality,
     Reading,
+    RenderedDay,
     Rollup,
     RollupDirtyRange,
     RollupRevision,
@@ -66,6 +72,8 @@ from usage.pricing import (
     priced_readings,
     reading_end,
 )
+from usage.rendering import ITEMS_VERSION, day_items_basis, item_json, series_items
+from usage.selectors import SeriesPage, usage_series_columns
 from usage.sqlarrays import Int64Array, TimestampArray, binary_cursor
 
 #: First key of the two-key advisory lock a rollup refresh holds per meter ("ROLL").
@@ -526,8 +534,10 @@ def _write_python(
 
 def rollup_basis(meter: Meter, prices: _Prices) -> str:
     """A digest of what ``meter``'s rollups are computed from besides its readings: its time
-    zone, read resolution, interval, directions, billing cycle day and its price schedules."""
+    zone, read resolution, interval, directions, billing cycle day and its price schedules;
+    and the version of the DAY items stored with them (a new one renders them again)."""
     basis = (
+        ITEMS_VERSION,
         meter.timezone,
         meter.read_resolution,
         meter.interval_seconds,
@@ -554,6 +564,7 @@ def _refresh(
     if meter.billing_read:
         buckets = _read_periods(meter, start, end)
         _write_python(meter, Granularity.BILLING_PERIOD, start, end, buckets, now)
+        _render_days(meter, start, end)
         return
     edges = [meter_bucket_range(meter, granularity, start, end) for granularity in kept]
     hull = (min(lo for lo, _ in edges), max(hi for _, hi in edges))
@@ -578,6 +589,64 @@ def _refresh(
                 buckets = _buckets_python(meter, chunk, prices)
                 first, last = (datetime.fromtimestamp(int(e), UTC) for e in (chunk[0], chunk[-1]))
                 _write_python(meter, granularity, first, last, buckets, now)
+    _render_days(meter, *hull)
+
+
+def _render_days(meter: Meter, start: datetime, end: datetime) -> None:
+    """Stores the Usage page items of ``meter``'s DAY rollups that start in ``[start, end)``
+    (:class:`~usage.models.RenderedDay`), rendered by the read path's own code, or of all its
+    DAY rollups when the basis its items were rendered under changed; none for a meter that
+    keeps no DAY rollups."""
+    items = RenderedDay.objects.filter(meter=meter)
+    if meter.billing_read or Granularity.DAY not in rollup_granularities(meter):
+        items.delete()
+        return
+    currency = (
+        Account.objects.filter(pk=meter.account_id)
+        .values_list("customer__billing_currency", flat=True)
+        .get()
+    )
+    basis = day_items_basis(meter, currency)
+    if RollupRevision.objects.filter(meter=meter, items_basis=basis).exists():
+        items = items.filter(start__gte=start, start__lt=end)
+    else:
+        start, end = SUPPORTED_START, SUPPORTED_END
+        RollupRevision.objects.update_or_create(meter=meter, defaults={"items_basis": basis})
+    page = SeriesPage(
+        meter=meter,
+        granularity=Granularity.DAY,
+        start=start,
+        end=end,
+        after=None,
+        limit=_ALL_DAYS,
+        direction=FlowDirection.NET,
+    )
+    columns = usage_series_columns(page, currency=currency)
+    items.delete()
+    rendered = [item_json(item) for item in series_items(columns, meter=meter)]
+    if connection.vendor != "postgresql":
+        RenderedDay.objects.bulk_create(
+            RenderedDay(meter=meter, start=datetime.fromtimestamp(epoch, UTC), item=item)
+            for epoch, item in zip(columns.starts, rendered, strict=True)
+        )
+    elif rendered:
+        with binary_cursor() as cursor:
+            cursor.execute(
+                _INSERT_ITEMS,
+                {"meter_id": meter.pk, "starts": TimestampArray(columns.starts), "items": rendered},
+            )
+
+
+#: :func:`_render_days`'s write on PostgreSQL: one statement, the arrays bound in binary
+#: (Django's ``bulk_create`` quoted every item into the statement's text).
+_INSERT_ITEMS = f"""
+    INSERT INTO {RenderedDay._meta.db_table} (meter_id, start, item)
+    SELECT %(meter_id)s, day.start, day.item
+    FROM unnest(%(starts)b::timestamptz[], %(items)b::text[]) AS day (start, item)"""  # noqa: S608
+
+
+#: More DAY buckets than the supported dates hold.
+_ALL_DAYS = 200_000
 
 
 def rollups_refresh(*, meter: Meter, start: datetime, end: datetime, repair: bool = False) -> None:

@@ -44,11 +44,12 @@ from usage.models import (
     Direction,
     Quality,
     Reading,
+    RenderedDay,
     Rollup,
     RollupRevision,
 )
 from usage.pricing import PricedReading, priced_readings
-from usage.rendering import SeriesColumns
+from usage.rendering import SeriesColumns, day_items_basis
 
 
 def meter_get(*, customer: Customer, meter_id: str) -> Meter:
@@ -60,7 +61,8 @@ def meter_get(*, customer: Customer, meter_id: str) -> Meter:
     still worked out its column order and converters on every call. The meter comes with its
     account (only ``billing_cycle_day`` loaded; the rest deferred) and ``rollup_revision``, the
     count of its rollup writes (:class:`~usage.models.RollupRevision`, 0 before any), which
-    the Usage page cache keys on. Its tariff loads on first use.
+    the Usage page cache keys on, and ``items_basis``, what its stored DAY items were
+    rendered under (:func:`day_items_served`). Its tariff loads on first use.
     """
     try:
         meter_uuid = uuid.UUID(meter_id)
@@ -83,7 +85,7 @@ def meter_get(*, customer: Customer, meter_id: str) -> Meter:
     meter = statement.meter(row, alias, connection)
     if not account_visible(customer, meter.account_id):
         raise NotFound("No such meter.")
-    billing_cycle_day, meter.rollup_revision = row[len(statement.columns) :]
+    billing_cycle_day, meter.rollup_revision, meter.items_basis = row[len(statement.columns) :]
     meter.account = Account.from_db(
         alias,
         ["id", "customer_id", "billing_cycle_day"],
@@ -95,7 +97,7 @@ def meter_get(*, customer: Customer, meter_id: str) -> Meter:
 @dataclass(frozen=True)
 class _MeterStatement:
     """:func:`meter_get`'s SQL: the meter's columns (each with the converters Django applies
-    to it), then the account's billing cycle day and the rollup revision."""
+    to it), then the account's billing cycle day, the rollup revision and the items' basis."""
 
     sql: str
     attnames: list[str]
@@ -122,7 +124,8 @@ def _meter_statement(alias: str) -> _MeterStatement:
         columns.append((column, converters + column.get_db_converters(connection)))
     sql = (
         f"SELECT {', '.join(f'meter.{quote(field.column)}' for field in fields)}, "  # noqa: S608
-        "account.billing_cycle_day, COALESCE(revision.revision, 0) "
+        "account.billing_cycle_day, COALESCE(revision.revision, 0), "
+        "COALESCE(revision.items_basis, '') "
         f"FROM {Meter._meta.db_table} AS meter "
         f"JOIN {Account._meta.db_table} AS account ON account.id = meter.account_id "
         f"LEFT JOIN {RollupRevision._meta.db_table} AS revision ON revision.meter_id = meter.id "
@@ -341,6 +344,46 @@ def _rollup_page(connection, columns: str, page: SeriesPage) -> tuple[str, list]
         page.limit,
     ]
     return sql, params
+
+
+def day_items_served(page: SeriesPage, *, currency: str) -> bool:
+    """Whether ``page`` is made of the meter's stored DAY items (:func:`usage_day_items`): a
+    DAY page counting the NET channels, whose meter's items were rendered as this read
+    would render them (``usage.rendering.day_items_basis``)."""
+    meter = page.meter
+    return (
+        page.granularity is Granularity.DAY
+        and flow_channels(meter=meter, direction=page.direction)
+        == flow_channels(meter=meter, direction=FlowDirection.NET)
+        and meter.items_basis == day_items_basis(meter, currency)
+    )
+
+
+def usage_day_items(page: SeriesPage) -> tuple[list[int], list[str]]:
+    """The page's stored DAY items (:class:`~usage.models.RenderedDay`): their starts as
+    epoch seconds and their JSON, in order."""
+    connection = connections[router.db_for_read(RenderedDay)]
+    ops = connection.ops
+    after_sql = "" if page.after is None else "AND start > %s "
+    sql = (
+        f"SELECT {_EPOCH_SQL[connection.vendor].format('start')}, item "  # noqa: S608
+        f"FROM {RenderedDay._meta.db_table} WHERE meter_id = %s AND start >= %s AND start < %s "
+        f"{after_sql}ORDER BY start LIMIT %s"
+    )
+    params = [
+        RenderedDay._meta.get_field("meter").get_db_prep_value(page.meter.pk, connection),
+        ops.adapt_datetimefield_value(page.start),
+        ops.adapt_datetimefield_value(page.end),
+        *([] if page.after is None else [ops.adapt_datetimefield_value(page.after)]),
+        page.limit,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return [], []
+    starts, items = zip(*rows, strict=True)
+    return list(starts), list(items)
 
 
 _EMPTY = SeriesColumns([], [], [], [], [], [], [], [], [], [], [])

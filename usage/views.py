@@ -31,7 +31,13 @@ from energygrid.money import format_money
 from metadata.catalog import FLOW_DIRECTION_IDS, FlowDirection, Granularity
 from usage import exports, selectors
 from usage.calendar import meter_bucket_range, zone
-from usage.rendering import RenderedPage, page_cache, series_body
+from usage.rendering import (
+    RenderedPage,
+    items_fragment,
+    page_cache,
+    series_body,
+    series_items,
+)
 from usage.serializers import (
     ExportQuerySerializer,
     SummaryQuerySerializer,
@@ -157,14 +163,18 @@ class UsageViewSet(viewsets.GenericViewSet):
             )
         rendered = None if key is None else page_cache.get(key)
         if rendered is None:
-            columns = selectors.usage_series_columns(page, currency=currency)
+            if selectors.day_items_served(page, currency=currency):
+                starts, stored = selectors.usage_day_items(page)
+                items = items_fragment(stored[:size])
+            else:
+                columns = selectors.usage_series_columns(page, currency=currency)
+                starts, items = columns.starts, series_items(columns.head(size), meter=meter)
             token = None
-            if len(columns) > size:
-                last = datetime.fromtimestamp(columns.starts[size - 1], UTC)
-                token = encode_token(request, [last])
+            if len(starts) > size:
+                token = encode_token(request, [datetime.fromtimestamp(starts[size - 1], UTC)])
             rendered = RenderedPage.of(
                 series_body(
-                    columns.head(size),
+                    items,
                     meter=meter,
                     granularity=granularity,
                     direction=direction,

@@ -80,9 +80,22 @@ ACTUAL = Quality.ACTUAL
 ESTIMATED = Quality.ESTIMATED
 
 
+class _ReportedAs:
+    """The default connection, reporting another vendor."""
+
+    def __init__(self, vendor: str) -> None:
+        self.vendor = vendor
+
+    def __getattr__(self, name: str):
+        return getattr(connection, name)
+
+
 @pytest.fixture(params=["postgresql", "python"])
 def either_path(request, monkeypatch):
-    """Runs a test with rollups computed in SQL and with the pure-Python path (SQLite's)."""
+    """Runs a test with rollups computed and readings priced in SQL, and on the pure-Python
+    path (SQLite's): the rollup and pricing modules see a SQLite connection; reads still
+    query PostgreSQL in its dialect."""
     if request.param == "python":
-        monkeypatch.setattr(connection, "vendor", "sqlite")
+        for module in ("usage.rollups", "usage.pricing"):
+            monkeypatch.setattr(f"{module}.connection", _ReportedAs("sqlite"))
     return request.param
