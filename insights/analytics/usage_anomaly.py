@@ -19,7 +19,7 @@ from insights.models import Severity
 from metadata.catalog import Granularity, InsightType
 
 TYPE = InsightType.USAGE_ANOMALY.name
-VERSION = "usage-anomaly/3.5"
+VERSION = "usage-anomaly/3.6"
 
 #: Days an anomaly scan looks back (a nightly rerun sees each day about 30 times: idempotent).
 ANOMALY_SCAN_DAYS = 30
@@ -104,9 +104,10 @@ def scan_anomalies(
     intervals is far above the same intervals of the home's days like it (days far below
     their expectation, days away, are no reference: ``anomalies.ordinary_days``;
     ``anomalies.run_scores``: ``run_z``, ``run_start``, ``run_end``, ``run_excess``;
-    ``anomalies.unusual_runs``) and
-    added a share of the day worth telling, on a day above its expectation (a day with too few
-    of its intervals measured is not judged: a utility's estimates are no measurement). For a
+    ``anomalies.unusual_runs``), or when the home's floor was lifted for hours on a day well
+    above its expectation (``anomalies.lifted_days``), and added a share of the day worth
+    telling, on a day above its expectation (a day with too few of its intervals measured is
+    not judged: a utility's estimates are no measurement). For a
     meter read less often, when its total is far above its expectation
     (``anomalies.daily_scores``: ``actual``, ``expected``, ``z``). ``anomalous`` says which.
     """
@@ -131,7 +132,7 @@ def scan_anomalies(
         3600 // interval_seconds,
     ).reindex(scores.index)
     unusual_run = (
-        anomalies.unusual_runs(runs)
+        (anomalies.unusual_runs(runs) | anomalies.lifted_days(runs, scores))
         & (runs["run_excess"] >= anomalies.MIN_RUN_EXCESS_SHARE * scores["expected"])
         & (scores["actual"] > scores["expected"])
     )

@@ -500,10 +500,13 @@ def test_an_anomaly_must_also_be_a_sizeable_share_of_the_day():
 SCAN_DAYS = 30
 
 
-def _home(days: int = 58, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+def _home(
+    days: int = 58, seed: int = 0, interval_shape: float = 16.0
+) -> tuple[pd.DataFrame, pd.Series]:
     """A home's 15-minute intervals and each day's expected total: 0.1 kWh an interval always
     on, an evening of 0.4 kWh intervals from 17:00 to 22:00, gamma noise on every interval
-    and on each day's evening, and a 1 kWh kettle or dryer burst in a random interval of each
+    (of shape ``interval_shape``: 16 scatters an interval by a quarter, 4 by half) and on
+    each day's evening, and a 1 kWh kettle or dryer burst in a random interval of each
     evening."""
     rng = np.random.default_rng(seed)
     index = dates(days)
@@ -511,7 +514,7 @@ def _home(days: int = 58, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
     evening = (slot >= 68) & (slot < 88)
     usual = np.where(evening, 0.4, 0.1)
     swing = np.where(evening, rng.gamma(50.0, 1 / 50, (days, 1)), 1.0)
-    grid = usual * swing * rng.gamma(16.0, 1 / 16, (days, 96))
+    grid = usual * swing * rng.gamma(interval_shape, 1 / interval_shape, (days, 96))
     grid[np.arange(days), rng.integers(68, 88, days)] += 1.0
     frame = pd.DataFrame(
         {
@@ -653,6 +656,56 @@ def test_a_day_a_little_above_its_references_all_day_is_no_saturated_run():
     busy = expected.index[-12]
     frame.loc[frame["date"] == busy, "quantity"] *= 1.1
     assert not _runs(frame, expected)["saturated"].any()
+
+
+def test_a_1_kw_load_in_the_busy_evening_lifts_the_home_s_floor():
+    """1 kW through the whole evening, 17:00 to 22:00 (+5 kWh), in a home whose evening
+    intervals scatter by half: its intervals alone are no unusual run against every day's
+    busy evening, but every hour of it reads at least the heater, so its floor is lifted; no
+    ordinary evening's is."""
+    frame, expected = _home(seed=4, interval_shape=4.0)
+    heater = expected.index[-10]
+    _add(frame, heater, 17 * 4, 5 * 4, 0.25)
+    scores = _runs(frame, expected)
+    assert not anomalies.unusual_runs(scores)[heater]
+    assert scores["lifted"].tolist() == [day == heater for day in scores.index]
+
+
+def test_a_busy_evening_does_not_lift_the_home_s_floor():
+    """An evening half again as busy as usual (more cooking, more screens) and an extra
+    dryer burst lift its intervals, not its floor."""
+    frame, expected = _home(seed=4, interval_shape=4.0)
+    busy = expected.index[-10]
+    evening = (frame["date"] == busy) & frame["slot"].between(17 * 4, 22 * 4 - 1)
+    frame.loc[evening, "quantity"] *= 1.5
+    _add(frame, busy, 20 * 4, 3, 1.1)
+    assert not _runs(frame, expected)["lifted"].any()
+
+
+def test_a_lifted_floor_counts_on_a_day_a_fifth_above_its_expectation():
+    """A floor lifted for hours on a day no more than expected, or a little more, is use
+    moved (the same heating earlier, say), not added."""
+    index = dates(4)
+    runs = pd.DataFrame({"lifted": [True, True, True, False]}, index=index)
+    days = pd.DataFrame({"actual": [24.0, 23.0, 20.0, 30.0], "expected": 20.0}, index=index)
+    assert anomalies.lifted_days(runs, days).tolist() == [True, False, False, False]
+
+
+def test_an_hourly_meter_has_no_lifted_floor():
+    """An hourly meter's hour is one interval: it has no floor to take below it."""
+    frame, expected = _home(seed=4, interval_shape=4.0)
+    _add(frame, expected.index[-10], 17 * 4, 5 * 4, 0.25)
+    hourly = frame.assign(slot=frame["slot"] // 4).groupby(["date", "slot"], as_index=False).sum()
+    scores = anomalies.run_scores(
+        hourly, expected, pd.Series(True, index=expected.index), expected.index[-SCAN_DAYS], 1
+    )
+    assert not scores["lifted"].any()
+
+
+def test_an_hour_s_floor_is_its_least_interval():
+    grid = np.array([[1.0, 3.0, 2.0, 5.0, np.nan, 4.0]])
+    assert anomalies._hourly_floor(grid, 2).tolist() == [[1.0, 2.0, 2.0, 5.0, 4.0, 4.0]]
+    assert anomalies._hourly_floor(grid, 4).tolist() == [[1.0, 1.0, 2.0, 2.0, 4.0, 4.0]]
 
 
 def test_runs_need_enough_days_with_their_intervals_read():
