@@ -598,7 +598,7 @@ def _render_days(meter: Meter, start: datetime, end: datetime) -> None:
     DAY rollups when the basis its items were rendered under changed; none for a meter that
     keeps no DAY rollups."""
     items = RenderedDay.objects.filter(meter=meter)
-    if meter.billing_read or Granularity.DAY not in rollup_granularities(meter):
+    if Granularity.DAY not in rollup_granularities(meter):
         items.delete()
         return
     currency = (

@@ -325,25 +325,31 @@ def _rollups_connection():
 def _rollup_page(connection, columns: str, page: SeriesPage) -> tuple[str, list]:
     """The SQL and parameters selecting ``columns`` of the page's rollup rows in which the
     page's channels have readings (a raw query: no model instances)."""
+    channels = flow_channels(meter=page.meter, direction=page.direction)
+    listed = " OR ".join(f"{_readings_sql(channel)} > 0" for channel in channels)
+    window, params = _page_window(connection, page)
+    sql = (
+        f"SELECT {columns} FROM {Rollup._meta.db_table} "  # noqa: S608 - our own literals
+        f"WHERE meter_id = %s AND granularity = %s AND ({listed}) {window}"
+    )
+    meter_id = Rollup._meta.get_field("meter").get_db_prep_value(page.meter.pk, connection)
+    return sql, [meter_id, page.granularity.name, *params]
+
+
+def _page_window(connection, page: SeriesPage) -> tuple[str, list]:
+    """The end of a page's query, for a table of rows keyed by ``start`` (rollups, stored DAY
+    items): the rows starting in ``[page.start, page.end)`` after ``page.after``, in order, at
+    most ``page.limit``; and its parameters."""
     ops = connection.ops
     after = page.after
     after_sql = "" if after is None else "AND start > %s "
-    channels = flow_channels(meter=page.meter, direction=page.direction)
-    listed = " OR ".join(f"{_readings_sql(channel)} > 0" for channel in channels)
-    sql = (
-        f"SELECT {columns} FROM {Rollup._meta.db_table} "  # noqa: S608 - our own literals
-        f"WHERE meter_id = %s AND granularity = %s AND ({listed}) "
-        f"AND start >= %s AND start < %s {after_sql}ORDER BY start LIMIT %s"
-    )
     params = [
-        Rollup._meta.get_field("meter").get_db_prep_value(page.meter.pk, connection),
-        page.granularity.name,
         ops.adapt_datetimefield_value(page.start),
         ops.adapt_datetimefield_value(page.end),
         *([] if after is None else [ops.adapt_datetimefield_value(after)]),
         page.limit,
     ]
-    return sql, params
+    return f"AND start >= %s AND start < %s {after_sql}ORDER BY start LIMIT %s", params
 
 
 def day_items_served(page: SeriesPage, *, currency: str) -> bool:
@@ -363,22 +369,14 @@ def usage_day_items(page: SeriesPage) -> tuple[list[int], list[str]]:
     """The page's stored DAY items (:class:`~usage.models.RenderedDay`): their starts as
     epoch seconds and their JSON, in order."""
     connection = connections[router.db_for_read(RenderedDay)]
-    ops = connection.ops
-    after_sql = "" if page.after is None else "AND start > %s "
+    window, params = _page_window(connection, page)
     sql = (
         f"SELECT {_EPOCH_SQL[connection.vendor].format('start')}, item "  # noqa: S608
-        f"FROM {RenderedDay._meta.db_table} WHERE meter_id = %s AND start >= %s AND start < %s "
-        f"{after_sql}ORDER BY start LIMIT %s"
+        f"FROM {RenderedDay._meta.db_table} WHERE meter_id = %s {window}"
     )
-    params = [
-        RenderedDay._meta.get_field("meter").get_db_prep_value(page.meter.pk, connection),
-        ops.adapt_datetimefield_value(page.start),
-        ops.adapt_datetimefield_value(page.end),
-        *([] if page.after is None else [ops.adapt_datetimefield_value(page.after)]),
-        page.limit,
-    ]
+    meter_id = RenderedDay._meta.get_field("meter").get_db_prep_value(page.meter.pk, connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [meter_id, *params])
         rows = cursor.fetchall()
     if not rows:
         return [], []
