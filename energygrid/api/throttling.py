@@ -6,7 +6,7 @@ the first hit of a window sets its ``EXPIRE``, so the window opens with the clie
 request) in one Lua script on Redis, or ``add`` + ``incr`` on the local-memory cache when no
 ``REDIS_URL`` is set (the embedded demo). When Redis cannot be
 reached the throttles fail open: the request goes through, a warning is logged, and Redis is
-left alone for ``THROTTLE_REDIS_BACKOFF_SECONDS`` so an outage costs no connect attempt per
+left alone for a backoff (``energygrid.failopen``) so an outage costs no connect attempt per
 request.
 
 The client IP is DRF's ``get_ident``: ``REMOTE_ADDR`` unless ``NUM_PROXIES`` says how many
@@ -16,11 +16,9 @@ trusted proxies append to ``X-Forwarded-For``, so a client cannot pick its own i
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from functools import cache
 
-import redis
 from django.conf import settings
 from django.core.cache import cache as local_cache
 from django.core.exceptions import ImproperlyConfigured
@@ -28,10 +26,9 @@ from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
-logger = logging.getLogger(__name__)
+from energygrid.failopen import FailOpenRedis
 
-#: After a Redis error, throttles skip Redis (and let requests through) for this long.
-THROTTLE_REDIS_BACKOFF_SECONDS = 5.0
+logger = logging.getLogger(__name__)
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -45,35 +42,18 @@ return {count, redis.call('PTTL', KEYS[1])}
 
 
 class _RedisCounter:
-    """The counter script on a client of one Redis URL (redis-py re-creates the pool after a
-    fork), and when it last failed: Redis is skipped until the backoff has passed."""
+    """The counter script on one Redis URL, skipped for a backoff after a failure."""
 
     def __init__(self, url: str) -> None:
-        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-        self._script = client.register_script(_HIT)
-        self._lock = threading.Lock()
-        self._skip_until = 0.0
+        self._redis = FailOpenRedis(url, what="Throttling", logger=logger)
+        self._script = self._redis.client.register_script(_HIT)
 
     def hit(self, key: str, period: int) -> tuple[int, float] | None:
-        if time.monotonic() < self._skip_until:
+        counted = self._redis.run(lambda _: self._script(keys=[key], args=[period * 1000]))
+        if counted is None:
             return None
-        try:
-            count, left_ms = self._script(keys=[key], args=[period * 1000])
-        except redis.RedisError as error:
-            self._back_off(error)
-            return None
+        count, left_ms = counted
         return int(count), max(int(left_ms), 0) / 1000
-
-    def _back_off(self, error: Exception) -> None:
-        with self._lock:
-            if time.monotonic() < self._skip_until:
-                return
-            self._skip_until = time.monotonic() + THROTTLE_REDIS_BACKOFF_SECONDS
-        logger.warning(
-            "Throttling is off for %.0f s: Redis is unreachable (%s)",
-            THROTTLE_REDIS_BACKOFF_SECONDS,
-            type(error).__name__,
-        )
 
 
 @cache

@@ -1,11 +1,13 @@
 """Usage-test helpers: meters of alice in any zone, interval and billing cycle, a TOU tariff,
-readings written straight to the table, and the Green Button sample files."""
+readings written straight to the table, two weeks of a home (and of a net-metered one) across
+a DST change, every page of a read, and the Green Button sample files."""
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,7 +16,8 @@ from django.db import connection
 
 from customers.models import Customer, Meter, Tariff, TariffRate, Weekday
 from tests.conftest import BILLING_GAS, make_account, make_meter
-from usage.models import Quality, Reading
+from usage.models import Direction, Quality, Reading
+from usage.rollups import rollups_rebuild
 
 GREENBUTTON = Path(__file__).parents[2] / ".." / "shared" / "data" / "greenbutton"
 
@@ -74,6 +77,65 @@ def write_readings(
         Reading(meter=meter, start=start, quantity=quantity, cost=cost, quality=quality)
         for start, quantity, cost, quality in rows
     )
+
+
+QUARTER = timedelta(minutes=15)
+#: Local midnight in New York on 2026-03-01; two weeks from it hold the 23-hour day of
+#: 2026-03-08.
+MARCH = datetime(2026, 3, 1, 5, tzinfo=UTC)
+
+
+def quarters(meter, direction: Direction, start: datetime, count: int, quality=Quality.ACTUAL):
+    """``count`` readings of ``direction`` from ``start``, each 0.1 kWh more than the last
+    modulo 1.7 (so days differ, costs need rounding and peaks move)."""
+    Reading.objects.bulk_create(
+        Reading(
+            meter=meter,
+            direction=direction,
+            start=start + index * QUARTER,
+            quantity=Decimal(index % 17) / 10 + Decimal("0.0005"),
+            quality=quality,
+        )
+        for index in range(count)
+    )
+
+
+def series_pages(client, meter, query: dict) -> list[bytes]:
+    """Every page of a Usage read, following the page tokens; each body's bytes without its
+    token's value (a token records when it was issued)."""
+    bodies = []
+    while True:
+        response = client.get(f"/usage/v1/Usage/{meter.id}", query)
+        assert response.status_code == 200, response.content
+        bodies.append(re.sub(rb'"nextPageToken":"[^"]+"', b'"nextPageToken":""', response.content))
+        token = response.json().get("nextPageToken")
+        if token is None:
+            return bodies
+        query = {**query, "pageToken": token}
+
+
+@pytest.fixture
+def home(new_meter, either_path):
+    """Two weeks of 15-minute readings in New York across the spring-forward day, with an
+    estimated stretch (an ESTIMATED and a MIXED day) and a gap of a day."""
+    meter = new_meter()
+    day = timedelta(days=1)
+    quarters(meter, Direction.DELIVERED, MARCH, 96 * 5)
+    quarters(meter, Direction.DELIVERED, MARCH + 5 * day, 96 + 48, Quality.ESTIMATED)
+    quarters(meter, Direction.DELIVERED, MARCH + 6.5 * day, 48 + 96 * 2)
+    quarters(meter, Direction.DELIVERED, MARCH + 9 * day + timedelta(hours=23), 96 * 4 + 4)
+    rollups_rebuild(meter=meter)
+    return meter
+
+
+@pytest.fixture
+def solar_home(new_meter):
+    """A net-metered home: readings both ways over the same two weeks."""
+    meter = new_meter(bidirectional=True)
+    quarters(meter, Direction.DELIVERED, MARCH, 96 * 14)
+    quarters(meter, Direction.RECEIVED, MARCH + timedelta(hours=3), 96 * 12)
+    rollups_rebuild(meter=meter)
+    return meter
 
 
 ACTUAL = Quality.ACTUAL

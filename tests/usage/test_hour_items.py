@@ -1,0 +1,169 @@
+"""HOUR pages served from the HOUR items kept in Redis per meter, local day and rollup revision
+(``usage.hour_items``): the same bytes as rendering the rollups on every read, whatever the
+range, page size or page token, never served after a rollup write or in another currency,
+and rendered as before when Redis is unreachable. Through HTTP against the suite's Redis,
+the per-process page cache off so each read goes to the items."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+
+from tests.tcp_proxy import free_port
+from tests.usage.conftest import quarters, series_pages
+from usage.hour_items import _Day
+from usage.models import Direction
+from usage.rollups import rollups_refresh
+
+#: Two weeks of hours across New York's spring-forward day (2026-03-08 has 23).
+HOURS = {"granularity": "HOUR", "start": "2026-03-01", "end": "2026-03-15"}
+
+
+@pytest.fixture(autouse=True)
+def _each_read_uses_the_items(settings):
+    settings.USAGE_PAGE_CACHE_BYTES = 0
+    settings.USAGE_HOUR_ITEMS_SECONDS = 3600
+
+
+@pytest.fixture
+def entries():
+    """The HOUR items' entries in the suite's Redis, by meter."""
+    client = redis.Redis.from_url(django_settings.REDIS_URL)
+
+    def of(meter) -> dict[bytes, bytes]:
+        keys = sorted(client.scan_iter(f"usage:hours:{meter.pk.hex}:*"))
+        return dict(zip(keys, client.mget(keys), strict=True)) if keys else {}
+
+    of.client = client
+    return of
+
+
+def rendered_pages(settings, client, meter, query) -> list[bytes]:
+    """The pages rendered from the rollups on the read (the HOUR items cache off)."""
+    settings.USAGE_HOUR_ITEMS_SECONDS = 0
+    try:
+        return series_pages(client, meter, query)
+    finally:
+        settings.USAGE_HOUR_ITEMS_SECONDS = 3600
+
+
+QUERIES = [
+    pytest.param({**HOURS, "pageSize": 1000}, id="two-weeks-one-page"),
+    pytest.param({**HOURS, "pageSize": 7}, id="pages-cut-inside-days"),
+    pytest.param({**HOURS, "pageSize": 100}, id="pages-cut-across-dst"),
+    pytest.param(
+        {
+            "granularity": "HOUR",
+            "start": "2026-03-07T13:00:00-05:00",
+            "end": "2026-03-09T09:00:00-04:00",
+            "pageSize": 10,
+        },
+        id="range-inside-days",
+    ),
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_cached_pages_are_the_rendered_pages(settings, alice_api, home, entries, query):
+    rendered = rendered_pages(settings, alice_api, home, query)
+    assert not entries(home)
+
+    first = series_pages(alice_api, home, query)  # renders the days and keeps them
+    kept = entries(home)
+    again = series_pages(alice_api, home, query)  # made of the kept days
+
+    assert first == rendered
+    assert again == rendered
+    assert kept and entries(home) == kept
+
+
+@pytest.mark.parametrize("direction", ["NET", "DELIVERED", "RECEIVED"])
+def test_a_net_metered_home_reads_the_same_either_way(settings, alice_api, solar_home, direction):
+    query = {**HOURS, "pageSize": 50, "direction": direction}
+    rendered = rendered_pages(settings, alice_api, solar_home, query)
+
+    assert series_pages(alice_api, solar_home, query) == rendered
+    assert series_pages(alice_api, solar_home, query) == rendered
+
+
+def test_one_entry_per_local_day_with_its_hours(alice_api, home, entries):
+    series_pages(alice_api, home, {**HOURS, "pageSize": 1000})
+
+    days = [_Day.decode(data) for data in entries(home).values()]  # keys end with the day
+    # The fixture's gap leaves one hour of March 10; March 8 has 23.
+    assert [len(day.starts) for day in days] == [24] * 7 + [23, 24, 1, 24, 24, 24, 24]
+
+
+def test_the_page_is_made_of_the_kept_items(alice_api, home, entries):
+    series_pages(alice_api, home, {**HOURS, "pageSize": 1000})
+    key, data = next(iter(entries(home).items()))
+    day = _Day.decode(data)
+    forged = _Day.of(day.starts[:1].tolist(), [b'{"kept":true}'])
+    entries.client.set(key, forged.encode())
+
+    items = alice_api.get(f"/usage/v1/Usage/{home.id}", HOURS).json()["items"]
+
+    assert {"kept": True} in items
+
+
+def test_a_rollup_write_is_read_at_once(settings, alice_api, home, entries):
+    query = {**HOURS, "end": "2026-03-17", "pageSize": 1000}
+    before = series_pages(alice_api, home, query)
+    sixteenth = datetime(2026, 3, 16, 4, tzinfo=UTC)  # local midnight, EDT
+    quarters(home, Direction.DELIVERED, sixteenth, 96)
+
+    rollups_refresh(meter=home, start=sixteenth, end=sixteenth + timedelta(days=1))
+
+    after = series_pages(alice_api, home, query)
+    assert after != before
+    assert after == rendered_pages(settings, alice_api, home, query)
+
+
+def test_items_of_another_currency_are_not_served(alice_api, alice, home):
+    alice_api.get(f"/usage/v1/Usage/{home.id}", HOURS)
+    alice.billing_currency = "JPY"
+    alice.save()
+
+    costs = [
+        item["cost"] for item in alice_api.get(f"/usage/v1/Usage/{home.id}", HOURS).json()["items"]
+    ]
+
+    assert costs and all("." not in cost for cost in costs)  # yen have no minor unit
+
+
+def test_entries_expire(settings, alice_api, home, entries):
+    settings.USAGE_HOUR_ITEMS_SECONDS = 600
+    alice_api.get(f"/usage/v1/Usage/{home.id}", HOURS)
+
+    ttls = {entries.client.ttl(key) for key in entries(home)}
+    assert ttls and all(0 < ttl <= 600 for ttl in ttls)
+
+
+def test_pages_are_rendered_when_redis_is_unreachable(settings, alice_api, home, caplog):
+    rendered = rendered_pages(settings, alice_api, home, {**HOURS, "pageSize": 100})
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/1"
+
+    with caplog.at_level(logging.WARNING, logger="usage.hour_items"):
+        pages = series_pages(alice_api, home, {**HOURS, "pageSize": 100})
+
+    assert pages == rendered
+    warnings = [r.getMessage() for r in caplog.records if r.name == "usage.hour_items"]
+    assert warnings == [
+        "The HOUR items cache is off for 5 s: Redis is unreachable (ConnectionError)"
+    ]
+
+
+def test_an_entry_slices_at_item_boundaries():
+    day = _Day.of([0, 3600, 7200], [b'{"a":1}', b'{"b":[2]}', b'{"c":3}'])
+    decoded = _Day.decode(day.encode())
+
+    assert decoded.starts.tolist() == [0, 3600, 7200]
+    assert decoded.json(0, 3) == b'{"a":1},{"b":[2]},{"c":3}'
+    assert decoded.json(1, 2) == b'{"b":[2]}'
+    assert decoded.json(0, 1) == b'{"a":1}'
+    assert decoded.json(2, 3) == b'{"c":3}'
+    assert _Day.decode(_Day.of([], []).encode()).json(0, 0) == b""
