@@ -1,15 +1,17 @@
-"""HOUR items of the Usage series, rendered once per meter, local day and rollup revision and
-shared by every web process through Redis.
+"""HOUR items of the Usage series, rendered once per meter, local month and rollup revision
+and shared by every web process through Redis.
 
 A HOUR page holds up to 1,000 items, and rendering one from the rollups is work per row: about
 3 us in PostgreSQL (the rollup query) and 3 us in the worker (parsing and rendering). Keeping
 HOUR items beside the rollups, as DAY items are (``usage.models.RenderedDay``), would move
 that work into every rollup write: about 55 ms a meter-year, 40 % of a full rebuild
 (``benchmarks/README.md``). Here a meter's HOUR items are rendered when first read, a local
-day at a time, and kept in Redis, so any later page over those days, whatever its range, page
-size or page token, is a join of ready JSON: only what is read is paid for.
+calendar month at a time, and kept in Redis, so any later page over those months, whatever its
+range, page size or page token, is a join of ready JSON: only what is read is paid for. A
+month a key: a page of a month's hours reads two entries, not thirty-one (each key costs the
+worker more than the bytes it holds).
 
-An entry is one local day of a meter's HOUR items in one direction. Its key names the meter,
+An entry is one local month of a meter's HOUR items in one direction. Its key names the meter,
 its rollup revision (``usage.models.RollupRevision``, bumped by every rollup write) and a hash
 of what the items were rendered under (``usage.rendering.day_items_basis``: zone, unit,
 interval, channels, currency, ``ITEMS_VERSION``) and the direction: an entry is never served
@@ -27,12 +29,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import struct
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from itertools import pairwise
 
-import numpy as np
 import orjson
 from django.conf import settings
 
@@ -44,45 +49,55 @@ from usage.selectors import SeriesPage, usage_series_columns
 
 logger = logging.getLogger(__name__)
 
-_HEADER = np.dtype("<u4")
-_STARTS = np.dtype("<i8")
-_OFFSETS = np.dtype("<u4")
+#: An entry's item count (8 bytes, so the starts that follow are aligned).
+_COUNT = struct.Struct("<Q")
 #: More HOUR buckets than the longest HOUR range holds.
 _ALL_HOURS = 100_000
 
 
 @dataclass(frozen=True)
-class _Day:
-    """One local day's HOUR items: their starts, their offsets in ``body`` and the body."""
+class _Month:
+    """One local month's HOUR items: their starts, their offsets in ``body`` and the body
+    (decoded as views of the entry's bytes, nothing copied)."""
 
-    starts: np.ndarray
-    offsets: np.ndarray
-    body: bytes
-
-    @classmethod
-    def of(cls, starts: list[int], items: list[bytes]) -> _Day:
-        ends = np.cumsum([len(item) + 1 for item in items], dtype=np.int64)
-        offsets = np.concatenate(([0], ends)).astype(_OFFSETS)
-        return cls(np.asarray(starts, dtype=_STARTS), offsets, b",".join(items))
+    starts: Sequence[int]
+    offsets: Sequence[int]
+    body: bytes | memoryview
 
     @classmethod
-    def decode(cls, data: bytes) -> _Day:
-        count = int(np.frombuffer(data, _HEADER, 1)[0])
-        at = _HEADER.itemsize
-        starts = np.frombuffer(data, _STARTS, count, at)
-        at += count * _STARTS.itemsize
-        offsets = np.frombuffer(data, _OFFSETS, count + 1, at)
-        return cls(starts, offsets, data[at + (count + 1) * _OFFSETS.itemsize :])
+    def of(cls, starts: Sequence[int], items: list[bytes]) -> _Month:
+        offsets = array("I", [0])
+        for item in items:
+            offsets.append(offsets[-1] + len(item) + 1)
+        return cls(array("q", starts), offsets, b",".join(items))
+
+    @classmethod
+    def decode(cls, data: bytes) -> _Month:
+        (count,) = _COUNT.unpack_from(data)
+        view = memoryview(data)
+        offsets_at = _COUNT.size + 8 * count
+        body_at = offsets_at + 4 * (count + 1)
+        return cls(
+            view[_COUNT.size : offsets_at].cast("q"),
+            view[offsets_at:body_at].cast("I"),
+            view[body_at:],
+        )
 
     def encode(self) -> bytes:
-        count = np.array([len(self.starts)], _HEADER)
-        return count.tobytes() + self.starts.tobytes() + self.offsets.tobytes() + self.body
+        return b"".join(
+            (
+                _COUNT.pack(len(self.starts)),
+                memoryview(self.starts).tobytes(),
+                memoryview(self.offsets).tobytes(),
+                self.body,
+            )
+        )
 
-    def json(self, first: int, end: int) -> bytes:
+    def json(self, first: int, end: int) -> bytes | memoryview:
         """The JSON of items ``first`` to ``end`` (exclusive), comma-joined."""
         if first == 0 and end == len(self.starts):
             return self.body
-        return self.body[int(self.offsets[first]) : int(self.offsets[end]) - 1]
+        return self.body[self.offsets[first] : self.offsets[end] - 1]
 
 
 @cache
@@ -101,14 +116,14 @@ def hour_items_cached(page: SeriesPage) -> bool:
 
 def hour_items(page: SeriesPage, *, currency: str) -> tuple[list[int], bytes] | None:
     """The starts (UTC epoch seconds) of the first ``page.limit`` HOUR items of ``page`` and
-    the JSON of those the page shows, comma-joined (:func:`_page`), from the cache; the days
+    the JSON of those the page shows, comma-joined (:func:`_page`), from the cache; the months
     it misses are rendered from the rollups and stored first. ``None`` when Redis fails: the
     caller renders the page."""
     meter = page.meter
     low = page.start if page.after is None else page.after
     bounds = bucket_bound_epochs(
         timezone=meter.timezone,
-        granularity=Granularity.DAY,
+        granularity=Granularity.MONTH,
         billing_cycle_day=meter.account.billing_cycle_day,
         start=low,
         end=page.end,
@@ -118,24 +133,24 @@ def hour_items(page: SeriesPage, *, currency: str) -> tuple[list[int], bytes] | 
         f"usage:hours:{meter.pk.hex}:{meter.rollup_revision}:"
         f"{hashlib.blake2b(basis, digest_size=8).hexdigest()}:"
     )
-    keys = [f"{prefix}{day}" for day in bounds[:-1]]
+    keys = [f"{prefix}{month}" for month in bounds[:-1]]
     redis = _redis(settings.REDIS_URL)
     stored = redis.run(lambda client: client.mget(keys))
     if stored is None:
         return None
-    days = [None if data is None else _Day.decode(data) for data in stored]
-    missing = [index for index, day in enumerate(days) if day is None]
+    months = [None if data is None else _Month.decode(data) for data in stored]
+    missing = [index for index, month in enumerate(months) if month is None]
     if missing:
         first, last = missing[0], missing[-1] + 1
         rendered = _render(page, currency, bounds[first : last + 1])
-        days[first:last] = rendered
+        months[first:last] = rendered
         if redis.run(lambda client: _store(client, keys[first:last], rendered)) is None:
             return None
-    return _page(page, days)
+    return _page(page, months)
 
 
-def _render(page: SeriesPage, currency: str, bounds: list[int]) -> list[_Day]:
-    """The HOUR items of the local days between ``bounds``, rendered from the rollups."""
+def _render(page: SeriesPage, currency: str, bounds: list[int]) -> list[_Month]:
+    """The HOUR items of the local months between ``bounds``, rendered from the rollups."""
     span = SeriesPage(
         meter=page.meter,
         granularity=Granularity.HOUR,
@@ -148,36 +163,41 @@ def _render(page: SeriesPage, currency: str, bounds: list[int]) -> list[_Day]:
     columns = usage_series_columns(span, currency=currency)
     items = [orjson.dumps(item) for item in series_items(columns, meter=page.meter)]
     starts = list(columns.starts)
-    cuts = np.searchsorted(np.asarray(starts, dtype=_STARTS), bounds).tolist()
-    return [_Day.of(starts[low:high], items[low:high]) for low, high in pairwise(cuts)]
+    cuts = [bisect_left(starts, bound) for bound in bounds]
+    return [_Month.of(starts[low:high], items[low:high]) for low, high in pairwise(cuts)]
 
 
-def _store(client, keys: list[str], days: list[_Day]) -> list:
+def _store(client, keys: list[str], months: list[_Month]) -> list:
     pipeline = client.pipeline(transaction=False)
-    for key, day in zip(keys, days, strict=True):
-        pipeline.set(key, day.encode(), ex=settings.USAGE_HOUR_ITEMS_SECONDS)
+    for key, month in zip(keys, months, strict=True):
+        pipeline.set(key, month.encode(), ex=settings.USAGE_HOUR_ITEMS_SECONDS)
     return pipeline.execute()
 
 
-def _page(page: SeriesPage, days: list[_Day]) -> tuple[list[int], bytes]:
-    """The starts of the page's first ``page.limit`` items in ``days`` and the JSON of those
-    the page shows (at most ``page.limit - 1``)."""
+def _page(page: SeriesPage, months: list[_Month]) -> tuple[list[int], bytes]:
+    """The starts of the page's first ``page.limit`` items in ``months`` and the JSON of those
+    the page shows (at most ``page.limit - 1``). A month wholly in the page is taken
+    without a search."""
     low = int(page.start.timestamp())
     after = None if page.after is None else int(page.after.timestamp())
     high = int(page.end.timestamp())
-    shown: list[tuple[_Day, int, int]] = []
+    shown: list[tuple[_Month, int, int]] = []
     starts: list[int] = []
-    for day in days:
+    for month in months:
+        hours = month.starts
+        if not hours:
+            continue
         if after is None:
-            first = int(np.searchsorted(day.starts, low))
+            first = 0 if hours[0] >= low else bisect_left(hours, low)
         else:
-            first = int(np.searchsorted(day.starts, after, "right"))
-        end = min(int(np.searchsorted(day.starts, high)), first + page.limit - len(starts))
+            first = 0 if hours[0] > after else bisect_right(hours, after)
+        end = len(hours) if hours[-1] < high else bisect_left(hours, high)
+        end = min(end, first + page.limit - len(starts))
         if end > first:
-            shown.append((day, first, end))
-            starts += day.starts[first:end].tolist()
+            shown.append((month, first, end))
+            starts += hours[first:end].tolist()
             if len(starts) == page.limit:
-                day, first, end = shown.pop()
-                shown.append((day, first, end - 1))
+                month, first, end = shown.pop()
+                shown.append((month, first, end - 1))
                 break
-    return starts, b",".join(day.json(first, end) for day, first, end in shown if end > first)
+    return starts, b",".join(month.json(first, end) for month, first, end in shown if end > first)

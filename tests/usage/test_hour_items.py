@@ -1,4 +1,4 @@
-"""HOUR pages served from the HOUR items kept in Redis per meter, local day and rollup revision
+"""HOUR pages served from the HOUR items kept in Redis per meter, local month and rollup revision
 (``usage.hour_items``): the same bytes as rendering the rollups on every read, whatever the
 range, page size or page token, never served after a rollup write or in another currency,
 and rendered as before when Redis is unreachable. Through HTTP against the suite's Redis,
@@ -15,7 +15,7 @@ from django.conf import settings as django_settings
 
 from tests.tcp_proxy import free_port
 from tests.usage.conftest import quarters, series_pages
-from usage.hour_items import _Day
+from usage.hour_items import _Month
 from usage.models import Direction
 from usage.rollups import rollups_refresh
 
@@ -72,9 +72,9 @@ def test_cached_pages_are_the_rendered_pages(settings, alice_api, home, entries,
     rendered = rendered_pages(settings, alice_api, home, query)
     assert not entries(home)
 
-    first = series_pages(alice_api, home, query)  # renders the days and keeps them
+    first = series_pages(alice_api, home, query)  # renders the months and keeps them
     kept = entries(home)
-    again = series_pages(alice_api, home, query)  # made of the kept days
+    again = series_pages(alice_api, home, query)  # made of the kept months
 
     assert first == rendered
     assert again == rendered
@@ -90,19 +90,22 @@ def test_a_net_metered_home_reads_the_same_either_way(settings, alice_api, solar
     assert series_pages(alice_api, solar_home, query) == rendered
 
 
-def test_one_entry_per_local_day_with_its_hours(alice_api, home, entries):
-    series_pages(alice_api, home, {**HOURS, "pageSize": 1000})
+def test_one_entry_per_local_month_with_its_hours(alice_api, home, entries):
+    series_pages(alice_api, home, {**HOURS, "start": "2026-02-27", "pageSize": 1000})
 
-    days = [_Day.decode(data) for data in entries(home).values()]  # keys end with the day
-    # The fixture's gap leaves one hour of March 10; March 8 has 23.
-    assert [len(day.starts) for day in days] == [24] * 7 + [23, 24, 1, 24, 24, 24, 24]
+    february, march = (_Month.decode(data) for data in entries(home).values())  # by month
+    assert len(february.starts) == 0
+    # The whole month, past the page: the fixture's gap leaves one hour of March 10, March 8
+    # has 23, and its last reading is in the first hour of March 15.
+    assert len(march.starts) == 24 * 7 + 23 + 24 + 1 + 24 * 4 + 1
+    assert list(march.starts) == sorted(march.starts)
 
 
 def test_the_page_is_made_of_the_kept_items(alice_api, home, entries):
     series_pages(alice_api, home, {**HOURS, "pageSize": 1000})
     key, data = next(iter(entries(home).items()))
-    day = _Day.decode(data)
-    forged = _Day.of(day.starts[:1].tolist(), [b'{"kept":true}'])
+    month = _Month.decode(data)
+    forged = _Month.of(month.starts[:1].tolist(), [b'{"kept":true}'])
     entries.client.set(key, forged.encode())
 
     items = alice_api.get(f"/usage/v1/Usage/{home.id}", HOURS).json()["items"]
@@ -158,12 +161,12 @@ def test_pages_are_rendered_when_redis_is_unreachable(settings, alice_api, home,
 
 
 def test_an_entry_slices_at_item_boundaries():
-    day = _Day.of([0, 3600, 7200], [b'{"a":1}', b'{"b":[2]}', b'{"c":3}'])
-    decoded = _Day.decode(day.encode())
+    month = _Month.of([0, 3600, 7200], [b'{"a":1}', b'{"b":[2]}', b'{"c":3}'])
+    decoded = _Month.decode(month.encode())
 
     assert decoded.starts.tolist() == [0, 3600, 7200]
     assert decoded.json(0, 3) == b'{"a":1},{"b":[2]},{"c":3}'
     assert decoded.json(1, 2) == b'{"b":[2]}'
     assert decoded.json(0, 1) == b'{"a":1}'
     assert decoded.json(2, 3) == b'{"c":3}'
-    assert _Day.decode(_Day.of([], []).encode()).json(0, 0) == b""
+    assert _Month.decode(_Month.of([], []).encode()).json(0, 0) == b""
