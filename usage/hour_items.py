@@ -20,9 +20,10 @@ Entries expire ``USAGE_HOUR_ITEMS_SECONDS`` after they were written (0 turns the
 Without ``REDIS_URL``, or while Redis fails (``energygrid.failopen``), pages are rendered from
 the rollups on every read.
 
-An entry's bytes: the item count ``n`` (uint32), the items' starts (``n`` int64 epoch
-seconds), their offsets in the body (``n + 1`` uint32, each item's end one comma past it) and
-the body: the items' JSON (``usage.rendering.item_json``) joined by commas.
+An entry's bytes, in the machine's byte order: the item count ``n`` (uint64), the items' starts
+(``n`` int64 epoch seconds), their offsets in the body (``n + 1`` uint32, each item's end one
+comma past it) and the body: the items' JSON (``usage.rendering.item_json``) joined by commas.
+Keys carry :data:`_LAYOUT`; bytes that do not hold an entry are a miss, rendered again.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import hashlib
 import logging
 import struct
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,8 +50,11 @@ from usage.selectors import SeriesPage, usage_series_columns
 
 logger = logging.getLogger(__name__)
 
+#: The entries' byte layout, part of their keys: a process writing another layout (during a
+#: rolling deploy) never reads or overwrites this one's.
+_LAYOUT = "v2"
 #: An entry's item count (8 bytes, so the starts that follow are aligned).
-_COUNT = struct.Struct("<Q")
+_COUNT = struct.Struct("=Q")
 #: More HOUR buckets than the longest HOUR range holds.
 _ALL_HOURS = 100_000
 
@@ -72,16 +76,20 @@ class _Month:
         return cls(array("q", starts), offsets, b",".join(items))
 
     @classmethod
-    def decode(cls, data: bytes) -> _Month:
+    def decode(cls, data: bytes) -> _Month | None:
+        """The entry ``data`` holds, or ``None`` when its sizes do not add up."""
+        if len(data) < _COUNT.size:
+            return None
         (count,) = _COUNT.unpack_from(data)
-        view = memoryview(data)
         offsets_at = _COUNT.size + 8 * count
         body_at = offsets_at + 4 * (count + 1)
-        return cls(
-            view[_COUNT.size : offsets_at].cast("q"),
-            view[offsets_at:body_at].cast("I"),
-            view[body_at:],
-        )
+        if body_at > len(data):
+            return None
+        view = memoryview(data)
+        offsets = view[offsets_at:body_at].cast("I")
+        if body_at + max(offsets[-1] - 1, 0) != len(data):
+            return None
+        return cls(view[_COUNT.size : offsets_at].cast("q"), offsets, view[body_at:])
 
     def encode(self) -> bytes:
         return b"".join(
@@ -120,7 +128,9 @@ def hour_items(page: SeriesPage, *, currency: str) -> tuple[list[int], bytes] | 
     it misses are rendered from the rollups and stored first. ``None`` when Redis fails: the
     caller renders the page."""
     meter = page.meter
-    low = page.start if page.after is None else page.after
+    low = page.start if page.after is None else max(page.start, page.after)
+    if low >= page.end:  # a token from before the meter's zone changed may lie past the end
+        return [], b""
     bounds = bucket_bound_epochs(
         timezone=meter.timezone,
         granularity=Granularity.MONTH,
@@ -130,7 +140,7 @@ def hour_items(page: SeriesPage, *, currency: str) -> tuple[list[int], bytes] | 
     ).tolist()
     basis = f"{day_items_basis(meter, currency)} {page.direction.name}".encode()
     prefix = (
-        f"usage:hours:{meter.pk.hex}:{meter.rollup_revision}:"
+        f"usage:hours:{_LAYOUT}:{meter.pk.hex}:{meter.rollup_revision}:"
         f"{hashlib.blake2b(basis, digest_size=8).hexdigest()}:"
     )
     keys = [f"{prefix}{month}" for month in bounds[:-1]]
@@ -179,7 +189,8 @@ def _page(page: SeriesPage, months: list[_Month]) -> tuple[list[int], bytes]:
     the page shows (at most ``page.limit - 1``). A month wholly in the page is taken
     without a search."""
     low = int(page.start.timestamp())
-    after = None if page.after is None else int(page.after.timestamp())
+    if page.after is not None:  # items after the token's, and still in the range
+        low = max(low, int(page.after.timestamp()) + 1)
     high = int(page.end.timestamp())
     shown: list[tuple[_Month, int, int]] = []
     starts: list[int] = []
@@ -187,10 +198,7 @@ def _page(page: SeriesPage, months: list[_Month]) -> tuple[list[int], bytes]:
         hours = month.starts
         if not hours:
             continue
-        if after is None:
-            first = 0 if hours[0] >= low else bisect_left(hours, low)
-        else:
-            first = 0 if hours[0] > after else bisect_right(hours, after)
+        first = 0 if hours[0] >= low else bisect_left(hours, low)
         end = len(hours) if hours[-1] < high else bisect_left(hours, high)
         end = min(end, first + page.limit - len(starts))
         if end > first:

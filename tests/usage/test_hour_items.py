@@ -35,7 +35,7 @@ def entries():
     client = redis.Redis.from_url(django_settings.REDIS_URL)
 
     def of(meter) -> dict[bytes, bytes]:
-        keys = sorted(client.scan_iter(f"usage:hours:{meter.pk.hex}:*"))
+        keys = sorted(client.scan_iter(f"usage:hours:*:{meter.pk.hex}:*"))
         return dict(zip(keys, client.mget(keys), strict=True)) if keys else {}
 
     of.client = client
@@ -136,6 +136,45 @@ def test_items_of_another_currency_are_not_served(alice_api, alice, home):
     ]
 
     assert costs and all("." not in cost for cost in costs)  # yen have no minor unit
+
+
+def test_an_entry_that_does_not_decode_is_rendered_again(settings, alice_api, home, entries):
+    """Regression: bytes that were not an entry raised in decoding -> 500 until they expired."""
+    query = {**HOURS, "pageSize": 1000}
+    series_pages(alice_api, home, query)
+    key = next(iter(entries(home)))
+    entries.client.set(key, b"not an entry at all")
+
+    pages = series_pages(alice_api, home, query)
+
+    assert pages == rendered_pages(settings, alice_api, home, query)
+    assert _Month.decode(entries(home)[key]) is not None  # stored again
+
+
+@pytest.mark.parametrize(
+    ("zone", "end", "size"),
+    [
+        pytest.param("Pacific/Honolulu", "2026-03-15", 3, id="token-before-the-new-start"),
+        pytest.param("Asia/Tokyo", "2026-03-03", 20, id="token-past-the-new-end"),
+    ],
+)
+def test_a_page_token_from_before_a_zone_change(settings, alice_api, home, zone, end, size):
+    """Regression: a token whose bucket lies outside the range the meter's new zone gives
+    (the token is bound to the query, not the zone) started the next page before the range,
+    or raised in the month bounds -> 500; the rollups give the range's items after it."""
+    query = {"granularity": "HOUR", "start": "2026-03-02", "end": end, "pageSize": size}
+    url = f"/usage/v1/Usage/{home.id}"
+    token = alice_api.get(url, query).json()["nextPageToken"]
+    home.timezone = zone
+    home.save()
+    second = {**query, "pageToken": token}
+
+    cached = alice_api.get(url, second)
+    settings.USAGE_HOUR_ITEMS_SECONDS = 0
+    rendered = alice_api.get(url, second)
+
+    assert cached.status_code == 200, cached.content
+    assert cached.json()["items"] == rendered.json()["items"]
 
 
 def test_entries_expire(settings, alice_api, home, entries):
