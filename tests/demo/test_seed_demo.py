@@ -25,7 +25,7 @@ from customers.models import (
     TariffRate,
     Utility,
 )
-from demo.utility import demo_document
+from demo.utility import DEMO_TIMEZONE, demo_document
 from tests.conftest import client_for
 from tests.customers.cis_documents import table_snapshot
 from tests.customers.test_commands import fails, run
@@ -257,7 +257,7 @@ def test_the_demo_has_solar_homes_monthly_gas_reads_and_plans_changed_months_ago
     }
     changed = Meter.objects.filter(utility__slug="demo", tariff_periods__isnull=False).distinct()
     assert changed.exists()
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=ZoneInfo(DEMO_TIMEZONE))  # what the seed counts from
     for meter in changed:
         old, new = meter.tariff_periods.all()  # the first since the start
         assert (old.valid_from, old.export) == (None, False)
