@@ -1,6 +1,7 @@
-"""Redis as a helper the API can do without: a client whose failures are logged once and then
-avoided for a backoff, so an outage costs neither a 500 nor a connect attempt per request
-(the throttles, ``energygrid.api.throttling``; the HOUR items, ``usage.hour_items``)."""
+"""Redis as a helper the API can do without: a client whose failures are logged at most once a
+backoff, and an unreachable Redis avoided for that backoff, so an outage costs neither a 500
+nor a connect attempt per request (the throttles, ``energygrid.api.throttling``; the HOUR
+items, ``usage.hour_items``)."""
 
 from __future__ import annotations
 
@@ -28,25 +29,41 @@ class FailOpenRedis:
         self._logger = logger
         self._lock = threading.Lock()
         self._skip_until = 0.0
+        self._quiet_until = 0.0
 
     def run(self, operation: Callable[[redis.Redis], T]) -> T | None:
-        """``operation(client)``, or ``None`` when Redis fails or is being left alone."""
+        """``operation(client)``, or ``None`` when Redis fails or is being left alone. Only an
+        unreachable Redis is left alone: one that refuses a command (out of memory, a
+        read-only replica) still answers the next."""
         if time.monotonic() < self._skip_until:
             return None
         try:
             return operation(self.client)
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            self._failed(error, unreachable=True)
         except redis.RedisError as error:
-            self._back_off(error)
-            return None
+            self._failed(error, unreachable=False)
+        return None
 
-    def _back_off(self, error: Exception) -> None:
+    def _failed(self, error: Exception, *, unreachable: bool) -> None:
+        """Leaves an unreachable Redis alone for the backoff, and warns at most once in it."""
+        now = time.monotonic()
         with self._lock:
-            if time.monotonic() < self._skip_until:
+            if unreachable:
+                self._skip_until = now + REDIS_BACKOFF_SECONDS
+            if now < self._quiet_until:
                 return
-            self._skip_until = time.monotonic() + REDIS_BACKOFF_SECONDS
-        self._logger.warning(
-            "%s is off for %.0f s: Redis is unreachable (%s)",
-            self._what,
-            REDIS_BACKOFF_SECONDS,
-            type(error).__name__,
-        )
+            self._quiet_until = now + REDIS_BACKOFF_SECONDS
+        if unreachable:
+            self._logger.warning(
+                "%s is off for %.0f s: Redis is unreachable (%s)",
+                self._what,
+                REDIS_BACKOFF_SECONDS,
+                type(error).__name__,
+            )
+        else:
+            self._logger.warning(
+                "%s skipped a request: Redis refused a command (%s)",
+                self._what,
+                type(error).__name__,
+            )

@@ -231,7 +231,7 @@ AUTH_CUSTOMER_CACHE_SECONDS = env_int("AUTH_CUSTOMER_CACHE_SECONDS", 30)
 # Rendered Usage pages each web process keeps (bytes; 0: none). Keyed by the meter's rollup
 # revision, so a page is never served after its rollups changed.
 USAGE_PAGE_CACHE_BYTES = env_int("USAGE_PAGE_CACHE_BYTES", 32 * 1024 * 1024)
-# HOUR items kept in Redis per meter, local month and rollup revision, shared by every process
+# HOUR items kept in Redis per meter and local month (at a rollup revision), shared by every process
 # (usage.hour_items), this many seconds after they were rendered (0: none).
 USAGE_HOUR_ITEMS_SECONDS = env_int("USAGE_HOUR_ITEMS_SECONDS", 24 * 3600)
 # Partner apps (contract section 11): django-oauth-toolkit is the authorization server, for the

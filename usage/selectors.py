@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import bisect
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import cache
+from functools import cache, partial
 from itertools import groupby, islice
+from typing import Any
 
+import orjson
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, F, Q, Sum
@@ -35,6 +37,7 @@ from customers.selectors import account_visible
 from energygrid.money import currency_places, format_moneys
 from metadata.catalog import FlowDirection, Granularity
 from usage.calendar import local_date_start, meter_bucket_bounds, zone
+from usage.hour_items import hour_items, hour_items_cached
 from usage.models import (
     DELIVERED_CHANNEL,
     NET_COST,
@@ -49,7 +52,7 @@ from usage.models import (
     RollupRevision,
 )
 from usage.pricing import PricedReading, priced_readings
-from usage.rendering import SeriesColumns, day_items_basis
+from usage.rendering import SeriesColumns, day_items_basis, items_fragment, series_items
 
 
 def meter_get(*, customer: Customer, meter_id: str) -> Meter:
@@ -382,6 +385,26 @@ def usage_day_items(page: SeriesPage) -> tuple[list[int], list[str]]:
         return [], []
     starts, items = zip(*rows, strict=True)
     return list(starts), list(items)
+
+
+def usage_page_items(
+    page: SeriesPage, *, size: int, currency: str
+) -> tuple[Sequence[int], list[dict[str, Any]] | orjson.Fragment]:
+    """The starts of a Usage page's items (one more than ``size`` when a next page exists)
+    and its ``size`` items: stored DAY items (:func:`day_items_served`), cached HOUR items
+    (``usage.hour_items``), or rendered from the rollups."""
+    if day_items_served(page, currency=currency):
+        starts, stored = usage_day_items(page)
+        return starts, items_fragment(stored[:size])
+    if hour_items_cached(page):
+        cached = hour_items(
+            page, currency=currency, render=partial(usage_series_columns, currency=currency)
+        )
+        if cached is not None:
+            starts, shown = cached
+            return starts, orjson.Fragment(b"[" + shown + b"]")
+    columns = usage_series_columns(page, currency=currency)
+    return columns.starts, series_items(columns.head(size), meter=page.meter)
 
 
 _EMPTY = SeriesColumns([], [], [], [], [], [], [], [], [], [], [])

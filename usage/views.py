@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-import orjson
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -33,13 +31,10 @@ from energygrid.money import format_money
 from metadata.catalog import FLOW_DIRECTION_IDS, FlowDirection, Granularity
 from usage import exports, selectors
 from usage.calendar import meter_bucket_range, zone
-from usage.hour_items import hour_items, hour_items_cached
 from usage.rendering import (
     RenderedPage,
-    items_fragment,
     page_cache,
     series_body,
-    series_items,
 )
 from usage.serializers import (
     ExportQuerySerializer,
@@ -88,24 +83,6 @@ def _check_range(start: datetime, end: datetime, meter: Meter, max_days: int) ->
         raise RangeTooLarge(
             {"end": [f"The range may span at most {max_days} local days."]}, code="range_too_large"
         )
-
-
-def _page_items(
-    page: selectors.SeriesPage, *, size: int, currency: str
-) -> tuple[Sequence[int], list[dict[str, Any]] | orjson.Fragment]:
-    """The starts of a Usage page's items (one more than ``size`` when a next page exists)
-    and its ``size`` items: stored DAY items, cached HOUR items, or rendered from the rollups
-    (``usage.selectors.day_items_served``, ``usage.hour_items``)."""
-    if selectors.day_items_served(page, currency=currency):
-        starts, stored = selectors.usage_day_items(page)
-        return starts, items_fragment(stored[:size])
-    if hour_items_cached(page):
-        cached = hour_items(page, currency=currency)
-        if cached is not None:
-            starts, shown = cached
-            return starts, orjson.Fragment(b"[" + shown + b"]")
-    columns = selectors.usage_series_columns(page, currency=currency)
-    return columns.starts, series_items(columns.head(size), meter=page.meter)
 
 
 class _FormatIsAFilter(DefaultContentNegotiation):
@@ -184,7 +161,7 @@ class UsageViewSet(viewsets.GenericViewSet):
             )
         rendered = None if key is None else page_cache.get(key)
         if rendered is None:
-            starts, items = _page_items(page, size=size, currency=currency)
+            starts, items = selectors.usage_page_items(page, size=size, currency=currency)
             token = None
             if len(starts) > size:
                 token = encode_token(request, [datetime.fromtimestamp(starts[size - 1], UTC)])

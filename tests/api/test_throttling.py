@@ -66,6 +66,25 @@ def test_reads_go_on_when_redis_is_unreachable(settings, alice_api, caplog):
     assert len(warnings) == 1  # then Redis is left alone for the backoff, not retried per request
 
 
+def test_a_refused_command_does_not_switch_throttling_off(
+    settings, alice, alice_api, bob, bob_api, redis_client, caplog
+):
+    """Only an unreachable Redis is left alone for the backoff: a command Redis refuses (here
+    a counter that is not a number) lets that request through, and the throttles go on."""
+    _rates(settings, customer="1/min")
+    redis_client.rpush(f"energygrid:throttle:customer:customer:{alice.pk}", "not a counter")
+
+    with caplog.at_level(logging.WARNING, logger="energygrid.api.throttling"):
+        refused = alice_api.get(ACCOUNTS)
+    bob_first, bob_second = bob_api.get(ACCOUNTS), bob_api.get(ACCOUNTS)
+
+    assert refused.status_code == bob_first.status_code == 200
+    assert_problem(bob_second, 429, "rate-limited")
+    assert [r.getMessage() for r in caplog.records if r.name == "energygrid.api.throttling"] == [
+        "Throttling skipped a request: Redis refused a command (ResponseError)"
+    ]
+
+
 def test_bad_bearer_tokens_are_throttled_per_client_ip(settings, alice_api, api):
     """Regression (issue 9): refused bearer tokens were never throttled."""
     _rates(settings, bad_token="3/min")

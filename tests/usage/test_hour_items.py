@@ -1,22 +1,26 @@
-"""HOUR pages served from the HOUR items kept in Redis per meter, local month and rollup revision
-(``usage.hour_items``): the same bytes as rendering the rollups on every read, whatever the
-range, page size or page token, never served after a rollup write or in another currency,
-and rendered as before when Redis is unreachable. Through HTTP against the suite's Redis,
-the per-process page cache off so each read goes to the items."""
+"""HOUR pages served from the HOUR items kept in Redis per meter and local month, at a rollup
+revision (``usage.hour_items``): the same bytes as rendering the rollups on every read, whatever
+the range, page size or page token, never served after a rollup write or in another currency,
+and rendered as before when Redis is unreachable or refuses them. Through HTTP against the
+suite's Redis, the per-process page cache off so each read goes to the items."""
 
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
 from django.conf import settings as django_settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tests.tcp_proxy import free_port
 from tests.usage.conftest import quarters, series_pages
+from usage import hour_items
 from usage.hour_items import _Month
-from usage.models import Direction
+from usage.models import Direction, Rollup
 from usage.rollups import rollups_refresh
 
 #: Two weeks of hours across New York's spring-forward day (2026-03-08 has 23).
@@ -27,6 +31,7 @@ HOURS = {"granularity": "HOUR", "start": "2026-03-01", "end": "2026-03-15"}
 def _each_read_uses_the_items(settings):
     settings.USAGE_PAGE_CACHE_BYTES = 0
     settings.USAGE_HOUR_ITEMS_SECONDS = 3600
+    hour_items._redis.cache_clear()  # each test's Redis client starts with no failure behind it
 
 
 @pytest.fixture
@@ -49,6 +54,10 @@ def rendered_pages(settings, client, meter, query) -> list[bytes]:
         return series_pages(client, meter, query)
     finally:
         settings.USAGE_HOUR_ITEMS_SECONDS = 3600
+
+
+def reads_rollups(sql: str) -> bool:
+    return re.search(rf"\b{Rollup._meta.db_table}\b", sql) is not None
 
 
 QUERIES = [
@@ -105,7 +114,7 @@ def test_the_page_is_made_of_the_kept_items(alice_api, home, entries):
     series_pages(alice_api, home, {**HOURS, "pageSize": 1000})
     key, data = next(iter(entries(home).items()))
     month = _Month.decode(data)
-    forged = _Month.of(month.starts[:1].tolist(), [b'{"kept":true}'])
+    forged = _Month.of(month.revision, month.starts[:1].tolist(), [b'{"kept":true}'])
     entries.client.set(key, forged.encode())
 
     items = alice_api.get(f"/usage/v1/Usage/{home.id}", HOURS).json()["items"]
@@ -113,9 +122,10 @@ def test_the_page_is_made_of_the_kept_items(alice_api, home, entries):
     assert {"kept": True} in items
 
 
-def test_a_rollup_write_is_read_at_once(settings, alice_api, home, entries):
+def test_a_rollup_write_is_read_at_once_over_the_same_entries(settings, alice_api, home, entries):
     query = {**HOURS, "end": "2026-03-17", "pageSize": 1000}
     before = series_pages(alice_api, home, query)
+    kept = entries(home)
     sixteenth = datetime(2026, 3, 16, 4, tzinfo=UTC)  # local midnight, EDT
     quarters(home, Direction.DELIVERED, sixteenth, 96)
 
@@ -124,6 +134,51 @@ def test_a_rollup_write_is_read_at_once(settings, alice_api, home, entries):
     after = series_pages(alice_api, home, query)
     assert after != before
     assert after == rendered_pages(settings, alice_api, home, query)
+    # Rendered again over the same keys: a rollup write leaves no old entries behind.
+    assert entries(home).keys() == kept.keys()
+    assert entries(home) != kept
+
+
+def test_a_page_fetches_the_months_it_needs(alice_api, home, entries):
+    """A 92-day range read ten hours at a time keeps the months of its first page, not all
+    four the range touches."""
+    first = {"granularity": "HOUR", "start": "2026-03-01", "end": "2026-06-01", "pageSize": 10}
+
+    alice_api.get(f"/usage/v1/Usage/{home.id}", first)
+
+    assert len(entries(home)) == 2  # 1 + ceil(10 / 672) months: March and April
+
+
+def test_a_kept_page_reads_no_rollups(alice_api, home):
+    url = f"/usage/v1/Usage/{home.id}"
+    alice_api.get(url, HOURS)
+
+    with CaptureQueriesContext(connection) as queries:
+        again = alice_api.get(url, HOURS)
+
+    assert again.status_code == 200
+    assert len(queries) == 1, [q["sql"] for q in queries]  # the meter, with its revision
+    assert not reads_rollups(queries[0]["sql"])
+
+
+def test_a_refused_store_serves_the_rendered_months(settings, alice_api, home, entries, caplog):
+    """Regression: when Redis refused to store the rendered months, the page was rendered
+    from the rollups a second time."""
+    rendered = rendered_pages(settings, alice_api, home, {**HOURS, "pageSize": 1000})
+    settings.USAGE_HOUR_ITEMS_SECONDS = 10**17  # Redis refuses an expiry this far out
+
+    with (
+        caplog.at_level(logging.WARNING, logger="usage.hour_items"),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        pages = series_pages(alice_api, home, {**HOURS, "pageSize": 1000})
+
+    assert pages == rendered
+    assert not entries(home)
+    assert sum(reads_rollups(q["sql"]) for q in queries) == 1
+    assert [r.getMessage() for r in caplog.records if r.name == "usage.hour_items"] == [
+        "The HOUR items cache skipped a request: Redis refused a command (ResponseError)"
+    ]
 
 
 def test_items_of_another_currency_are_not_served(alice_api, alice, home):
@@ -200,12 +255,13 @@ def test_pages_are_rendered_when_redis_is_unreachable(settings, alice_api, home,
 
 
 def test_an_entry_slices_at_item_boundaries():
-    month = _Month.of([0, 3600, 7200], [b'{"a":1}', b'{"b":[2]}', b'{"c":3}'])
+    month = _Month.of(7, [0, 3600, 7200], [b'{"a":1}', b'{"b":[2]}', b'{"c":3}'])
     decoded = _Month.decode(month.encode())
 
+    assert decoded.revision == 7
     assert decoded.starts.tolist() == [0, 3600, 7200]
     assert decoded.json(0, 3) == b'{"a":1},{"b":[2]},{"c":3}'
     assert decoded.json(1, 2) == b'{"b":[2]}'
     assert decoded.json(0, 1) == b'{"a":1}'
     assert decoded.json(2, 3) == b'{"c":3}'
-    assert _Month.decode(_Month.of([], []).encode()).json(0, 0) == b""
+    assert _Month.decode(_Month.of(0, [], []).encode()).json(0, 0) == b""
