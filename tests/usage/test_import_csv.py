@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -134,6 +136,55 @@ def test_a_file_of_new_and_stored_meters_inserts_the_new_and_upserts_the_stored(
         ("E-NEW-1", Decimal(4), None, "ESTIMATED", None),
         ("E-NEW-1", Decimal(5), Decimal("0.25"), "ACTUAL", None),
     ]
+
+
+def test_interleaved_meters_and_mixed_rows_are_stored_as_given(alice, new_meter, csv_file):
+    """On PostgreSQL the readings are copied in key order, not the file's (one run per meter
+    and row layout): rows of three meters, interleaved and out of time order, with and
+    without cost and of both qualities, are stored as the file gave them."""
+    for number in ("E-B-1", "E-C-1"):
+        new_meter(meter_number=number)
+    rows = [
+        (number, f"2026-03-07T00:{minute:02d}:00Z", str(index + 1), quality, cost)
+        for index, (minute, (number, quality, cost)) in enumerate(
+            (minute, meter)
+            for minute in (45, 0, 30, 15)
+            for meter in (
+                ("E-C-1", "ESTIMATED", ""),
+                ("E-ALICE-1", "", "0.5"),
+                ("E-B-1", "ACTUAL" if minute % 30 else "ESTIMATED", "0.25" if minute else ""),
+            )
+        )
+    ]
+    run_import(csv_file(HEADER + "".join(",".join(row) + "\n" for row in rows)))
+
+    stored = Reading.objects.values_list(
+        "meter__meter_number", "start", "quantity", "quality", "cost"
+    )
+    assert set(stored) == {
+        (
+            number,
+            datetime.fromisoformat(start),
+            Decimal(quantity),
+            quality or "ACTUAL",
+            Decimal(cost) if cost else None,
+        )
+        for number, start, quantity, quality, cost in rows
+    }
+
+
+def test_meters_are_ranked_as_postgresql_orders_their_ids(db):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's order of uuids")
+    ids = [uuid.UUID(int=value) for value in (0, 1, 2**63, 2**64, 2**127 + 5, 2**128 - 1)]
+    ids += [uuid.uuid4() for _ in range(200)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM unnest(%s::uuid[]) AS id ORDER BY id", [ids])
+        ordered = [row[0] for row in cursor.fetchall()]
+
+    ranks = staging._key_ranks(np.frombuffer(b"".join(i.bytes for i in ids), dtype="V16"))
+
+    assert [ids[index] for index in np.argsort(ranks)] == ordered
 
 
 def test_a_correction_replaces_the_estimate_and_rollups_follow(

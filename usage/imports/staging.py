@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -316,9 +317,12 @@ def _numeric(millionths: np.ndarray) -> np.ndarray:
     return out
 
 
-def _reading_rows(batch: Batch, ids: np.ndarray, period: np.ndarray) -> Iterator[np.ndarray]:
+def _reading_rows(
+    batch: Batch, ids: np.ndarray, period: np.ndarray
+) -> Iterator[tuple[Batch, np.ndarray]]:
     """The batch's readings as binary COPY rows of ``_READING_COLUMNS``, one array per layout
-    (with or without "end" and cost, ACTUAL or ESTIMATED), each in line order."""
+    (with or without "end" and cost, ACTUAL or ESTIMATED), each in the batch's order, with
+    the readings it holds."""
     layout = period * 4 + batch.has_cost * 2 + batch.estimated
     present = np.flatnonzero(np.bincount(layout, minlength=8))
     for code in present:
@@ -334,7 +338,15 @@ def _reading_rows(batch: Batch, ids: np.ndarray, period: np.ndarray) -> Iterator
             out["end"] = rows.end - _POSTGRES_EPOCH
         if "cost" in kind.fields:
             out["cost"] = _numeric(rows.cost)
-        yield out
+        yield rows, out
+
+
+def _key_ranks(ids: np.ndarray) -> np.ndarray:
+    """Each meter's place in PostgreSQL's order of their ids (a uuid compares bytewise)."""
+    halves = ids.view(">u8").reshape(-1, 2)
+    ranks = np.empty(len(ids), dtype=np.int64)
+    ranks[np.lexsort((halves[:, 1], halves[:, 0]))] = np.arange(len(ids))
+    return ranks
 
 
 class PostgresStage(Stage):
@@ -343,19 +355,35 @@ class PostgresStage(Stage):
     usage_reading when none of the file's meters has readings in its range (a new import: no
     staging table, no anti-join, COPY's batched inserts); otherwise into a staging table, then
     inserts or upserts from there. Where the rows came from is read only to name the lines of a
-    repeated (meter, direction, start)."""
+    repeated (meter, direction, start).
+
+    The readings are copied in primary-key order (meter id, direction, start): each batch is
+    sorted and spooled as one segment per meter, and the segments are sent by meter id. A
+    file's meters come in its own order and their random ids put each meter's rows in the
+    middle of the key index; in key order each meter's rows extend it, and the COPY takes
+    about a third less time (``benchmarks/README.md``, "Readings copied in key order")."""
 
     def __init__(self, meters: Sequence[Meter]) -> None:
         super().__init__(meters)
         self.readings = tempfile.TemporaryFile()  # noqa: SIM115 (closed by drop)
         self.origins = tempfile.TemporaryFile()  # noqa: SIM115 (closed by drop)
+        # The spooled readings' runs of one meter: (its id, spool order, offset, bytes).
+        self._segments: list[tuple[bytes, int, int, int]] = []
 
     def _ids(self) -> np.ndarray:
         return np.frombuffer(b"".join(meter.pk.bytes for meter in self.meters), dtype="V16")
 
     def write(self, batch: Batch, period: np.ndarray) -> None:
-        for rows in _reading_rows(batch, self._ids(), period):
-            self.readings.write(rows.data)
+        ids = self._ids()
+        order = np.lexsort((batch.start, batch.direction, _key_ranks(ids)[batch.meter]))
+        for rows, packed in _reading_rows(batch.take(order), ids, period[order]):
+            offset, size = self.readings.tell(), packed.itemsize
+            self.readings.write(packed.data)
+            runs = [0, *(np.flatnonzero(np.diff(rows.meter)) + 1).tolist(), len(rows)]
+            for first, end in pairwise(runs):
+                meter_id = self.meters[rows.meter[first]].pk.bytes
+                at = offset + first * size
+                self._segments.append((meter_id, len(self._segments), at, (end - first) * size))
         origins = np.empty(len(batch), dtype=_ORIGIN)
         for name in _ORIGIN.names:
             origins[name] = getattr(batch, name)
@@ -369,9 +397,16 @@ class PostgresStage(Stage):
             copy.write(_TRAILER)
 
     def _readings(self) -> Iterator[bytes]:
-        self.readings.seek(0)
-        while chunk := self.readings.read(_SEND_BYTES):
-            yield chunk
+        """The spooled readings in key order, in messages of about ``_SEND_BYTES``."""
+        message = bytearray()
+        for _, _, offset, size in sorted(self._segments):
+            self.readings.seek(offset)
+            message += self.readings.read(size)
+            if len(message) >= _SEND_BYTES:
+                yield bytes(message)
+                message.clear()
+        if message:
+            yield bytes(message)
 
     def _keys(self) -> Iterator[memoryview]:
         ids = self._ids()
