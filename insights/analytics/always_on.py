@@ -17,7 +17,7 @@ from insights.drafts import InsightDraft
 from metadata.catalog import ENERGY_UNITS_TO_KW, InsightType
 
 TYPE = InsightType.ALWAYS_ON.name
-VERSION = "always-on/1.3"
+VERSION = "always-on/1.4"
 
 
 def drafts(ctx: MeterContext) -> list[InsightDraft]:

@@ -26,16 +26,20 @@ from insights.analytics.weather import temperature_normals, temperature_scenario
 COMPLETE_COVERAGE = 0.9
 #: Days of history a model is trained on (CalTRACK's baseline year).
 TRAINING_DAYS = 365
-#: Recency: a training day's weight halves every this many days, so the degree-day fit leans
-#: on the home as it is now (chosen by backtest: docs/insights.md).
-HALF_LIFE_DAYS = 30.0
+#: Drift: the training year is cut into blocks of this many days back from the as-of date,
+#: each with an intercept of its own, so the degree-day slopes are learnt from the whole
+#: year's weather rather than from the home's drift, and the fit stands at the level of the
+#: last four weeks (whole weeks, so every block holds each weekday alike; chosen by backtest:
+#: docs/insights.md).
+BLOCK_DAYS = 28
 #: Level: the share of each day's residual the home's current level takes up (an
-#: exponentially weighted mean of the residuals; chosen by the same backtest).
-LEVEL_SMOOTHING = 0.1
+#: exponentially weighted mean of the residuals, :func:`recent_level`; chosen by the same
+#: backtest).
+LEVEL_SMOOTHING = 0.05
 #: The 80 % range's half-widths are the model's times this, so that 80 % of the backtest's
 #: outcomes fell inside (the model's own range is too narrow: the days ahead hold away days,
 #: guests and changes no past residual foretells).
-INTERVAL_CALIBRATION = 1.35
+INTERVAL_CALIBRATION = 1.2
 #: Forecast combination: the share of the remaining days' forecast taken from the period's own
 #: run rate (what its read days used per day), once ``RUN_RATE_FULL_DAYS`` are read (less
 #: before). The model knows the weather and the weekdays to come; the run rate knows this
@@ -51,20 +55,25 @@ def day_range(first: date, end: date) -> pd.DatetimeIndex:
 
 
 def fit_as_of(
-    daily: pd.DataFrame, as_of: date, half_life: float = HALF_LIFE_DAYS
+    daily: pd.DataFrame, as_of: date, block_days: int | None = BLOCK_DAYS
 ) -> DailyModel | None:
     """The daily model trained on the complete days of the year up to ``as_of`` (inclusive),
-    each weighted ``0.5 ** (age / half_life)`` (``inf``: equal weights)."""
+    with an intercept per ``block_days`` days counted back from ``as_of`` (the oldest block
+    takes the days left over; ``None``: one intercept for the year)."""
     window = daily.loc[
         pd.Timestamp(as_of - timedelta(days=TRAINING_DAYS - 1)) : pd.Timestamp(as_of)
     ]
     complete = window[window["coverage"] >= COMPLETE_COVERAGE]
-    age = (pd.Timestamp(as_of) - complete.index).days.to_numpy(dtype=float)
+    blocks = None
+    if block_days is not None and len(complete):
+        age = (pd.Timestamp(as_of) - complete.index).days.to_numpy()
+        oldest = max(0, (int(age.max()) + 1) // block_days - 1)
+        blocks = np.minimum(age // block_days, oldest)
     return fit_daily_model(
         complete.index,
         complete["quantity"].to_numpy(),
         complete["temperature"].to_numpy(),
-        weights=0.5 ** (age / half_life),
+        blocks=blocks,
     )
 
 
@@ -85,9 +94,14 @@ def recent_level(
 ) -> Level:
     """The level of the home's complete days in ``daily`` (up to the as-of date) against
     ``model``: ``L = L + smoothing * (residual - L)`` day by day from 0 (simple exponential
-    smoothing of the residuals). It follows a lasting change — a new appliance, an extra
-    occupant — within a couple of weeks: the recency-weighted fit takes up about a quarter of a
-    step in two weeks, and the level ``1 - 0.9**14 = 77 %`` of the rest."""
+    smoothing of the residuals). Against a model that stands at the latest block's level
+    (:func:`fit_as_of`), the residuals of older blocks hold how far the home was from that level
+    then, so the level it reaches is the exponentially weighted mean of the home's weather- and
+    weekday-adjusted use over its history, less the latest block's intercept: the forecast
+    stands at that mean. It follows a lasting change — a new appliance, an extra occupant — at
+    the smoothing's pace (``1 - 0.95**14``, half of a step within two weeks, three quarters
+    within four) without taking four weeks that held an away spell or a few anomalies for the
+    home's new level."""
     complete = daily[(daily["coverage"] >= COMPLETE_COVERAGE) & daily["quantity"].notna()]
     if model.uses_weather:
         complete = complete[complete["temperature"].notna()]

@@ -1,13 +1,15 @@
 """The daily usage model every insight shares: a CalTRACK-style change-point regression.
 
 ``usage = β0 + Σ dow + βh·HDD(b_h) + βc·CDD(b_c)`` fitted by OLS (statsmodels) on up to a year
-of complete days. As CalTRACK does, four forms compete — intercept-only, heating-only,
-cooling-only and heating-and-cooling — with balance points found by grid search; a form
-qualifies only when each degree-day slope is positive and significant (p < 0.1) and its
-degree days are non-zero on enough days, and the qualifying form with the best adjusted R²
-wins. Day-of-week terms are added to every form (CalTRACK's daily model has none; homes do
-differ at weekends). Without weather for the premise's region the model is calendar-only.
-"""
+of complete days, optionally with an intercept of its own for each block of days (a home's
+use drifts: the slopes are then learnt from the weather's swings within blocks, and the model
+stands at the latest block's level). As CalTRACK does, four forms compete — intercept-only,
+heating-only, cooling-only and heating-and-cooling — with balance points found by grid
+search; a form qualifies only when each degree-day slope is positive and significant
+(p < 0.1) and its degree days are non-zero on enough days, and the qualifying form with the
+best adjusted R² wins. Day-of-week terms are added to every form (CalTRACK's daily model has
+none; homes do differ at weekends). Without weather for the premise's region the model is
+calendar-only."""
 
 from __future__ import annotations
 
@@ -57,6 +59,11 @@ def candidate_forms() -> Iterator[tuple[str, float | None, float | None]]:
             yield HEATING_COOLING, heating, cooling
 
 
+def _block_columns(blocks: np.ndarray, earlier: np.ndarray) -> np.ndarray:
+    """One indicator per ``earlier`` block label: the latest block (0) is the base."""
+    return (blocks[:, None] == earlier[None, :]).astype(float)
+
+
 def _calendar_columns(dates: pd.DatetimeIndex) -> np.ndarray:
     """Intercept plus one indicator per weekday from Tuesday to Sunday (Monday is the base)."""
     weekday = dates.day_of_week.to_numpy()
@@ -73,6 +80,9 @@ class DailyModel:
     cooling_balance_c: float | None
     results: Any
     training_dates: pd.DatetimeIndex
+    earlier_blocks: int = 0
+    """Intercepts of earlier blocks of training days, after the calendar terms
+    (:func:`fit_daily_model`); predictions are at the latest block's level, their columns 0."""
     level: float = 0.0
     """Added to every day's expectation: the home's current level against the fit (see
     :func:`insights.analytics.bill.recent_level`); 0 for the fit itself."""
@@ -101,7 +111,9 @@ class DailyModel:
         """The regressors of ``dates`` (days x terms); ``temperature`` (°C per date) is needed
         by weather forms. A stack of temperature scenarios (scenarios x days) gives a stack of
         designs (scenarios x days x terms)."""
-        calendar = _calendar_columns(dates)
+        calendar = np.column_stack(
+            [_calendar_columns(dates), np.zeros((len(dates), self.earlier_blocks))]
+        )
         if not self.uses_weather:
             return calendar
         temperature = None if temperature is None else np.asarray(temperature, dtype=float)
@@ -130,13 +142,13 @@ class DailyModel:
 
     @property
     def heating_slope(self) -> float | None:
-        return None if self.heating_balance_c is None else float(self.results.params[7])
+        if self.heating_balance_c is None:
+            return None
+        return float(self.results.params[-2 if self.cooling_balance_c is not None else -1])
 
     @property
     def cooling_slope(self) -> float | None:
-        if self.cooling_balance_c is None:
-            return None
-        return float(self.results.params[8 if self.heating_balance_c is not None else 7])
+        return None if self.cooling_balance_c is None else float(self.results.params[-1])
 
 
 def _qualifies(results: Any, terms: int) -> bool:
@@ -149,27 +161,36 @@ def fit_daily_model(
     dates: pd.DatetimeIndex,
     quantity: np.ndarray,
     temperature: np.ndarray | None,
-    weights: np.ndarray | None = None,
+    blocks: np.ndarray | None = None,
 ) -> DailyModel | None:
     """The best daily model of ``quantity`` on ``dates`` (complete days only), or None when
     there are fewer than :data:`MIN_TRAINING_DAYS` days. ``temperature`` may hold NaN.
-    ``weights`` (one per date; default equal) make it weighted least squares: recent days
-    can count more."""
+
+    ``blocks`` (an integer per date, 0 for the latest block; default all 0) give each earlier
+    block an intercept of its own. A home whose use drifts (a new appliance, an extra occupant)
+    otherwise has its drift taken for weather: usage that grew from winter to autumn reads as a
+    heating slope too small. With blocks, the slopes are learnt from the weather's swings
+    within each block, and the intercept is the latest block's: the home's level now."""
     quantity = np.asarray(quantity, dtype=float)
-    weights = np.ones(len(quantity)) if weights is None else np.asarray(weights, dtype=float)
+    blocks = np.zeros(len(quantity), dtype=int) if blocks is None else np.asarray(blocks)
     usable = np.isfinite(quantity)
     if usable.sum() < MIN_TRAINING_DAYS:
         return None
     temps = None if temperature is None else np.asarray(temperature, dtype=float)
-    if temps is None or np.isfinite(temps[usable]).mean() < WEATHER_SUFFICIENCY:
-        calendar = _calendar_columns(dates[usable])
-        results = sm.WLS(quantity[usable], calendar, weights=weights[usable]).fit()
-        return DailyModel(CALENDAR, None, None, results, dates[usable])
-
-    usable &= np.isfinite(temps)
+    weather = temps is not None and np.isfinite(temps[usable]).mean() >= WEATHER_SUFFICIENCY
+    if weather:
+        usable &= np.isfinite(temps)
     training = dates[usable]
-    y, t, calendar = quantity[usable], temps[usable], _calendar_columns(training)
-    w = weights[usable]
+    earlier = np.unique(blocks[usable][blocks[usable] > 0])
+    calendar = np.column_stack(
+        [_calendar_columns(training), _block_columns(blocks[usable], earlier)]
+    )
+    y = quantity[usable]
+    if not weather:
+        results = sm.OLS(y, calendar).fit()
+        return DailyModel(CALENDAR, None, None, results, training, len(earlier))
+
+    t = temps[usable]
     candidates: list[tuple[float, DailyModel]] = []
 
     def consider(kind: str, heating: float | None, cooling: float | None) -> None:
@@ -180,9 +201,9 @@ def fit_daily_model(
             degree_days.append(cooling_degree_days(t, cooling))
         if any(np.count_nonzero(values) < MIN_DEGREE_DAY_DAYS for values in degree_days):
             return  # the term would be (nearly) all zeros: nothing to estimate its slope from
-        results = sm.WLS(y, np.column_stack([calendar, *degree_days]), weights=w).fit()
+        results = sm.OLS(y, np.column_stack([calendar, *degree_days])).fit()
         if kind == INTERCEPT or _qualifies(results, len(degree_days)):
-            model = DailyModel(kind, heating, cooling, results, training)
+            model = DailyModel(kind, heating, cooling, results, training, len(earlier))
             candidates.append((float(results.rsquared_adj), model))
 
     for form in candidate_forms():

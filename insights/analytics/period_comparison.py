@@ -23,7 +23,7 @@ from insights.drafts import InsightDraft
 from metadata.catalog import InsightType
 
 TYPE = InsightType.PERIOD_COMPARISON.name
-VERSION = "period-comparison/1.2"
+VERSION = "period-comparison/1.3"
 
 
 def drafts(ctx: MeterContext) -> list[InsightDraft]:

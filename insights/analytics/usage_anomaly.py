@@ -19,7 +19,7 @@ from insights.models import Severity
 from metadata.catalog import Granularity, InsightType
 
 TYPE = InsightType.USAGE_ANOMALY.name
-VERSION = "usage-anomaly/3.6"
+VERSION = "usage-anomaly/3.7"
 
 #: Days an anomaly scan looks back (a nightly rerun sees each day about 30 times: idempotent).
 ANOMALY_SCAN_DAYS = 30

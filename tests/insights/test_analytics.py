@@ -410,15 +410,82 @@ def _followed_share(daily: pd.DataFrame, as_of: date, step: float, **options) ->
     return float(np.mean(forecast.remaining.to_numpy() - without_step) / step)
 
 
-def test_the_forecast_follows_a_step_in_level_within_two_weeks_and_still_uses_weather():
-    step_day, step = 360, 6.0  # in the depth of the second winter
-    daily = _heating_home(380, step_day, step)
-    as_of = daily.index[step_day + 13].date()  # the step's fourteenth day
+def _shown_share(daily: pd.DataFrame, as_of: date, step: float) -> float:
+    """The share of the step the forecast as shown carries over the days after ``as_of``:
+    the model blended with the run rate of the period's ten read days."""
+    weather = daily["temperature"].where(daily.index <= pd.Timestamp(as_of))
+    forecast = forecast_period(
+        daily=daily.loc[: pd.Timestamp(as_of)],
+        weather=weather,
+        first=as_of - timedelta(days=9),
+        end=as_of + timedelta(days=21),
+        as_of=as_of,
+    )
+    temperature = temperatures_for(weather, forecast.remaining.index)[0]
+    without_step = float(np.sum(10 + 0.8 * np.maximum(0, 15 - temperature)))
+    return (forecast.quantity - forecast.used_to_date - without_step) / (step * 20)
 
-    assert _followed_share(daily, as_of, step) >= 0.7
+
+def test_the_forecast_follows_a_step_in_level_within_two_weeks_and_still_uses_weather():
+    """The level moves ``1 - 0.95**14`` (51 %) of the way to a step in two weeks and
+    ``1 - 0.95**28`` (76 %) in four; the forecast shown, blended with the run rate of read
+    days that are all after the step, two thirds and nine tenths of it."""
+    step_day, step = 360, 6.0  # in the depth of the second winter
+    daily = _heating_home(400, step_day, step)
+    two_weeks = daily.index[step_day + 13].date()  # the step's fourteenth day
+    four_weeks = daily.index[step_day + 27].date()
+
+    assert _followed_share(daily, two_weeks, step) >= 0.45
+    assert _shown_share(daily, two_weeks, step) >= 0.6
+    assert _followed_share(daily, four_weeks, step) >= 0.7
+    assert _shown_share(daily, four_weeks, step) >= 0.85
     # A year of equal weights and no level (the model before) carries a fraction of it.
-    equal = fit_as_of(daily, as_of, half_life=np.inf)
-    assert _followed_share(daily, as_of, step, model=equal, smoothing=0.0) < 0.3
+    equal = fit_as_of(daily, two_weeks, block_days=None)
+    assert _followed_share(daily, two_weeks, step, model=equal, smoothing=0.0) < 0.3
+
+
+def test_block_intercepts_keep_a_drifting_home_s_drift_out_of_its_heating_slope():
+    """Use that grows all year (0.03 kWh a day more each day) while winter turns to autumn:
+    one intercept for the year takes the growth for less heating (a slope far under the
+    true 0.8); an intercept per four weeks learns the slope from each block's weather, and
+    stands at the last four weeks' level."""
+    days = 300
+    temperature = seasonal_temperatures(365)[:days]
+    growth = 0.03 * np.arange(days)
+    quantity = 10 + 0.8 * np.maximum(0, 15 - temperature) + growth + jitter(days, 0.5, 2)
+    daily = pd.DataFrame(
+        {"quantity": quantity, "coverage": 1.0, "temperature": temperature}, index=dates(days)
+    )
+    as_of = daily.index[-1].date()
+
+    one = fit_as_of(daily, as_of, block_days=None)
+    blocks = fit_as_of(daily, as_of)
+
+    assert one.heating_slope < 0.6
+    assert blocks.kind == HEATING
+    assert blocks.heating_slope == pytest.approx(0.8, abs=0.1)
+    assert blocks.earlier_blocks == days // 28 - 1
+    last_four_weeks = daily.index[-28:]
+    expected = 10 + 0.8 * np.maximum(0, 15 - temperature[-28:]) + growth[-28:]
+    predicted = blocks.predict(last_four_weeks, temperature[-28:])
+    assert np.mean(predicted - expected) == pytest.approx(0.0, abs=0.2)
+
+
+def test_each_earlier_block_has_its_own_intercept_and_predictions_are_at_the_latest():
+    days = 84
+    quantity = np.r_[np.full(28, 10.0), np.full(28, 12.0), np.full(28, 15.0)] + jitter(days)
+    blocks = np.repeat([2, 1, 0], 28)
+
+    model = fit_daily_model(dates(days), quantity, None, blocks=blocks)
+
+    assert model.kind == CALENDAR
+    assert model.earlier_blocks == 2
+    future = dates(14, START + timedelta(days=days))
+    assert model.predict(future) == pytest.approx(np.full(14, 15.0), abs=0.1)
+    # without blocks, the year's mean
+    assert fit_daily_model(dates(days), quantity, None).predict(future).mean() == pytest.approx(
+        37 / 3, abs=0.1
+    )
 
 
 def test_the_level_is_the_exponentially_smoothed_residual():

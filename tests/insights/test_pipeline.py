@@ -213,7 +213,7 @@ def test_always_on_in_a_first_winter_finds_the_baseload_between_compressor_cycle
 
     insights_generate(customer=alice, types=["ALWAYS_ON"])
     insight = Insight.objects.get(meter=meter, type="ALWAYS_ON")
-    assert insight.model_version == "always-on/1.3"
+    assert insight.model_version == "always-on/1.4"
     assert insight.data["baseloadWatts"] == pytest.approx(true_watts, rel=0.05)
 
 
