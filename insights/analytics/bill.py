@@ -34,8 +34,8 @@ TRAINING_DAYS = 365
 BLOCK_DAYS = 28
 #: Level: the share of each day's residual the home's current level takes up (an
 #: exponentially weighted mean of the residuals, :func:`recent_level`; chosen by the same
-#: backtest).
-LEVEL_SMOOTHING = 0.05
+#: backtest among the values that follow most of a step within two weeks: docs/insights.md).
+LEVEL_SMOOTHING = 0.07
 #: The 80 % range's half-widths are the model's times this, so that 80 % of the backtest's
 #: outcomes fell inside (the model's own range is too narrow: the days ahead hold away days,
 #: guests and changes no past residual foretells).
@@ -99,9 +99,9 @@ def recent_level(
     then, so the level it reaches is the exponentially weighted mean of the home's weather- and
     weekday-adjusted use over its history, less the latest block's intercept: the forecast
     stands at that mean. It follows a lasting change — a new appliance, an extra occupant — at
-    the smoothing's pace (``1 - 0.95**14``, half of a step within two weeks, three quarters
-    within four) without taking four weeks that held an away spell or a few anomalies for the
-    home's new level."""
+    the smoothing's pace (the model carries about 60 % of a step within two weeks, 87 % within
+    four) without taking four weeks that held an away spell or a few anomalies for the home's
+    new level."""
     complete = daily[(daily["coverage"] >= COMPLETE_COVERAGE) & daily["quantity"].notna()]
     if model.uses_weather:
         complete = complete[complete["temperature"].notna()]
