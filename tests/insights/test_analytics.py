@@ -11,6 +11,7 @@ import pytest
 from insights.analytics import anomalies, baseload, metrics, peak, peers
 from insights.analytics.bill import (
     RUN_RATE_WEIGHT,
+    PeriodForecast,
     fit_as_of,
     forecast_period,
     recent_level,
@@ -391,9 +392,12 @@ def _heating_home(days: int, step_day: int, step: float) -> pd.DataFrame:
     )
 
 
-def _followed_share(daily: pd.DataFrame, as_of: date, step: float, **options) -> float:
-    """The share of the step the forecast's days after ``as_of`` carry, the weather of those
-    days being unknown (normals stand in, for the forecast and for the truth alike)."""
+def _step_forecast(
+    daily: pd.DataFrame, as_of: date, **options
+) -> tuple[PeriodForecast, np.ndarray]:
+    """The forecast of the period read for the ten days up to ``as_of``, and what its days
+    after ``as_of`` would use without the step, the weather of those days being unknown
+    (normals stand in, for the forecast and for the truth alike)."""
     weather = daily["temperature"].where(daily.index <= pd.Timestamp(as_of))
     forecast = forecast_period(
         daily=daily.loc[: pd.Timestamp(as_of)],
@@ -403,27 +407,24 @@ def _followed_share(daily: pd.DataFrame, as_of: date, step: float, **options) ->
         as_of=as_of,
         **options,
     )
+    temperature = temperatures_for(weather, forecast.remaining.index)[0]
+    return forecast, 10 + 0.8 * np.maximum(0, 15 - temperature)
+
+
+def _followed_share(daily: pd.DataFrame, as_of: date, step: float, **options) -> float:
+    """The share of the step the model's days after ``as_of`` carry."""
+    forecast, without_step = _step_forecast(daily, as_of, **options)
     assert forecast.model.kind == HEATING  # still a weather model
     assert 0.6 < forecast.model.heating_slope < 1.2  # (true 0.8: a winter step leaks a little)
-    temperature = temperatures_for(weather, forecast.remaining.index)[0]
-    without_step = 10 + 0.8 * np.maximum(0, 15 - temperature)
     return float(np.mean(forecast.remaining.to_numpy() - without_step) / step)
 
 
 def _shown_share(daily: pd.DataFrame, as_of: date, step: float) -> float:
     """The share of the step the forecast as shown carries over the days after ``as_of``:
     the model blended with the run rate of the period's ten read days."""
-    weather = daily["temperature"].where(daily.index <= pd.Timestamp(as_of))
-    forecast = forecast_period(
-        daily=daily.loc[: pd.Timestamp(as_of)],
-        weather=weather,
-        first=as_of - timedelta(days=9),
-        end=as_of + timedelta(days=21),
-        as_of=as_of,
-    )
-    temperature = temperatures_for(weather, forecast.remaining.index)[0]
-    without_step = float(np.sum(10 + 0.8 * np.maximum(0, 15 - temperature)))
-    return (forecast.quantity - forecast.used_to_date - without_step) / (step * 20)
+    forecast, without_step = _step_forecast(daily, as_of)
+    rest = forecast.quantity - forecast.used_to_date - float(np.sum(without_step))
+    return rest / (step * len(without_step))
 
 
 def test_the_forecast_follows_a_step_in_level_within_two_weeks_and_still_uses_weather():
