@@ -44,8 +44,9 @@ INTERVAL_CALIBRATION = 1.2
 #: run rate (what its read days used per day), once ``RUN_RATE_FULL_DAYS`` are read (less
 #: before). The model knows the weather and the weekdays to come; the run rate knows this
 #: month's habits; their errors are partly independent, so a blend beats either (Bates &
-#: Granger). Chosen by backtest on the synthetic homes of seed 11 (docs/insights.md).
-RUN_RATE_WEIGHT = 0.3
+#: Granger). Chosen by backtest on the synthetic homes of seeds 11, 2 and 3 once the point was
+#: the middle outcome under the weather to come (0.3 before: docs/insights.md).
+RUN_RATE_WEIGHT = 0.2
 RUN_RATE_FULL_DAYS = 10
 
 
@@ -186,11 +187,12 @@ def forecast_period(
     Known days count as metered; a known day with missing intervals is completed with the
     model's expectation for its missing share; the remaining days are the model's expectation
     under the weather (observed or imported where the region has it, else normals), with an
-    80 % prediction interval. Where the weather is not known yet, the interval is drawn from
-    weather scenarios (see :func:`~insights.analytics.weather.temperature_scenarios`), or,
-    when the region's history is too short for them, from the scatter of usage around the
-    normals. The remaining days' total is then blended with the period's run rate
-    (:data:`RUN_RATE_WEIGHT`), the range moving with it. None when there is not enough
+    80 % prediction interval. Where the weather is not known yet, the point (the middle
+    outcome) and the interval are drawn from weather scenarios (see
+    :func:`~insights.analytics.weather.temperature_scenarios`), or, when the region's history
+    is too short for them, the interval from the scatter of usage around the normals. The
+    remaining days' total is then blended with the period's run rate (:data:`RUN_RATE_WEIGHT`),
+    the range moving with it. None when there is not enough
     history to fit a model.
     """
     model = model or fit_as_of(daily, as_of)

@@ -21,7 +21,7 @@ from insights.drafts import InsightDraft
 from metadata.catalog import InsightType
 
 TYPE = InsightType.BILL_FORECAST.name
-VERSION = "bill-forecast/2.3"
+VERSION = "bill-forecast/2.4"
 
 
 def drafts(ctx: MeterContext) -> list[InsightDraft]:

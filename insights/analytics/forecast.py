@@ -89,31 +89,31 @@ def forecast_total(
 ) -> Total:
     """Expected usage summed over ``dates`` and its ``coverage`` prediction interval.
 
-    The point is the model's usage under ``temperature`` (None for a calendar model) or, with
-    weather ``scenarios``, under their ``expected`` weather (the normals where the weather is
-    not known yet).
-
-    Known weather: Var = aᵀ Cov(β) a (the coefficients' uncertainty, a = Σ design rows) + the
-    AR(1) noise of the sum; the range is ± Student's t quantile (the fit's residual degrees of
+    Known weather: the point is the model's usage under ``temperature`` (None for a calendar
+    model); Var = aᵀ Cov(β) a (the coefficients' uncertainty, a = Σ design rows) + the AR(1)
+    noise of the sum; the range is ± Student's t quantile (the fit's residual degrees of
     freedom) · √Var.
 
     Weather not known yet: the outcome is a mixture over the weather ``scenarios`` — in each,
     the model's sum under that scenario's weather, with the same t-distributed error, whose
     variance also holds the normals' own error (the change of the sum when every unknown day
-    is one standard error warmer or colder, squared). The range is the mixture's central
-    ``coverage`` interval: wider in a season whose weather swings more and whose degree days
-    it moves, and lopsided where the weather can only add degree days (around a balance
-    point). It always holds the point.
+    is one standard error warmer or colder, squared). The point is the mixture's median and
+    the range its central ``coverage`` interval: wider in a season whose weather swings more
+    and whose degree days it moves, and lopsided where the weather can only add degree days
+    (around a balance point). As degree days are convex in the temperature, the middle outcome
+    lies above the model's usage under normal weather wherever the days to come straddle a
+    balance point: a warm spell adds cooling that a cool one of the same size does not take
+    away.
     """
     if len(dates) == 0:
         return Total(0.0, 0.0, 0.0)
     design = model.design(dates, temperature if scenarios is None else scenarios.expected)
-    point = float(_usage(model, design).sum())
     a = design.sum(axis=0)
     variance = float(a @ model.results.cov_params() @ a) + noise.variance_of_sum(len(dates))
     t = stats.t(model.results.df_resid)
     tail = (1 - coverage) / 2
     if scenarios is None:
+        point = float(_usage(model, design).sum())
         half = float(t.ppf(1 - tail)) * np.sqrt(variance)
         return Total(point, float(model.floor(point - half)), point + half)
 
@@ -124,10 +124,9 @@ def forecast_total(
     warmer = float(sums(scenarios.temperatures + scenarios.normal_sd).mean())
     colder = float(sums(scenarios.temperatures - scenarios.normal_sd).mean())
     variance += ((warmer - colder) / 2) ** 2
-    scale = max(float(np.sqrt(variance)), 1e-9 * max(1.0, point))
-    low = _mixture_quantile(centres, scale, t, tail)
-    high = _mixture_quantile(centres, scale, t, 1 - tail)
-    return Total(point, float(model.floor(min(low, point))), max(high, point))
+    scale = max(float(np.sqrt(variance)), 1e-9 * max(1.0, float(np.abs(centres).max())))
+    low, point, high = (_mixture_quantile(centres, scale, t, q) for q in (tail, 0.5, 1 - tail))
+    return Total(float(model.floor(point)), float(model.floor(low)), high)
 
 
 #: The drivers a bill change is put down to (contract section 7, HIGH_BILL_ALERT).

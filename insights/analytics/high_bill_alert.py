@@ -29,7 +29,7 @@ from insights.models import Severity
 from metadata.catalog import InsightType
 
 TYPE = InsightType.HIGH_BILL_ALERT.name
-VERSION = "high-bill/1.4"
+VERSION = "high-bill/1.5"
 
 _DRIVER_WORDS = {
     WEATHER: gettext_lazy("mostly because of the weather"),

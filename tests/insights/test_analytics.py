@@ -159,32 +159,38 @@ def test_the_range_under_unknown_weather_holds_80_percent_of_simulated_outcomes(
     )
     held = np.mean((total.low <= outcomes) & (outcomes <= total.high))
     assert held == pytest.approx(0.8, abs=0.04)
-    # The point is the model under normal weather.
-    assert total.point == pytest.approx(model.predict(january, scenarios.expected).sum())
+    # The point is the middle outcome (every January day heats: the model under the normals).
+    assert np.mean(outcomes < total.point) == pytest.approx(0.5, abs=0.1)
+    assert total.point == pytest.approx(model.predict(january, scenarios.expected).sum(), rel=0.01)
     # Known weather, by contrast, leaves only the model's own error.
     known = forecast_total(model, january, weather[0], Noise.of(model.results.resid))
     assert known.high - known.low < (total.high - total.low) / 3
 
 
-def test_the_range_leans_up_where_weather_can_only_add_degree_days():
-    """Early summer, a home that heats below 16 °C, normals above it: a cold spell adds
-    heating, a warm one takes none away, so the range reaches further up than down."""
-    history, _, _ = hand_made_weather()
+def test_where_the_days_to_come_straddle_a_balance_point_the_point_and_range_lean_up():
+    """Early summer, a home that heats below 16 °C, normals just under it: a cold spell adds
+    heating that a warm one does not take away, so outcomes reach further above the usage under
+    normal weather than below it, and most lie above it. The point is the middle outcome
+    (bill-forecast/2.3's point was the usage under the normals, under most outcomes)."""
+    history, normal, spread = hand_made_weather()
     year = history.index[-365:]
     rng = np.random.default_rng(13)
     usage = 5 + 2 * heating_degree_days(history[year].to_numpy(), 16) + rng.normal(0, 1, 365)
     model = fit_daily_model(year, usage, history[year].to_numpy())
     june = dates(20, date(2024, 6, 1))
+    scenarios = temperature_scenarios(history, june)
 
-    total = forecast_total(
-        model,
-        june,
-        None,
-        Noise.of(model.results.resid),
-        scenarios=temperature_scenarios(history, june),
+    total = forecast_total(model, june, None, Noise.of(model.results.resid), scenarios=scenarios)
+
+    under_normals = model.predict(june, scenarios.expected).sum()
+    assert total.high - under_normals > 1.5 * (under_normals - total.low)
+    weather = normal(june) + spread(june) * ar1(rng, 20, 0.7, 1.0, paths=4000)
+    outcomes = (5 + 2 * heating_degree_days(weather, 16) + rng.normal(0, 1, weather.shape)).sum(
+        axis=1
     )
-
-    assert total.high - total.point > 1.5 * (total.point - total.low)
+    assert np.mean(outcomes < under_normals) < 0.3
+    assert np.mean(outcomes < total.point) == pytest.approx(0.5, abs=0.1)
+    assert total.low < total.point < total.high
 
 
 # --- the daily model -------------------------------------------------------------------------
@@ -372,9 +378,9 @@ def test_the_remaining_days_blend_the_model_with_the_period_s_run_rate():
 
     base = 120.0  # ten metered days at 12
     run_rate = base / 10 * 20
-    assert RUN_RATE_WEIGHT == 0.3
+    assert RUN_RATE_WEIGHT == 0.2
     assert blended.quantity - base == pytest.approx(
-        0.7 * (model_only.quantity - base) + 0.3 * run_rate
+        0.8 * (model_only.quantity - base) + 0.2 * run_rate
     )
     assert model_only.quantity < blended.quantity < base + run_rate
     assert blended.high - blended.low == pytest.approx(model_only.high - model_only.low)
@@ -429,16 +435,16 @@ def _shown_share(daily: pd.DataFrame, as_of: date, step: float) -> float:
 
 def test_the_forecast_follows_a_step_in_level_within_two_weeks_and_still_uses_weather():
     """The model carries 62 % of a step in two weeks and 87 % in four; the forecast shown,
-    blended with the run rate of read days that are all after the step, 74 % and 97 %."""
+    blended with the run rate of read days that are all after the step, 70 % and 94 %."""
     step_day, step = 360, 6.0  # in the depth of the second winter
     daily = _heating_home(400, step_day, step)
     two_weeks = daily.index[step_day + 13].date()  # the step's fourteenth day
     four_weeks = daily.index[step_day + 27].date()
 
     assert _followed_share(daily, two_weeks, step) >= 0.6
-    assert _shown_share(daily, two_weeks, step) >= 0.7
+    assert _shown_share(daily, two_weeks, step) >= 0.69
     assert _followed_share(daily, four_weeks, step) >= 0.85
-    assert _shown_share(daily, four_weeks, step) >= 0.95
+    assert _shown_share(daily, four_weeks, step) >= 0.93
     # A year of equal weights and no level (the model before) carries a fraction of it.
     equal = fit_as_of(daily, two_weeks, block_days=None)
     assert _followed_share(daily, two_weeks, step, model=equal, smoothing=0.0) < 0.3
