@@ -15,8 +15,9 @@ with one worker process and with two (see benchmarks/README.md, "Nightly insight
    two workers, and their ratio (2.0 would be perfect scaling on two cores).
 ``--profile`` also prints the functions where one customer's run spends its time (cProfile).
 
-PostgreSQL only. It never asserts a threshold; a smoke run at tiny sizes is in the test suite.
-Every run first deletes the rows of its own utility left by a previous run.
+PostgreSQL only (the database is created if it does not exist, then migrated). It never
+asserts a threshold; a smoke run at tiny sizes is in the test suite. Every run first deletes
+the rows of its own utility left by a previous run.
 """
 
 from __future__ import annotations
@@ -223,6 +224,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.worker is not None:
         print(json.dumps(work(args.worker)))
         return {}
+    common.ensure_database(print)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
     started = time.perf_counter()
     ids = reused(args) if args.reuse else []
     ids = ids or load(customers=args.customers, days=args.days, seed=args.seed)
