@@ -192,8 +192,7 @@ def forecast_period(
     :func:`~insights.analytics.weather.temperature_scenarios`), or, when the region's history
     is too short for them, the interval from the scatter of usage around the normals. The
     remaining days' total is then blended with the period's run rate (:data:`RUN_RATE_WEIGHT`),
-    the range moving with it. None when there is not enough
-    history to fit a model.
+    the range moving with it. None when there is not enough history to fit a model.
     """
     model = model or fit_as_of(daily, as_of)
     if model is None:
