@@ -87,7 +87,7 @@ def forecast_total(
     coverage: float = INTERVAL_COVERAGE,
     scenarios: WeatherScenarios | None = None,
 ) -> Total:
-    """Expected usage summed over ``dates`` and its ``coverage`` prediction interval.
+    """Usage summed over ``dates``: the point and its ``coverage`` prediction interval.
 
     Known weather: the point is the model's usage under ``temperature`` (None for a calendar
     model); Var = aᵀ Cov(β) a (the coefficients' uncertainty, a = Σ design rows) + the AR(1)
